@@ -1,0 +1,47 @@
+"""Write the data files of the examples from fixed seeds: python examples/make_data.py"""
+import json
+import os
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def coin(rng):
+    return {"flips": (rng.random(20) < 0.3).astype(int).tolist()}
+
+
+def linreg(rng):
+    n, d = 100, 3
+    X = rng.standard_normal((n, d))
+    y = 1.0 + X @ np.array([0.5, -1.0, 2.0]) + rng.normal(0, 0.5, n)
+    return {"X": np.round(X, 4).tolist(), "y": np.round(y, 4).tolist()}
+
+
+def varying_slopes(rng):
+    J, n = 8, 400
+    g = rng.integers(0, J, n)
+    x = rng.standard_normal(n)
+    a, b = rng.normal(0.3, 0.5, J), rng.normal(-0.5, 0.3, J)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(a[g] + b[g] * x)))).astype(int)
+    return {"J": J, "g": g.tolist(), "x": np.round(x, 4).tolist(), "y": y.tolist()}
+
+
+def stochvol(rng):
+    T, mu, phi, sigma = 100, -1.0, 0.9, 0.3
+    h = np.empty(T)
+    h[0] = rng.normal(mu, sigma / np.sqrt(1 - phi ** 2))
+    for t in range(1, T):
+        h[t] = rng.normal(mu + phi * (h[t - 1] - mu), sigma)
+    return {"y": np.round(rng.normal(0, np.exp(h / 2)), 5).tolist()}
+
+
+if __name__ == "__main__":
+    for seed, (name, make) in enumerate([("coin", coin), ("linreg", linreg), ("varying_slopes", varying_slopes),
+                                         ("stochvol", stochvol)]):
+        data = make(np.random.default_rng(100 + seed))
+        targets = [name] + (["stochvol_loop"] if name == "stochvol" else [])
+        for target in targets:
+            with open(os.path.join(HERE, target + ".json"), "w") as f:
+                json.dump(data, f)
+            print("wrote %s.json" % target)

@@ -1,0 +1,96 @@
+"""The Python front end: ppl.compile, ppl.load, Model.fit."""
+import os
+
+from . import guides, infer
+from .check import check
+from .compile import compile_model
+from .errors import PPLError
+from .model import bind
+from .printer import type_source
+from .results import Fit
+from .syntax import parse
+
+
+class Model:
+    """A parsed and checked program, ready to be given data and fitted."""
+
+    def __init__(self, text, filename="<string>"):
+        self.text = text
+        self.filename = filename
+        program, source = parse(text, filename)
+        self.source = source
+        self.checked = check(program, source)
+        self.name = os.path.splitext(os.path.basename(filename))[0] if filename != "<string>" else "model"
+
+    def bind(self, data):
+        """Data -> the compiled model (log joint, simulator), with every data item checked."""
+        try:
+            return compile_model(bind(self.checked, data))
+        except PPLError as err:
+            raise err.located(self.source)
+
+    def fit(self, data=None, seed=0, guide="meanfield", max_steps=None, progress=None, **settings):
+        """Maximise the ELBO: q over the latents and point values for the params. Returns a Fit."""
+        compiled = self.bind(data or {})
+        if guide not in guides.GUIDES:
+            raise PPLError("unknown guide '%s'" % guide, hint="choose one of: " + ", ".join(guides.GUIDES))
+        q = guides.GUIDES[guide](compiled.dim)
+        s = infer.Settings(**settings)
+        if max_steps is not None:
+            s.max_steps = int(max_steps)
+        result = infer.optimise(compiled, q, seed=seed, settings=s, progress=progress)
+        return Fit(self, compiled, q, result, seed)
+
+    def structure(self):
+        """The model's names by role, as `ppl check` prints them."""
+        syms = self.checked.symbols.values()
+        out = {"data": [], "sizes": [], "params": [], "latents": [], "derived": []}
+        for s in syms:
+            if s.role == "data":
+                out["data"].append((s.name, type_source(s.type)))
+            elif s.role == "size":
+                out["sizes"].append((s.name, "inferred from the data"))
+            elif s.role == "param":
+                out["params"].append((s.name, type_source(s.type)))
+            elif s.role == "latent":
+                out["latents"].append((s.name, _latent_description(s)))
+            elif s.role == "derived":
+                out["derived"].append((s.name, "depends on " + (", ".join(sorted(s.deps)) or "constants")))
+        return out
+
+    def __repr__(self):
+        return "<Model %s>" % self.name
+
+
+def _latent_description(sym):
+    from .distributions import DISTRIBUTIONS
+    if sym.declared_latent:
+        t = sym.type
+        transform = {"simplex": "stick-breaking", "ordered": "ordered", "cholesky_corr": "cholesky_corr"}.get(t.base)
+        if transform is None:
+            transform = {(False, False): "identity", (True, False): "log (lower bound)",
+                         (False, True): "log (upper bound)", (True, True): "logit (interval)"}[
+                (t.lower is not None, t.upper is not None)]
+        return "%s, density from slices; transform %s" % (type_source(t), transform)
+    d = DISTRIBUTIONS[sym.dist.func]
+    transform = {"real": "identity", "positive": "log", "interval": "logit (scaled)", "simplex": "stick-breaking",
+                 "cholesky_corr": "tanh + Cholesky"}[d.support.kind]
+    typ = type_source(sym.type) + ", " if sym.type is not None else ""
+    return "%s%s; support %s; transform %s" % (typ, d.name, d.support.describe(), transform)
+
+
+def compile(text, filename="<string>"):
+    """Model text -> Model."""
+    return Model(text, filename)
+
+
+def load(path):
+    """A model file -> Model."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as err:
+        raise PPLError("cannot read model file %s: %s" % (path, err.strerror or err)) from None
+    except UnicodeDecodeError:
+        raise PPLError("model file %s is not UTF-8 text" % path) from None
+    return Model(text, path)

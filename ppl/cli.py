@@ -1,0 +1,155 @@
+"""The command line: `ppl fit`, `ppl check`."""
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from . import __version__, data as datafiles
+from .api import load
+from .errors import PPLError
+from .results import element_labels
+
+
+class Progress:
+    """A one-line progress display on stderr, shown only once a fit has run for a second."""
+
+    def __init__(self, stream=sys.stderr, delay=1.0):
+        self.stream, self.delay = stream, delay
+        self.start = time.perf_counter()
+        self.shown = False
+        self.last = 0.0
+
+    def __call__(self, step, elbo):
+        now = time.perf_counter()
+        if now - self.start < self.delay or now - self.last < 0.1:
+            return
+        self.last = now
+        self.shown = True
+        self.stream.write("\r  step %6d   ELBO %14.4f   %5.1f s" % (step, elbo, now - self.start))
+        self.stream.flush()
+
+    def close(self):
+        if self.shown:
+            self.stream.write("\r" + " " * 60 + "\r")
+            self.stream.flush()
+
+
+def _load_data(args):
+    paths = args.data or []
+    if not paths:
+        found = datafiles.default_path(args.model)
+        paths = [found] if found else []
+    merged = {}
+    for p in paths:
+        merged.update(datafiles.read(p))
+    return merged, paths
+
+
+def cmd_fit(args):
+    model = load(args.model)
+    data, paths = _load_data(args)
+    progress = Progress() if not args.json and sys.stderr.isatty() else None
+    try:
+        fit = model.fit(data, seed=args.seed, max_steps=args.steps, progress=progress)
+    finally:
+        if progress:
+            progress.close()
+    if args.draws:
+        write_draws_csv(fit, args.draws, args.n_draws)
+    if args.json:
+        out = fit.to_json()
+        out["model"], out["data"] = args.model, paths
+        print(json.dumps(out, indent=1))
+    else:
+        print("model %s, data %s" % (args.model, ", ".join(paths) or "none"))
+        print()
+        print(fit.report())
+        if args.draws:
+            print("wrote %d draws to %s" % (args.n_draws, args.draws))
+    return 0
+
+
+def write_draws_csv(fit, path, n):
+    draws = fit.draws(n)
+    columns, labels = [], []
+    for name, arr in draws.items():
+        arr = np.asarray(arr)
+        columns.append(arr.reshape(n, -1))
+        labels += element_labels(name, arr.shape[1:])
+    table = np.concatenate(columns, axis=1) if columns else np.zeros((n, 0))
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(labels)
+        for row in table:
+            w.writerow(["%.10g" % v for v in row])
+
+
+def cmd_check(args):
+    model = load(args.model)
+    s = model.structure()
+    print("%s: ok" % args.model)
+    for title, key in (("data", "data"), ("sizes", "sizes"), ("params", "params"), ("latents", "latents"),
+                       ("derived", "derived")):
+        if s[key]:
+            print("\n%s:" % title)
+            width = max(len(n) for n, _ in s[key])
+            for name, what in s[key]:
+                print("  %-*s  %s" % (width, name, what))
+    if args.data:
+        data, _ = _load_data(args)
+        compiled = model.bind(data)
+        print("\ndata bound: %d latent dimensions (unconstrained), %d param dimensions" % (
+            compiled.dim, compiled.param_dim))
+        for w in compiled.bound.warnings + compiled.warnings:
+            print("warning: " + w)
+    return 0
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="ppl", description="Fit probabilistic models written in the ppl language "
+                                "by variational inference (maximising the ELBO).")
+    p.add_argument("--version", action="version", version="ppl " + __version__)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    f = sub.add_parser("fit", help="fit a model and print the posterior summary",
+                       description="Fit MODEL to data and print each latent's posterior mean, sd and quantiles, "
+                                   "the params' fitted values, and the ELBO (a lower bound on log p(data)).")
+    f.add_argument("model", help="the model file (.ppl)")
+    f.add_argument("--data", action="append", metavar="FILE",
+                   help="a .json or .csv data file (repeatable); default: MODEL's name with .json or .csv beside it")
+    f.add_argument("--seed", type=int, default=0, help="random seed (default 0); the same seed gives the same result")
+    f.add_argument("--steps", type=int, default=None, help="cap on stochastic optimisation steps (default 10000)")
+    f.add_argument("--draws", metavar="OUT.csv", help="write draws from the fitted posterior to a CSV file")
+    f.add_argument("--n-draws", type=int, default=1000, help="how many draws --draws writes (default 1000)")
+    f.add_argument("--json", action="store_true", help="print the results as JSON")
+    f.set_defaults(run=cmd_fit)
+    c = sub.add_parser("check", help="parse and check a model; print its structure",
+                       description="Parse and check MODEL without fitting it; print its data, params, latents "
+                                   "(with support and transform) and derived quantities.")
+    c.add_argument("model")
+    c.add_argument("--data", action="append", metavar="FILE", help="also bind and check this data")
+    c.set_defaults(run=cmd_check)
+    return p
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except PPLError as err:
+        print(str(err), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

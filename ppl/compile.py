@@ -1,0 +1,615 @@
+"""A bound model -> callables on autograd.numpy.
+
+The program becomes a list of steps, one per statement (loops unrolled, since
+their bounds are known once data is bound). Each step has `density(env)`,
+its contribution to the log joint for a whole batch of draws, and
+`simulate(env, rng, prior)`, the same statement run forwards with NumPy for
+prior and posterior predictive draws. Nothing here writes into an array that
+autograd differentiates; the simulator, which is never differentiated, may.
+"""
+from dataclasses import dataclass, field
+
+import autograd.numpy as anp
+import numpy as onp
+
+from . import ast, transforms
+from .distributions import DISTRIBUTIONS, check_constraint
+from .errors import PPLCheckError
+from .expressions import ExprCompiler, Value, constant, fmt_shape, lift
+from .printer import expr_source, type_source
+
+
+@dataclass
+class Block:
+    """A latent or param: where it sits in the unconstrained vector and how it is constrained."""
+    name: str
+    shape: tuple
+    transform: object
+    offset: int
+    size: int
+    span: object
+    ushape: tuple
+    support: str = ""
+    discrete: bool = False
+
+    @property
+    def stop(self):
+        return self.offset + self.size
+
+
+@dataclass
+class CompiledModel:
+    bound: object
+    latents: list
+    params: list
+    derived: list                      # (name, shape)
+    steps: list
+    param_init: object                 # unconstrained initial values of the params, or None where unset
+    warnings: list = field(default_factory=list)
+
+    @property
+    def dim(self):
+        return sum(b.size for b in self.latents)
+
+    @property
+    def param_dim(self):
+        return sum(b.size for b in self.params)
+
+    @property
+    def source(self):
+        return self.bound.source
+
+    def _env(self, z, theta):
+        return {"__z__": z, "__theta__": theta}
+
+    def log_joint(self, z, theta=None):
+        """log p(data, latents) for a batch z of shape (S, dim) of unconstrained latents, including
+        log |Jacobian| of each constraining transform, so it is a density on z. Returns shape (S,)."""
+        env = self._env(z, theta)
+        total = anp.zeros(anp.shape(z)[0])
+        for step in self.steps:
+            t = step.density(env)
+            if t is not None:
+                total = total + t
+        return total
+
+    def terms(self, z, theta=None):
+        """Each statement's contribution, per draw: [(span, array (S,))]. For diagnostics."""
+        env = self._env(z, theta)
+        out = []
+        for step in self.steps:
+            t = step.density(env)
+            if t is not None:
+                out.append((step.span, onp.broadcast_to(onp.asarray(t, dtype=float), (onp.shape(z)[0],))))
+        return out
+
+    def values(self, z, theta=None):
+        """Constrained latents, params and derived quantities for each draw: name -> (S, *shape)."""
+        env = self._env(z, theta)
+        for step in self.steps:
+            step.density(env)
+        return self._collect(env, onp.shape(z)[0])
+
+    def _collect(self, env, n):
+        out = {}
+        for b in self.latents + self.params:
+            out[b.name] = env[b.name]
+        for name, shape in self.derived:
+            out[name] = env[name]
+        for b in self.params:
+            out[b.name] = onp.broadcast_to(out[b.name], (n,) + b.shape)
+        for name, shape in self.derived:
+            v = onp.asarray(out[name])
+            if v.shape != (n,) + shape:
+                out[name] = onp.broadcast_to(v, (n,) + shape)
+        return {k: onp.asarray(v) for k, v in out.items()}
+
+    def simulate(self, rng, n, z=None, theta=None):
+        """Forward simulation. With z (n draws of the unconstrained latents): posterior predictive;
+        without: latents from their priors too. Returns (values, replicated data)."""
+        prior = z is None
+        env = self._env(z if z is not None else onp.zeros((n, self.dim)), theta)
+        env["__replicas__"] = {}
+        with onp.errstate(all="ignore"):
+            for step in self.steps:
+                step.simulate(env, rng, prior, n)
+        reps = {k: v for k, v in env["__replicas__"].items()}
+        for k, v in reps.items():
+            if self.bound.data[k].dtype.kind == "i" and onp.all(onp.isfinite(v)):
+                reps[k] = v.astype(onp.int64)
+        return self._collect(env, n), reps
+
+
+# ---- steps -------------------------------------------------------------------------
+
+class Step:
+    span = None
+
+    def density(self, env):
+        return None
+
+    def simulate(self, env, rng, prior, n):
+        self.density(env)
+
+
+class ParamStep(Step):
+    def __init__(self, block, lower, upper):
+        self.block, self.span = block, block.span
+        self.lower, self.upper = lower, upper
+
+    def density(self, env):
+        b = self.block
+        u = anp.reshape(env["__theta__"][b.offset:b.stop], (1,) + b.ushape)
+        x, _ = b.transform.forward(u, **self._bounds())
+        env[b.name] = x[0]
+
+    def _bounds(self):
+        out = {}
+        if self.lower is not None:
+            out["lower"] = self.lower
+        if self.upper is not None:
+            out["upper"] = self.upper
+        return out
+
+
+class LatentStep(Step):
+    """A latent enters: its block of z, constrained, with log |J|."""
+
+    def __init__(self, block, lower, upper):
+        self.block, self.span = block, block.span
+        self.lower, self.upper = lower, upper  # evaluators, aligned to the value's rank, or None
+        self.prior_fill = None                 # for `latent` declarations: filled by later steps in simulation
+
+    def density(self, env):
+        b = self.block
+        u = anp.reshape(env["__z__"][:, b.offset:b.stop], (-1,) + b.ushape)
+        kw = {}
+        if self.lower is not None:
+            kw["lower"] = self.lower(env)
+        if self.upper is not None:
+            kw["upper"] = self.upper(env)
+        x, log_jac = b.transform.forward(u, **kw)
+        env[b.name] = x
+        return log_jac
+
+    def simulate(self, env, rng, prior, n):
+        if not prior:
+            self.density(env)
+        elif self.prior_fill:
+            env[self.block.name] = onp.full((n,) + self.block.shape, onp.nan)
+
+
+class SampleStep(Step):
+    """`value ~ dist`: a latent's prior, an observation, or a density on a latent's slice."""
+
+    def __init__(self, span, kind, value, form, args, lp, write, full_shape):
+        self.span, self.kind = span, kind
+        self.value, self.form = value, form
+        self.args = args              # name -> evaluator aligned to the value's rank
+        self.lp = lp                  # env -> per-draw log density (or a constant)
+        self.write = write            # (name, flat positions) the value occupies, for simulation
+        self.full_shape = full_shape  # shape of the whole array `write` names
+
+    def density(self, env):
+        return self.lp(env)
+
+    def simulate(self, env, rng, prior, n):
+        if self.kind == "observe" and self.write is None:
+            return
+        if self.kind in ("latent", "prior") and not prior:
+            return
+        shape = (n,) + self.value.shape
+        args = {k: onp.asarray(f(env)) for k, f in self.args.items()}
+        draw = onp.asarray(self.form.sample(rng, shape, **args), dtype=float)
+        if self.kind == "latent":
+            env[self.write[0]] = draw
+            return
+        name, pos = self.write
+        store = env if self.kind == "prior" else env["__replicas__"]
+        if name not in store:
+            store[name] = onp.full((n,) + tuple(self.full_shape), onp.nan)
+        flat = store[name].reshape(n, -1)
+        flat[:, pos] = draw.reshape(n, -1)
+
+
+class AssignStep(Step):
+    def __init__(self, span, key, fn):
+        self.span, self.key, self.fn = span, key, fn
+
+    def density(self, env):
+        env[self.key] = self.fn(env)
+
+
+# ---- the compiler ------------------------------------------------------------------------
+
+class _Compiler:
+    def __init__(self, bound):
+        self.bound = bound
+        self.source = bound.source
+        self.kinds = bound.checked.sample_kinds
+        self.exprs = ExprCompiler(self.source)
+        self.latents, self.params, self.derived, self.steps, self.warnings = [], [], [], [], []
+        self.param_init = []
+        self.coverage = {}      # `latent`-declared name -> per-element count of densities
+        self.n_assign = 0
+
+    def error(self, message, span, hint=None):
+        return PPLCheckError(message, span, self.source, hint)
+
+    def run(self):
+        scope = {}
+        for name, value in self.bound.data.items():
+            scope[name] = constant(value, value.dtype.kind == "i")
+        for name, n in self.bound.sizes.items():
+            scope[name] = constant(n, True)
+        for stmt in self.bound.checked.program.statements:
+            self.statement(stmt, scope, top=True)
+        for name, (counts, span) in self.coverage.items():
+            if onp.any(counts == 0):
+                missing = onp.argwhere(counts == 0)[0]
+                raise self.error("element %s[%s] of latent '%s' is never given a distribution" % (
+                    name, ", ".join(map(str, missing)), name), span,
+                    hint="every element of a `latent` needs exactly one density, or its posterior is improper")
+            if onp.any(counts > 1):
+                twice = onp.argwhere(counts > 1)[0]
+                raise self.error("element %s[%s] of latent '%s' is given a distribution %d times" % (
+                    name, ", ".join(map(str, twice)), name, counts[tuple(twice)]), span,
+                    hint="each element needs exactly one density")
+        init = None
+        if self.params:
+            init = onp.concatenate([onp.ravel(i) if i is not None else onp.full(b.size, onp.nan)
+                                    for b, i in zip(self.params, self.param_init)])
+        return CompiledModel(self.bound, self.latents, self.params, self.derived, self.steps, init,
+                             self.warnings)
+
+    # ---- statements
+
+    def statement(self, s, scope, top):
+        if isinstance(s, ast.DataDecl):
+            return
+        if isinstance(s, ast.ParamDecl):
+            return self.param(s, scope)
+        if isinstance(s, ast.LatentDecl):
+            return self.latent_decl(s, scope)
+        if isinstance(s, ast.Assign):
+            return self.assign(s, scope, top)
+        if isinstance(s, ast.Sample):
+            return self.sample(s, scope)
+        if isinstance(s, ast.For):
+            start, stop = (self.exprs.compile(x, scope) for x in (s.start, s.stop))
+            for i in range(int(start.const), int(stop.const)):
+                body = dict(scope)
+                body[s.var] = constant(i, True)
+                for b in s.body:
+                    self.statement(b, body, top=False)
+            return
+        raise self.error("cannot compile this statement", s.span)
+
+    def shape_of(self, t, scope):
+        dims = []
+        for d in t.dims:
+            v = self.exprs.compile(d, scope)
+            if not (v.is_const and v.shape == () and v.is_int):
+                raise self.error("a size must be an integer known from data", d.span)
+            if int(v.const) < 0:
+                raise self.error("size %s is negative (%d)" % (expr_source(d), int(v.const)), d.span)
+            dims.append(int(v.const))
+        if t.base == "cholesky_corr":
+            return (dims[0], dims[0])
+        if t.base in ("simplex", "ordered") and dims[0] < 1:
+            raise self.error("%s needs a size of at least 1" % t.base, t.span)
+        return tuple(dims)
+
+    def type_transform(self, t, scope, shape, constant_bounds):
+        if t.base == "simplex":
+            return transforms.SIMPLEX, None, None
+        if t.base == "ordered":
+            return transforms.ORDERED, None, None
+        if t.base == "cholesky_corr":
+            return transforms.CHOLESKY_CORR, None, None
+        lower = self.bound_value(t.lower, scope, shape, constant_bounds)
+        upper = self.bound_value(t.upper, scope, shape, constant_bounds)
+        return transforms.for_bounds(lower is not None, upper is not None), lower, upper
+
+    def bound_value(self, node, scope, shape, constant_only):
+        if node is None:
+            return None
+        v = self.exprs.compile(node, scope)
+        self.fits(v.shape, shape, node.span, "this bound")
+        if constant_only:
+            return v.const
+        return v
+
+    def fits(self, small, big, span, what):
+        try:
+            ok = onp.broadcast_shapes(tuple(small), tuple(big)) == tuple(big)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise self.error("%s has shape %s, which does not fit the value's shape %s" % (
+                what, fmt_shape(small), fmt_shape(big)), span,
+                hint="arguments broadcast like NumPy but never to a shape larger than the value")
+
+    def add_block(self, blocks, name, shape, transform, span, support=""):
+        ushape = transform.unconstrained_shape(shape)
+        size = int(onp.prod(ushape)) if ushape else 1
+        offset = sum(b.size for b in blocks)
+        block = Block(name, shape, transform, offset, size, span, ushape, support)
+        blocks.append(block)
+        return block
+
+    def param(self, s, scope):
+        shape = self.shape_of(s.type, scope)
+        transform, lower, upper = self.type_transform(s.type, scope, shape, constant_bounds=True)
+        block = self.add_block(self.params, s.name, shape, transform, s.span, type_source(s.type))
+        init = None
+        if s.init is not None:
+            v = self.exprs.compile(s.init, scope)
+            self.fits(v.shape, shape, s.init.span, "the initial value")
+            x = onp.broadcast_to(onp.asarray(v.const, dtype=float), shape)
+            kw = {k: b for k, b in (("lower", lower), ("upper", upper)) if b is not None}
+            with onp.errstate(all="ignore"):
+                init = onp.asarray(transform.inverse(x, **kw), dtype=float)
+            if not onp.all(onp.isfinite(init)):
+                raise self.error("the initial value of '%s' is outside its type %s" % (s.name, type_source(s.type)),
+                                 s.init.span)
+        self.param_init.append(init)
+        self.steps.append(ParamStep(block, lower, upper))
+        scope[s.name] = Value(shape, False, fn=_reader(s.name))
+
+    def latent_decl(self, s, scope):
+        shape = self.shape_of(s.type, scope)
+        transform, lower, upper = self.type_transform(s.type, scope, shape, constant_bounds=False)
+        block = self.add_block(self.latents, s.name, shape, transform, s.span, type_source(s.type))
+        step = LatentStep(block, *(None if b is None else lift(b, len(shape)) for b in (lower, upper)))
+        step.prior_fill = True
+        self.steps.append(step)
+        self.coverage[s.name] = (onp.zeros(shape, dtype=int), s.span)
+        scope[s.name] = Value(shape, False, fn=_reader(s.name), batched=True)
+        self.declared_types = getattr(self, "declared_types", {})
+        self.declared_types[s.name] = s.type
+
+    def assign(self, s, scope, top):
+        v = self.exprs.compile(s.value, scope)
+        if v.is_const:
+            scope[s.name] = v
+            return
+        self.n_assign += 1
+        key = s.name if top else "%s#%d" % (s.name, self.n_assign)
+        self.steps.append(AssignStep(s.span, key, v.evaluator()))
+        scope[s.name] = Value(v.shape, v.is_int, fn=_reader(key), batched=v.batched)
+        if top:
+            self.derived.append((s.name, v.shape))
+
+    # ---- `~`
+
+    def dist_args(self, call, scope):
+        d = DISTRIBUTIONS[call.func]
+        form = d.form_for([k.name for k in call.kwargs])
+        names = [p.name for p in form.params]
+        nodes = dict(zip(names, call.args))
+        nodes.update({k.name: k.value for k in call.kwargs})
+        args = {}
+        for p in form.params:
+            node = nodes[p.name]
+            v = self.exprs.compile(node, scope)
+            if len(v.shape) < p.event_rank:
+                raise self.error("%s's '%s' needs at least %d ax%s, got shape %s" % (
+                    d.name, p.name, p.event_rank, "is" if p.event_rank == 1 else "es", fmt_shape(v.shape)),
+                    node.span)
+            if v.is_const:
+                broken = check_constraint(p.constraint, v.const)
+                if broken:
+                    raise self.error("%s's '%s' must be %s, got %s" % (d.name, p.name, broken, _show(v.const)),
+                                     node.span)
+            args[p.name] = (v, node)
+        return d, form, args
+
+    def sample(self, s, scope):
+        kind = self.kinds[id(s)]
+        d, form, args = self.dist_args(s.dist, scope)
+        if kind == "latent":
+            return self.new_latent(s, scope, d, form, args)
+        value = self.exprs.compile(s.target, scope)
+        write = None
+        if kind == "prior":
+            name, pos = self.positions(s.target, scope)
+            counts, _ = self.coverage[name]
+            onp.add.at(counts.reshape(-1), pos, 1)
+            self.check_slice_support(name, d, s)
+            write = (name, pos)
+        else:
+            self.check_observed(value, d, form, args, s)
+            base = _base_name(s.target)
+            if base is not None and base in self.bound.data:
+                write = self.positions(s.target, scope)
+        self.add_sample(s.span, kind, value, d, form, args, write)
+
+    def positions(self, target, scope):
+        """The flat positions inside the base array that an index chain (or a bare name) selects."""
+        chain = []
+        while isinstance(target, ast.Index):
+            chain.append(target)
+            target = target.target
+        base = scope[target.id]
+        pos = onp.arange(int(onp.prod(base.shape)) if base.shape else 1).reshape(base.shape)
+        for node in reversed(chain):
+            pos = pos[self.exprs.index_tuple(node.subscripts, scope)]
+        return target.id, onp.ravel(pos)
+
+    def check_slice_support(self, name, d, s):
+        t = self.declared_types[name]
+        want = _type_support(t)
+        if d.support.kind != want and not (want == "real" and t.base == "ordered"):
+            raise self.error("%s has support %s, but '%s' is declared %s" % (
+                d.name, d.support.describe(), name, type_source(t)), s.dist.span,
+                hint="the declared type decides the constraint; the distribution must live on the same set")
+
+    def check_observed(self, value, d, form, args, s):
+        if not value.is_const:
+            return
+        x = onp.asarray(value.const)
+        sup = d.support
+        bad = None
+        if sup.discrete:
+            if onp.any(x != onp.round(x)):
+                bad = "integers"
+            elif onp.any(x < 0) or (isinstance(sup.upper, int) and onp.any(x > sup.upper)):
+                bad = "integers %s" % sup.describe()[9:]
+            elif sup.upper == "n" and args["n"][0].is_const and onp.any(x > args["n"][0].const):
+                bad = "integers from 0 to n"
+            elif d.categories:
+                k = args[form.params[0].name][0].shape[-1]
+                if onp.any(x > k - 1):
+                    bad = "integers from 0 to %d (K-1, K = %d categories)" % (k - 1, k)
+        elif sup.kind == "positive" and onp.any(x <= 0):
+            bad = "values > 0"
+        elif sup.kind == "interval" and isinstance(sup.lower, (int, float)) and onp.any((x <= sup.lower) | (x >= sup.upper)):
+            bad = "values in %s" % sup.describe()
+        elif sup.kind == "simplex" and not (onp.all(x >= 0) and onp.allclose(x.sum(-1), 1)):
+            bad = "non-negative values summing to 1"
+        if bad:
+            raise self.error("%s's values are %s; '%s' has values outside that" % (d.name, bad, expr_source(s.target)),
+                             s.target.span)
+
+    def new_latent(self, s, scope, d, form, args):
+        name = s.target.id
+        t = s.type
+        if d.event_rank == 2 and (t is None or t.base != "cholesky_corr"):
+            raise self.error("%s needs the value's size: declare it, as in `%s: cholesky_corr[K] ~ %s(...)`" % (
+                d.name, name, d.name), s.target.span)
+        batch = _broadcast([_batch_shape(v.shape, p.event_rank) for p, (v, _) in zip(form.params, args.values())],
+                           s, self)
+        event = ()
+        if d.event_shape is not None:
+            event = tuple(d.event_shape({k: v.shape for k, (v, _) in args.items()}))
+        if t is not None:
+            shape = self.shape_of(t, scope)
+            self.check_type_support(t, d, s)
+        else:
+            shape = batch + event
+        lower = upper = None
+        sup = d.support
+        if sup.kind == "real":
+            transform = transforms.ORDERED if t is not None and t.base == "ordered" else transforms.IDENTITY
+            if t is not None and t.base == "ordered":
+                self.warnings.append("line %d: '%s' is ordered but %s is not renormalised to ordered values; "
+                                     "the evidence is off by a constant (log K! for an exchangeable prior)"
+                                     % (s.span.line, name, d.name))
+        elif sup.kind == "positive":
+            transform, lower = transforms.LOWER, constant(0.0)
+        elif sup.kind == "interval":
+            transform = transforms.INTERVAL
+            lower = args[sup.lower][0] if isinstance(sup.lower, str) else constant(float(sup.lower))
+            upper = args[sup.upper][0] if isinstance(sup.upper, str) else constant(float(sup.upper))
+        elif sup.kind == "simplex":
+            transform = transforms.SIMPLEX
+        elif sup.kind == "cholesky_corr":
+            transform = transforms.CHOLESKY_CORR
+        for which, b in (("lower", lower), ("upper", upper)):
+            if b is not None:
+                self.fits(b.shape, shape, s.dist.span, "the %s bound of %s" % (which, d.name))
+        block = self.add_block(self.latents, name, shape, transform, s.target.span, sup.describe())
+        self.steps.append(LatentStep(block, *(None if b is None else lift(b, len(shape)) for b in (lower, upper))))
+        value = Value(shape, False, fn=_reader(name), batched=True)
+        scope[name] = value
+        self.add_sample(s.span, "latent", value, d, form, args, (name, None))
+
+    def check_type_support(self, t, d, s):
+        want = _type_support(t)
+        ok = want == d.support.kind or (t.base == "real" and t.lower is None and t.upper is None) or \
+            (t.base == "ordered" and d.support.kind == "real")
+        if t.base == "int":
+            raise self.error("'%s' is declared int but %s is continuous" % (s.target.id, d.name), t.span)
+        if t.base in ("simplex", "cholesky_corr") and want != d.support.kind:
+            ok = False
+        if not ok:
+            raise self.error("'%s' is declared %s, but %s has support %s" % (
+                s.target.id, type_source(t), d.name, d.support.describe()), t.span,
+                hint="leave the bounds off: the distribution's support decides the constraint "
+                     "(a narrower type would truncate the density without renormalising it)")
+
+    def add_sample(self, span, kind, value, d, form, args, write):
+        ev = d.event_rank
+        vbatch = _batch_shape(value.shape, ev)
+        if len(value.shape) < ev:
+            raise self.error("%s's values have %d ax%s, this has shape %s" % (
+                d.name, ev, "is" if ev == 1 else "es", fmt_shape(value.shape)), span)
+        aligned = {}
+        for p in form.params:
+            v, node = args[p.name]
+            self.fits(_batch_shape(v.shape, p.event_rank), vbatch, node.span, "%s's '%s'" % (d.name, p.name))
+            if p.event_rank and ev:
+                pevent = v.shape[len(v.shape) - p.event_rank:]
+                vevent = value.shape[len(value.shape) - ev:]
+                want = vevent if p.event_rank == ev else vevent * 2
+                if pevent != want:
+                    raise self.error("%s's '%s' has shape %s; the value needs %s" % (
+                        d.name, p.name, fmt_shape(pevent), fmt_shape(want)), node.span)
+            aligned[p.name] = lift(v, len(vbatch) + p.event_rank)
+        names = [p.name for p in form.params]
+        values = [args[n][0] for n in names] + [value]
+        logpdf, fvalue, fargs = form.log_density, value.evaluator(), [aligned[n] for n in names]
+        if all(v.is_const for v in values):
+            with onp.errstate(all="ignore"):
+                total = float(onp.sum(logpdf(value.const, *[onp.asarray(v.const, dtype=float) for v in values[:-1]])))
+            if not onp.isfinite(total):
+                raise self.error("this statement's log density is %s for the data given" % total, span,
+                                 hint="a value lies outside the distribution's support")
+            lp = lambda env: total
+        elif any(v.batched for v in values):
+            def lp(env):  # the draw axis comes first; sum the rest
+                r = logpdf(fvalue(env), *[f(env) for f in fargs])
+                return anp.sum(anp.reshape(r, (anp.shape(r)[0], -1)), axis=1) if anp.ndim(r) > 1 else r
+        else:
+            def lp(env):
+                return anp.sum(logpdf(fvalue(env), *[f(env) for f in fargs]))
+        full_shape = None
+        if kind == "observe" and write is not None:
+            full_shape = self.bound.data[write[0]].shape
+        elif kind == "prior":
+            full_shape = next(b for b in self.latents if b.name == write[0]).shape
+        self.steps.append(SampleStep(span, kind, value, form, aligned, lp, write, full_shape))
+
+
+def _reader(key):
+    return lambda env: env[key]
+
+
+def _base_name(target):
+    while isinstance(target, ast.Index):
+        target = target.target
+    return target.id if isinstance(target, ast.Name) else None
+
+
+def _batch_shape(shape, event_rank):
+    return tuple(shape[:len(shape) - event_rank]) if event_rank else tuple(shape)
+
+
+def _broadcast(shapes, s, compiler):
+    try:
+        return tuple(onp.broadcast_shapes(*shapes))
+    except ValueError:
+        raise compiler.error("the arguments of %s have shapes that do not fit together: %s" % (
+            s.dist.func, ", ".join(fmt_shape(x) for x in shapes)), s.dist.span) from None
+
+
+def _type_support(t):
+    if t.base in ("simplex", "cholesky_corr"):
+        return t.base
+    if t.lower is not None and t.upper is not None:
+        return "interval"
+    if t.lower is not None:
+        return "positive" if isinstance(t.lower, ast.Number) and t.lower.value == 0 else "lower"
+    if t.upper is not None:
+        return "upper"
+    return "real"
+
+
+def _show(v):
+    a = onp.asarray(v)
+    return str(a.tolist()) if a.size <= 6 else "an array of shape %s" % fmt_shape(a.shape)
+
+
+def compile_model(bound):
+    return _Compiler(bound).run()

@@ -1,0 +1,66 @@
+"""Built-in functions of the language, as a table: name, how many arguments,
+what shape the result has, and the autograd.numpy implementation.
+
+Kinds decide the result's shape and how a leading draw axis is treated:
+  elementwise  same shape as the (broadcast) arguments
+  reduce       all axes of one value reduced to a scalar (sum, mean)
+  last_reduce  the last axis reduced (logsumexp, dot)
+  last_axis    same shape, computed along the last axis (softmax, cumsum)
+  constructor  arguments are sizes (ones, zeros)
+"""
+from dataclasses import dataclass
+
+import autograd.numpy as np
+from autograd.scipy.special import expit, gammaln, logit, logsumexp
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    arity: tuple          # (fewest, most) arguments
+    kind: str
+    impl: object
+    doc: str
+
+
+def _log_softmax(x, axis=-1):
+    return x - logsumexp(x, axis=axis, keepdims=True)
+
+
+def _softmax(x, axis=-1):
+    return np.exp(_log_softmax(x, axis))
+
+
+def _log_inv_logit(x):
+    return -np.logaddexp(0.0, -x)
+
+
+_E = "elementwise"
+FUNCTIONS = {f.name: f for f in [
+    Function("exp", (1, 1), _E, np.exp, "e^x"),
+    Function("log", (1, 1), _E, np.log, "natural logarithm"),
+    Function("log1p", (1, 1), _E, np.log1p, "log(1 + x), accurate for small x"),
+    Function("expm1", (1, 1), _E, np.expm1, "exp(x) - 1, accurate for small x"),
+    Function("sqrt", (1, 1), _E, np.sqrt, "square root"),
+    Function("square", (1, 1), _E, np.square, "x^2"),
+    Function("abs", (1, 1), _E, np.abs, "absolute value"),
+    Function("inv_logit", (1, 1), _E, expit, "1 / (1 + exp(-x))"),
+    Function("logit", (1, 1), _E, logit, "log(p / (1 - p))"),
+    Function("log_inv_logit", (1, 1), _E, _log_inv_logit, "log(inv_logit(x)), stable"),
+    Function("softplus", (1, 1), _E, lambda x: np.logaddexp(0.0, x), "log(1 + exp(x)), stable"),
+    Function("tanh", (1, 1), _E, np.tanh, "hyperbolic tangent"),
+    Function("sin", (1, 1), _E, np.sin, "sine"),
+    Function("cos", (1, 1), _E, np.cos, "cosine"),
+    Function("lgamma", (1, 1), _E, gammaln, "log of the gamma function"),
+    Function("minimum", (2, 2), _E, np.minimum, "elementwise smaller of two values"),
+    Function("maximum", (2, 2), _E, np.maximum, "elementwise larger of two values"),
+    Function("sum", (1, 1), "reduce", np.sum, "sum of all elements"),
+    Function("mean", (1, 1), "reduce", np.mean, "mean of all elements"),
+    Function("dot", (2, 2), "last_reduce", None, "dot product of two vectors (along the last axis)"),
+    Function("logsumexp", (1, 1), "last_reduce", logsumexp, "log(sum(exp(x))) along the last axis"),
+    Function("softmax", (1, 1), "last_axis", _softmax, "exp(x) / sum(exp(x)) along the last axis"),
+    Function("log_softmax", (1, 1), "last_axis", _log_softmax, "x - logsumexp(x) along the last axis"),
+    Function("cumsum", (1, 1), "last_axis", np.cumsum, "running sum along the last axis"),
+    Function("ones", (1, 3), "constructor", np.ones, "an array of ones of the given sizes"),
+    Function("zeros", (1, 3), "constructor", np.zeros, "an array of zeros of the given sizes"),
+]}

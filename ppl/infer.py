@@ -1,0 +1,244 @@
+"""Maximising the ELBO.
+
+    log p(x) = ELBO(q) + KL(q(z) || p(z | x)),   ELBO(q) = E_q[log p(x, z)] + H[q]
+
+`elbo` below is that second line, estimated with draws of the guide. The
+optimiser runs in two stages:
+
+1. Warm start: L-BFGS on the ELBO averaged over a fixed set of draws (common
+   random numbers make it a deterministic function). Quasi-Newton steps find
+   the right location and scale for every coordinate, whatever the model's
+   units, in a few dozen gradients.
+2. Refinement: stochastic steps with fresh draws, scaled by the inverse Fisher
+   information of q (s^2 for a mean, 1/2 for a log scale) so a step is measured
+   in q's own standard deviations, and clipped to one of them. When the ELBO
+   stops improving across windows of steps, iterates are averaged: the average
+   removes both the noise of the steps and the bias of the fixed draws of stage 1.
+
+params (point values) are optimised with the same objective: L-BFGS in stage 1,
+Adam in stage 2.
+"""
+import math
+import time
+from dataclasses import dataclass, field
+
+import autograd.numpy as anp
+import numpy as np
+from autograd import value_and_grad
+
+from . import lbfgs
+from .errors import PPLRuntimeError
+
+
+def elbo(model, guide, phi, theta, eps):
+    """ELBO(q) = E_q[log p(x, z)] + H[q], the expectation over the draws z = T_phi(eps)."""
+    z = guide.sample(phi, eps)
+    return anp.mean(model.log_joint(z, theta)) + guide.entropy(phi)
+
+
+@dataclass
+class Settings:
+    draws_per_step: int = 8        # S, fresh draws per stochastic step
+    warmup_draws: int = 16         # fixed draws of the warm start
+    warmup_iters: int = 300        # L-BFGS iterations at most
+    step_size: float = 0.2         # fraction of a natural-gradient step
+    param_step_size: float = 0.01  # Adam's step for params
+    window: int = 50               # steps per window when judging progress
+    average_steps: int = 500       # steps averaged once progress stops
+    average_step_size: float = 0.05
+    average_draws: int = 16
+    max_steps: int = 10000         # cap on stochastic steps
+    final_draws: int = 2000        # draws for the final ELBO estimate
+
+
+@dataclass
+class Result:
+    phi: object
+    theta: object
+    elbo: float
+    elbo_se: float
+    trace: list                    # ELBO estimate per step (warm start first, then stochastic)
+    status: str                    # converged, step cap, interrupted
+    message: str
+    grad_evals: int
+    seconds: float
+    warnings: list = field(default_factory=list)
+
+
+class _Objective:
+    """-ELBO and its gradient over x = [phi, theta], counting evaluations."""
+
+    def __init__(self, model, guide):
+        self.model, self.guide = model, guide
+        self.n_phi = guide.size
+        self.evals = 0
+        self._vg = value_and_grad(self._negative_elbo)
+
+    def split(self, x):
+        return x[:self.n_phi], x[self.n_phi:]
+
+    def _negative_elbo(self, x, eps):
+        phi, theta = self.split(x)
+        return -elbo(self.model, self.guide, phi, theta, eps)
+
+    def __call__(self, x, eps):
+        self.evals += 1
+        with np.errstate(all="ignore"):
+            value, grad = self._vg(x, eps)
+        return float(value), np.asarray(grad, dtype=float)
+
+
+def _initial_params(model, rng):
+    if model.param_init is None:
+        return np.zeros(0)
+    init = np.array(model.param_init, dtype=float)
+    unset = ~np.isfinite(init)
+    init[unset] = rng.normal(0.0, 0.1, unset.sum())
+    return init
+
+
+def explain_nonfinite(model, guide, phi, theta, eps):
+    """A PPLRuntimeError naming the first statement whose log density is not finite."""
+    z = guide.sample(phi, eps)
+    with np.errstate(all="ignore"):
+        terms = model.terms(z, theta)
+        values = model.values(z[:1], theta)
+    for span, t in terms:
+        bad = ~np.isfinite(t)
+        if np.any(bad):
+            at = _describe_values(values)
+            return PPLRuntimeError("the log density of this statement is %s%s" % (t[np.argmax(bad)], at), span,
+                                   model.source, hint="check that every scale stays positive and every value "
+                                   "lies in its distribution's support; weakly informative priors help")
+    return PPLRuntimeError("the ELBO's gradient is not finite, though every statement's log density is",
+                           None, model.source, hint="a function may be non-differentiable at these values "
+                           "(sqrt or log at 0, abs at 0)")
+
+
+def _describe_values(values):
+    parts = []
+    for name, v in list(values.items())[:6]:
+        v = np.asarray(v)[0]
+        parts.append("%s = %s" % (name, np.array2string(np.asarray(v), precision=4, threshold=4)))
+    return " at " + ", ".join(parts) if parts else ""
+
+
+def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
+    """Fit q (and the params) by maximising the ELBO. Returns a Result."""
+    s = settings or Settings()
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    f = _Objective(model, guide)
+    dim = guide.dim
+    theta0 = _initial_params(model, rng)
+    x = np.concatenate([guide.initial() if init is None else init, theta0])
+    trace, warnings = [], []
+    status, message = "converged", "the ELBO stopped improving"
+    best = {"x": x, "value": np.inf}
+
+    # ---- stage 1: L-BFGS on a fixed-draw ELBO
+    eps_fixed = rng.standard_normal((s.warmup_draws, dim))
+
+    def fixed(xv):
+        value, grad = f(xv, eps_fixed)
+        if np.isfinite(value) and value < best["value"]:
+            best.update(x=xv.copy(), value=value)
+        return value, grad
+
+    def record(xv, value):
+        trace.append(-value)
+        if progress:
+            progress(len(trace), -value)
+
+    try:
+        if s.warmup_iters > 0:
+            lbfgs.minimise(fixed, x, max_iter=s.warmup_iters, callback=record)
+        else:
+            fixed(x)
+        if np.isfinite(best["value"]):
+            x = best["x"]
+        else:
+            value, grad = f(x, eps_fixed)
+            raise explain_nonfinite(model, guide, *f.split(x), eps_fixed)
+
+        # ---- stage 2: natural-gradient steps with fresh draws, then iterate averaging
+        n_phi = f.n_phi
+        lr = s.step_size
+        adam_m = np.zeros(len(x) - n_phi)
+        adam_v = np.zeros(len(x) - n_phi)
+        windows, current = [], []
+        averaging, avg_sum, avg_n, failures = False, np.zeros_like(x), 0, 0
+        for step in range(1, s.max_steps + 1):
+            eps = rng.standard_normal((s.average_draws if averaging else s.draws_per_step, dim))
+            value, grad = f(x, eps)
+            if not (np.isfinite(value) and np.all(np.isfinite(grad))):
+                failures += 1
+                lr *= 0.5
+                if failures >= 8:
+                    raise explain_nonfinite(model, guide, *f.split(x), eps)
+                continue
+            failures = 0
+            current.append(-value)
+            trace.append(-value)
+            if progress:
+                progress(len(trace), -value)
+            phi = x[:n_phi]
+            limit = guide.step_limit(phi)
+            dphi = np.clip(-lr * guide.natural_scaling(phi) * grad[:n_phi], -limit, limit)
+            dtheta = np.zeros(0)
+            if len(x) > n_phi:
+                g = grad[n_phi:]
+                adam_m = 0.9 * adam_m + 0.1 * g
+                adam_v = 0.999 * adam_v + 0.001 * g * g
+                mhat, vhat = adam_m / (1 - 0.9 ** step), adam_v / (1 - 0.999 ** step)
+                dtheta = -s.param_step_size * mhat / (np.sqrt(vhat) + 1e-8)
+            x = x + np.concatenate([dphi, dtheta])
+            if averaging:
+                avg_sum += x
+                avg_n += 1
+                if avg_n >= s.average_steps:
+                    x = avg_sum / avg_n
+                    break
+            elif len(current) == s.window:
+                windows.append(np.array(current))
+                current = []
+                if len(windows) >= 2 and not _improving(windows[-2], windows[-1]):
+                    averaging = True
+                    lr = min(lr, s.average_step_size)
+        else:
+            status = "step cap"
+            message = "the step cap (%d) was reached before the ELBO stopped improving" % s.max_steps
+            if averaging and avg_n:
+                x = avg_sum / avg_n
+            warnings.append(message + "; the answer may be inaccurate (raise max_steps)")
+    except KeyboardInterrupt:
+        status, message = "interrupted", "the fit was interrupted; this is the best q so far"
+        warnings.append(message)
+        if np.isfinite(best["value"]) and not trace:
+            x = best["x"]
+
+    phi, theta = f.split(x)
+    value, se = estimate_elbo(model, guide, phi, theta, rng, s.final_draws)
+    if not np.isfinite(value) and status != "interrupted":
+        raise explain_nonfinite(model, guide, phi, theta, rng.standard_normal((64, dim)))
+    return Result(phi, theta, value, se, trace, status, message, f.evals, time.perf_counter() - start, warnings)
+
+
+def _improving(previous, latest):
+    """Is the latest window's mean ELBO above the previous one by more than two standard errors?"""
+    diff = latest.mean() - previous.mean()
+    se = math.sqrt(latest.var() / len(latest) + previous.var() / len(previous))
+    return diff > 2 * se
+
+
+def estimate_elbo(model, guide, phi, theta, rng, n, chunk=256):
+    """The ELBO and its Monte Carlo standard error from n fresh draws of q."""
+    dim = guide.dim
+    logw = []
+    with np.errstate(all="ignore"):
+        for start in range(0, n, chunk):
+            eps = rng.standard_normal((min(chunk, n - start), dim))
+            z = guide.sample(phi, eps)
+            logw.append(np.asarray(model.log_joint(z, theta)) - np.asarray(guide.log_density(phi, z)))
+    logw = np.concatenate(logw)
+    return float(np.mean(logw)), float(np.std(logw) / math.sqrt(len(logw)))

@@ -1,0 +1,153 @@
+"""A fitted model: q's draws in the constrained space, summaries, the ELBO."""
+import numpy as np
+
+
+QUANTILES = (0.05, 0.5, 0.95)
+
+
+class Summary:
+    """One row per scalar element of every latent, param and derived quantity."""
+    columns = ("mean", "sd", "5%", "50%", "95%")
+
+    def __init__(self, rows, kinds):
+        self.rows = rows          # list of (label, {column: value})
+        self.kinds = kinds        # label -> latent | param | derived
+
+    def __getitem__(self, label):
+        for name, stats in self.rows:
+            if name == label:
+                return stats
+        raise KeyError(label)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self):
+        return len(self.rows)
+
+    def to_dict(self):
+        return {name: dict(stats) for name, stats in self.rows}
+
+    def __str__(self):
+        if not self.rows:
+            return "(nothing to summarise: the model has no latents, params or derived quantities)"
+        width = max(len("name"), max(len(n) for n, _ in self.rows))
+        head = "%-*s" % (width, "name") + "".join("%11s" % c for c in self.columns)
+        lines = [head, "-" * len(head)]
+        for name, stats in self.rows:
+            if self.kinds.get(name) == "param":
+                cells = ["%11s" % _num(stats["mean"])] + ["%11s" % "(point)"] + ["%11s" % ""] * 3
+            else:
+                cells = ["%11s" % _num(stats[c]) for c in self.columns]
+            lines.append("%-*s" % (width, name) + "".join(cells))
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _num(v):
+    if v is None or not np.isfinite(v):
+        return str(v)
+    a = abs(v)
+    if a != 0 and (a >= 1e5 or a < 1e-3):
+        return "%.3g" % v
+    return "%.4g" % v if a >= 100 else "%.3f" % v
+
+
+def element_labels(name, shape):
+    if not shape:
+        return [name]
+    return ["%s[%s]" % (name, ", ".join(map(str, idx))) for idx in np.ndindex(*shape)]
+
+
+class Fit:
+    """The result of Model.fit: q over the latents, point values of the params, the ELBO."""
+
+    def __init__(self, model, compiled, guide, result, seed):
+        self.model = model
+        self.compiled = compiled
+        self.guide = guide
+        self.phi = result.phi
+        self.theta = result.theta
+        self.elbo = result.elbo
+        self.elbo_se = result.elbo_se
+        self.elbo_trace = np.asarray(result.trace)
+        self.status = result.status
+        self.message = result.message
+        self.grad_evals = result.grad_evals
+        self.seconds = result.seconds
+        self.warnings = list(compiled.bound.warnings) + list(compiled.warnings) + list(result.warnings)
+        self.seed = seed
+        self._summary = None
+
+    @property
+    def converged(self):
+        return self.status == "converged"
+
+    def _rng(self, seed, stream):
+        return np.random.default_rng([self.seed if seed is None else seed, stream])
+
+    def unconstrained_draws(self, n, seed=None):
+        eps = self._rng(seed, 1).standard_normal((n, self.guide.dim))
+        return np.asarray(self.guide.sample(self.phi, eps))
+
+    def draws(self, n=1000, seed=None):
+        """n draws from q of every latent, param and derived quantity: name -> array (n, *shape)."""
+        z = self.unconstrained_draws(n, seed)
+        with np.errstate(all="ignore"):
+            return self.compiled.values(z, self.theta)
+
+    def posterior_predictive(self, n=1000, seed=None):
+        """Replicated data from the posterior predictive: data name -> array (n, *shape)."""
+        z = self.unconstrained_draws(n, seed)
+        _, replicas = self.compiled.simulate(self._rng(seed, 2), n, z=z, theta=self.theta)
+        return replicas
+
+    def summary(self, n=4000):
+        """Mean, sd and 5/50/95% quantiles of every element, from n draws of q."""
+        if self._summary is None:
+            draws = self.draws(n)
+            rows, kinds = [], {}
+            c = self.compiled
+            groups = [(b.name, b.shape, "latent") for b in c.latents] + \
+                     [(b.name, b.shape, "param") for b in c.params] + \
+                     [(name, shape, "derived") for name, shape in c.derived]
+            for name, shape, kind in groups:
+                flat = np.asarray(draws[name], dtype=float).reshape(n, -1)
+                q = np.quantile(flat, QUANTILES, axis=0)
+                for j, label in enumerate(element_labels(name, shape)):
+                    col = flat[:, j]
+                    rows.append((label, {"mean": float(col.mean()), "sd": float(col.std()),
+                                         "5%": float(q[0, j]), "50%": float(q[1, j]), "95%": float(q[2, j])}))
+                    kinds[label] = kind
+            self._summary = Summary(rows, kinds)
+        return self._summary
+
+    def params(self):
+        """The fitted point values of the params: name -> array."""
+        values = self.compiled.values(np.zeros((1, self.guide.dim)), self.theta)
+        return {b.name: values[b.name][0] for b in self.compiled.params}
+
+    def evidence(self):
+        """Estimates of log p(x). Today: the ELBO, a lower bound, with its Monte Carlo standard error."""
+        return {"elbo": self.elbo, "elbo_se": self.elbo_se}
+
+    def report(self):
+        """What the CLI prints after a fit: the table, the bound, the status."""
+        lines = [str(self.summary()), ""]
+        lines.append("ELBO %.3f (Monte Carlo s.e. %.3f): a lower bound on log p(data)" % (self.elbo, self.elbo_se))
+        lines.append("%s after %d gradient evaluations in %.2f s (%s guide)" % (
+            self.status, self.grad_evals, self.seconds, self.guide.name))
+        for w in self.warnings:
+            lines.append("warning: " + w)
+        return "\n".join(lines)
+
+    def to_json(self):
+        return {"summary": self.summary().to_dict(), "elbo": self.elbo, "elbo_se": self.elbo_se,
+                "status": self.status, "message": self.message, "grad_evals": self.grad_evals,
+                "seconds": self.seconds, "seed": self.seed, "guide": self.guide.name,
+                "warnings": self.warnings}
+
+    def __repr__(self):
+        return "<Fit %s: ELBO %.3f ± %.3f, %d latent dims, %s>" % (
+            self.model.name, self.elbo, self.elbo_se, self.guide.dim, self.status)
