@@ -249,6 +249,10 @@ class _Checker:
         given = names[:len(call.args)]
         for k in call.kwargs:
             if k.name in given:
+                meant = d.forms[0].params[given.index(k.name)].name
+                if meant != k.name:  # Bernoulli(0.5, logit = 1): p by position, logit by name
+                    raise self.error("%s cannot take %s and %s together" % (d.name, meant, k.name), k.span,
+                                     hint="%s takes %s; name the one you mean" % (d.name, _signatures(d)))
                 raise self.error("'%s' is given twice" % k.name, k.span)
         missing = [n for n in names if n not in given and n not in keywords]
         if missing:

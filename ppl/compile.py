@@ -198,18 +198,31 @@ class SampleStep(Step):
             return
         if self.kind in ("latent", "prior") and not prior:
             return
-        shape = (n,) + self.value.shape
-        args = {k: onp.asarray(f(env)) for k, f in self.args.items()}
-        draw = onp.asarray(self.form.sample(rng, shape, **args), dtype=float)
         if self.kind == "latent":
-            env[self.write[0]] = draw
+            env[self.write[0]] = self._draw(env, rng, n)
             return
         name, pos = self.write
         store = env if self.kind == "prior" else env["__replicas__"]
         if name not in store:
             store[name] = onp.full((n,) + tuple(self.full_shape), onp.nan)
         flat = store[name].reshape(n, -1)
-        flat[:, pos] = draw.reshape(n, -1)
+        # A slice whose arguments read the same array (h[1:] ~ Normal(phi * h[:-1], s)) is a recursion:
+        # each pass fills the elements whose parents are known, as ancestral sampling would.
+        for _ in range(len(pos)):
+            missing = onp.isnan(flat[:, pos])
+            if not missing.any():
+                break
+            draw = self._draw(env, rng, n).reshape(n, -1)
+            fill = missing & onp.isfinite(draw)
+            if not fill.any():
+                break
+            block = flat[:, pos]
+            block[fill] = draw[fill]
+            flat[:, pos] = block
+
+    def _draw(self, env, rng, n):
+        args = {k: onp.asarray(f(env)) for k, f in self.args.items()}
+        return onp.asarray(self.form.sample(rng, (n,) + self.value.shape, **args), dtype=float)
 
 
 class AssignStep(Step):
@@ -276,14 +289,56 @@ class _Compiler:
         if isinstance(s, ast.Sample):
             return self.sample(s, scope)
         if isinstance(s, ast.For):
-            start, stop = (self.exprs.compile(x, scope) for x in (s.start, s.stop))
-            for i in range(int(start.const), int(stop.const)):
+            return self.loop(s, scope)
+        raise self.error("cannot compile this statement", s.span)
+
+    def loop(self, s, scope):
+        """Unroll the loop; but first try it as one vectorised pass, with the loop variable bound to
+        the whole index vector, and keep that if it gives the same log density at random points."""
+        start, stop = (int(self.exprs.compile(x, scope).const) for x in (s.start, s.stop))
+        vectorised = None
+        if stop - start > 1 and all(isinstance(b, ast.Sample) for b in s.body):
+            mark = self._mark()
+            try:
                 body = dict(scope)
-                body[s.var] = constant(i, True)
+                body[s.var] = constant(onp.arange(start, stop), True)
                 for b in s.body:
                     self.statement(b, body, top=False)
-            return
-        raise self.error("cannot compile this statement", s.span)
+                vectorised = self.steps[mark[0]:]
+            except PPLCheckError:
+                vectorised = None
+            self._rewind(mark)
+        mark = self._mark()
+        for i in range(start, stop):
+            body = dict(scope)
+            body[s.var] = constant(i, True)
+            for b in s.body:
+                self.statement(b, body, top=False)
+        if vectorised is not None and self._same_density(mark, vectorised):
+            self.steps[mark[0]:] = vectorised
+
+    def _mark(self):
+        return len(self.steps), {k: c.copy() for k, (c, _) in self.coverage.items()}
+
+    def _rewind(self, mark):
+        del self.steps[mark[0]:]
+        for k, counts in mark[1].items():
+            self.coverage[k][0][...] = counts
+
+    def _same_density(self, mark, candidate):
+        rng = onp.random.default_rng(0)
+        dim, pdim = sum(b.size for b in self.latents), sum(b.size for b in self.params)
+        env = {"__z__": rng.normal(0, 0.5, (2, dim)), "__theta__": rng.normal(0, 0.1, pdim)}
+        with onp.errstate(all="ignore"):
+            for step in self.steps[:mark[0]]:
+                step.density(env)
+            totals = []
+            for steps in (self.steps[mark[0]:], candidate):
+                local = dict(env)
+                totals.append(sum(onp.asarray(t, dtype=float) for t in
+                                  (step.density(local) for step in steps) if t is not None))
+        a, b = (onp.broadcast_to(t, (2,)) for t in totals)
+        return bool(onp.all(onp.isfinite(a)) and onp.allclose(a, b, rtol=1e-9, atol=1e-9))
 
     def shape_of(self, t, scope):
         dims = []

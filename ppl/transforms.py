@@ -138,16 +138,18 @@ class CholeskyCorr(Transform):
     def forward(self, u, lower=None, upper=None):
         m = np.shape(u)[-1]
         k = self.size_from_unconstrained(m)
-        z = np.tanh(u)
-        zmat = np.reshape(np.dot(z, self._placement(k)), np.shape(u)[:-1] + (k, k))
-        log_1mz2 = np.log1p(-zmat ** 2)
+        place = self._placement(k)
+        lead = np.shape(u)[:-1]
+        zmat = np.reshape(np.dot(np.tanh(u), place), lead + (k, k))
+        # log(1 - z^2) = log sech^2(u), written so that it stays finite where tanh rounds to +-1
+        log_1mz2_u = 2.0 * (math.log(2.0) - np.abs(u) - np.log1p(np.exp(-2.0 * np.abs(u))))
+        log_1mz2 = np.reshape(np.dot(log_1mz2_u, place), lead + (k, k))
         left = _exclusive_cumsum(log_1mz2)              # log(1 - sum_{k<j} L[i,k]^2)
         diag = np.exp(0.5 * np.sum(log_1mz2, axis=-1))
         chol = zmat * np.exp(0.5 * left) + diag[..., None] * np.eye(k)
-        # tanh' = 1 - z^2 = sech^2(u), written stably
-        log_dtanh = 2.0 * (math.log(2.0) - np.abs(u) - np.log1p(np.exp(-2.0 * np.abs(u))))
         strict = np.tril(np.ones((k, k)), -1)
-        return chol, _sum_per_draw(log_dtanh) + _sum_per_draw(0.5 * left * strict)
+        # tanh' = 1 - z^2 gives the first term; each L[i,j] = z * sqrt(1 - ...) the second
+        return chol, _sum_per_draw(log_1mz2_u) + _sum_per_draw(0.5 * left * strict)
 
     def inverse(self, x, lower=None, upper=None):
         x = np.asarray(x, dtype=float)

@@ -1,0 +1,129 @@
+"""Fitting: conjugate models against their closed-form posteriors and evidence,
+reproducibility, the Fit API, and failures that must name their statement."""
+import math
+
+import numpy as np
+import pytest
+from scipy import special, stats
+
+import ppl
+from conftest import BENCH_MODELS, bench_data, example
+
+
+def coin_truth(flips):
+    h, n = int(np.sum(flips)), len(flips)
+    post = stats.beta(1 + h, 1 + n - h)
+    return post, special.betaln(1 + h, 1 + n - h) - special.betaln(1, 1)
+
+
+def normal_normal_truth(y, prior_sd=10.0):
+    n = len(y)
+    prec = 1 / prior_sd ** 2 + n
+    mean, sd = y.sum() / prec, math.sqrt(1 / prec)
+    evidence = stats.multivariate_normal.logpdf(y, np.zeros(n), np.eye(n) + prior_sd ** 2 * np.ones((n, n)))
+    return mean, sd, evidence
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_coin_matches_the_beta_posterior_and_evidence(seed):
+    data = bench_data("coin")
+    post, log_evidence = coin_truth(np.array(data["flips"]))
+    fit = ppl.compile(BENCH_MODELS["coin"]).fit(data, seed=seed)
+    s = fit.summary(20000)["p"]
+    assert s["mean"] == pytest.approx(post.mean(), rel=0.02)
+    assert s["sd"] == pytest.approx(post.std(), rel=0.02)
+    assert abs(fit.elbo - log_evidence) < 0.05
+    assert fit.elbo <= log_evidence + 3 * fit.elbo_se
+    assert fit.converged
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_normal_normal_matches_the_closed_form(seed):
+    data = bench_data("normal_normal")
+    mean, sd, log_evidence = normal_normal_truth(np.array(data["y"]))
+    fit = ppl.compile(BENCH_MODELS["normal_normal"]).fit(data, seed=seed)
+    s = fit.summary(20000)["mu"]
+    assert s["mean"] == pytest.approx(mean, rel=0.02)
+    assert s["sd"] == pytest.approx(sd, rel=0.02)
+    assert abs(fit.elbo - log_evidence) < 0.05
+    assert fit.elbo <= log_evidence + 3 * fit.elbo_se
+
+
+def test_same_seed_same_answer_other_seed_other_draws():
+    path, data = example("eight_schools")
+    model = ppl.load(path)
+    a, b, c = model.fit(data, seed=3), model.fit(data, seed=3), model.fit(data, seed=4)
+    assert a.elbo == b.elbo and np.array_equal(a.phi, b.phi)
+    assert np.array_equal(a.draws(10)["theta"], b.draws(10)["theta"])
+    assert not np.array_equal(a.phi, c.phi)
+
+
+def test_fit_api_shapes():
+    path, data = example("eight_schools")
+    fit = ppl.load(path).fit(data, seed=1)
+    draws = fit.draws(123)
+    assert draws["eta"].shape == (123, 8) and draws["tau"].shape == (123,) and draws["theta"].shape == (123, 8)
+    assert np.all(draws["tau"] > 0)
+    summary = fit.summary()
+    labels = [name for name, _ in summary]
+    assert labels[:3] == ["mu", "tau", "eta[0]"] and "theta[7]" in labels
+    row = summary["theta[0]"]
+    assert row["5%"] < row["50%"] < row["95%"] and row["sd"] > 0
+    text = str(summary)
+    assert text.splitlines()[0].split() == ["name", "mean", "sd", "5%", "50%", "95%"]
+    assert len({len(line) for line in text.splitlines()}) == 1  # aligned
+    assert np.isfinite(fit.elbo) and fit.elbo_se > 0 and len(fit.elbo_trace) > 10
+    reps = fit.posterior_predictive(50)
+    assert reps["y"].shape == (50, 8)
+    assert fit.evidence()["elbo"] == fit.elbo
+
+
+def test_params_are_fitted_as_point_values():
+    # y ~ Normal(mu, s) with mu and s params: the ELBO is the log likelihood, maximised at the MLE.
+    y = np.random.default_rng(0).normal(2.0, 3.0, 200)
+    fit = ppl.compile("data y: real[N]\nparam mu: real\nparam s: real<lower=0>\ny ~ Normal(mu, s)").fit(
+        {"y": y}, seed=0)
+    p = fit.params()
+    assert p["mu"] == pytest.approx(y.mean(), abs=1e-3)
+    assert p["s"] == pytest.approx(y.std(), rel=1e-3)
+    assert fit.elbo == pytest.approx(stats.norm.logpdf(y, y.mean(), y.std()).sum(), abs=1e-3)
+
+
+def test_param_initial_values_respect_their_type():
+    with pytest.raises(ppl.PPLCheckError, match="outside its type"):
+        ppl.compile("param s: real<lower=0> = -1\ndata y: real\ny ~ Normal(0, s)").bind({"y": 1.0})
+
+
+def test_non_finite_log_density_names_the_statement():
+    # log of a negative number: every draw gives NaN, and the error points at the statement
+    model = ppl.compile("mu ~ Normal(0, 1)\ndata y: real\ny ~ Normal(0, log(-1 - mu * mu))")
+    with pytest.raises(ppl.PPLRuntimeError) as info:
+        model.fit({"y": 1.0}, seed=0)
+    assert info.value.line == 3 and "nan" in info.value.message and "mu =" in info.value.message
+
+
+def test_step_cap_is_reported():
+    path, data = example("eight_schools")
+    fit = ppl.load(path).fit(data, seed=0, max_steps=20)
+    assert fit.status == "step cap" and not fit.converged
+    assert any("step cap" in w for w in fit.warnings)
+
+
+def test_models_without_latents():
+    fit = ppl.compile("data y: real[N]\nparam m: real\ny ~ Normal(m, 1)").fit({"y": [1.0, 3.0]}, seed=0)
+    assert fit.params()["m"] == pytest.approx(2.0, abs=1e-4)
+    assert "m" in str(fit.summary())
+
+
+@pytest.mark.parametrize("name", ["stochvol", "stochvol_loop"])
+def test_stochastic_volatility_fits(name):
+    path, data = example(name)
+    fit = ppl.load(path).fit(data, seed=0)
+    s = fit.summary()
+    assert fit.converged and -0.99 < s["phi"]["mean"] < 0.99 and s["sigma"]["mean"] > 0
+
+
+def test_loop_and_slices_give_the_same_fit():
+    a = ppl.load(example("stochvol")[0]).fit(example("stochvol")[1], seed=5)
+    b = ppl.load(example("stochvol_loop")[0]).fit(example("stochvol_loop")[1], seed=5)
+    np.testing.assert_allclose(a.phi, b.phi, rtol=1e-4, atol=1e-6)
