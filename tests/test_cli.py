@@ -1,0 +1,75 @@
+"""The command line, run as a person would: python -m ppl ..."""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import EXAMPLES, ROOT
+
+
+def ppl(*args, cwd=None):
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "ppl", *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=300)
+
+
+def test_fit_finds_the_data_beside_the_model(tmp_path):
+    r = ppl("fit", os.path.join(EXAMPLES, "eight_schools.ppl"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "eight_schools.json" in r.stdout
+    assert "theta[7]" in r.stdout and "ELBO" in r.stdout and "converged" in r.stdout
+    assert "Traceback" not in r.stderr
+
+
+def test_fit_json_and_draws(tmp_path):
+    out = tmp_path / "draws.csv"
+    r = ppl("fit", os.path.join(EXAMPLES, "coin.ppl"), "--seed", "3", "--json", "--draws", str(out),
+            "--n-draws", "50")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["seed"] == 3 and 0 < result["summary"]["p"]["mean"] < 1 and result["status"] == "converged"
+    rows = list(csv.reader(open(out)))
+    assert rows[0] == ["p"] and len(rows) == 51
+
+
+def test_fit_with_a_csv_data_file(tmp_path):
+    model = tmp_path / "reg.ppl"
+    model.write_text("data X: real[N, D]\ndata y: real[N]\nb: real[D] ~ Normal(0, 5)\ny ~ Normal(X @ b, 1)\n")
+    data = tmp_path / "points.csv"
+    data.write_text("X[0],X[1],y\n1,0,1.1\n0,1,-0.9\n1,1,0.2\n2,1,1.0\n")
+    r = ppl("fit", str(model), "--data", str(data))
+    assert r.returncode == 0, r.stderr
+    assert "b[1]" in r.stdout
+
+
+def test_check_prints_the_structure():
+    r = ppl("check", os.path.join(EXAMPLES, "stochvol.ppl"))
+    assert r.returncode == 0, r.stderr
+    assert "latents:" in r.stdout and "h" in r.stdout and "Uniform" in r.stdout and "T" in r.stdout
+
+
+def test_errors_are_one_clear_message(tmp_path):
+    bad = tmp_path / "bad.ppl"
+    bad.write_text("mu ~ Normal(0, 1)\ny ~ Normal(mu, sigmaa)\n")
+    r = ppl("fit", str(bad))
+    assert r.returncode == 1
+    assert "bad.ppl:2:16: error: unknown name 'sigmaa'" in r.stderr and "^^^^^^" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = ppl("fit", os.path.join(EXAMPLES, "eight_schools.ppl"), "--data", str(tmp_path / "nope.json"))
+    assert r.returncode == 1 and "cannot read data file" in r.stderr
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"J": 8, "y": [1, 2,')
+    r = ppl("fit", os.path.join(EXAMPLES, "eight_schools.ppl"), "--data", str(broken))
+    assert r.returncode == 1 and "not valid JSON" in r.stderr and "Traceback" not in r.stderr
+    r = ppl("fit", os.path.join(EXAMPLES, "linreg.ppl"), "--data", os.path.join(EXAMPLES, "coin.json"))
+    assert r.returncode == 1 and "data 'X' is missing" in r.stderr
+
+
+def test_help():
+    r = ppl("--help")
+    assert r.returncode == 0 and "fit" in r.stdout and "check" in r.stdout
+    r = ppl("fit", "--help")
+    assert r.returncode == 0 and "--data" in r.stdout and "--draws" in r.stdout
