@@ -6,7 +6,7 @@ from .check import check
 from .compile import compile_model
 from .errors import PPLError
 from .model import bind
-from .printer import type_source
+from .printer import expr_source, type_source
 from .results import Fit
 from .syntax import parse
 
@@ -76,7 +76,14 @@ def _latent_description(sym):
     transform = {"real": "identity", "positive": "log", "interval": "logit (scaled)", "simplex": "stick-breaking",
                  "cholesky_corr": "tanh + Cholesky"}[d.support.kind]
     typ = type_source(sym.type) + ", " if sym.type is not None else ""
-    return "%s%s; support %s; transform %s" % (typ, d.name, d.support.describe(), transform)
+    support = d.support.describe()
+    form = d.form_for([k.name for k in sym.dist.kwargs])
+    given = dict(zip([p.name for p in form.params], sym.dist.args))
+    given.update({k.name: k.value for k in sym.dist.kwargs})
+    for bound in (d.support.lower, d.support.upper):  # Uniform(-1, 1): show (-1, 1), not (lower, upper)
+        if isinstance(bound, str) and bound in given:
+            support = support.replace(bound, expr_source(given[bound]))
+    return "%s%s; support %s; transform %s" % (typ, d.name, support, transform)
 
 
 def compile(text, filename="<string>"):

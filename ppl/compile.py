@@ -87,7 +87,7 @@ class CompiledModel:
         """Constrained latents, params and derived quantities for each draw: name -> (S, *shape)."""
         env = self._env(z, theta)
         for step in self.steps:
-            step.density(env)
+            step.set_values(env)
         return self._collect(env, onp.shape(z)[0])
 
     def _collect(self, env, n):
@@ -127,6 +127,10 @@ class Step:
 
     def density(self, env):
         return None
+
+    def set_values(self, env):
+        """Compute the names this statement defines, skipping any log density it does not need."""
+        self.density(env)
 
     def simulate(self, env, rng, prior, n):
         self.density(env)
@@ -192,6 +196,9 @@ class SampleStep(Step):
 
     def density(self, env):
         return self.lp(env)
+
+    def set_values(self, env):
+        pass
 
     def simulate(self, env, rng, prior, n):
         if self.kind == "observe" and self.write is None:
