@@ -8,6 +8,7 @@ from .errors import PPLError
 from .model import bind
 from .printer import expr_source, type_source
 from .results import Fit
+from .shapes import describe
 from .syntax import parse
 
 
@@ -75,7 +76,7 @@ def _latent_description(sym):
     d = DISTRIBUTIONS[sym.dist.func]
     transform = {"real": "identity", "positive": "log", "interval": "logit (scaled)", "simplex": "stick-breaking",
                  "cholesky_corr": "tanh + Cholesky"}[d.support.kind]
-    typ = type_source(sym.type) + ", " if sym.type is not None else ""
+    typ = type_source(sym.type) + ", " if sym.type is not None else "shape %s, " % describe(sym.shape)
     support = d.support.describe()
     form = d.form_for([k.name for k in sym.dist.kwargs])
     given = dict(zip([p.name for p in form.params], sym.dist.args))

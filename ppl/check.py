@@ -10,6 +10,7 @@ from . import ast
 from .distributions import DISTRIBUTIONS
 from .errors import PPLCheckError
 from .functions import FUNCTIONS
+from .shapes import ShapeInference, type_shape
 
 RESERVED = {"data", "param", "latent", "for", "in", "range", "real", "int", "simplex", "ordered",
             "cholesky_corr"}
@@ -24,6 +25,9 @@ class Symbol:
     is_int: bool = False
     declared_latent: bool = False   # `latent NAME: TYPE`: density from later `~` statements
     dist: object = None             # ast.Call of the defining `~`, for `NAME ~ DIST`
+    deps: frozenset = frozenset()   # for derived quantities: the roles they are computed from
+    has_density: bool = False       # for `latent` declarations: some `~` gives it a density
+    shape: object = None            # symbolic shape (see ppl.shapes), None where not yet known
 
 
 @dataclass
@@ -68,7 +72,7 @@ class _Checker:
         self.program, self.source = program, source
         self.top = _Scope()
         self.kinds, self.warnings = {}, []
-        self.size_uses = {}      # size name -> span of first use in a shape
+        self.shapes = ShapeInference(source)
 
     def error(self, message, span, hint=None):
         return PPLCheckError(message, span, self.source, hint)
@@ -79,7 +83,7 @@ class _Checker:
         for stmt in self.program.statements:
             self.statement(stmt, self.top, in_loop=False)
         for sym in self.top.names.values():
-            if sym.declared_latent and not getattr(sym, "_has_density", False):
+            if sym.declared_latent and not sym.has_density:
                 raise self.error("latent '%s' is declared but never given a distribution" % sym.name, sym.span,
                                  hint="add a statement such as `%s ~ Normal(0, 1)` or give each slice one"
                                  % sym.name)
@@ -109,7 +113,7 @@ class _Checker:
         if isinstance(s, ast.DataDecl):
             self.type(s.type, scope, consts_only=True, allow_new_sizes=True)
             self.define(scope, Symbol(s.name, "data", self._name_span(s, "data"), s.type,
-                                      is_int=s.type.base == "int"))
+                                      is_int=s.type.base == "int", shape=type_shape(s.type)))
         elif isinstance(s, ast.ParamDecl):
             self.type(s.type, scope, consts_only=True)
             self.scalar_type_ok(s.type)
@@ -118,7 +122,7 @@ class _Checker:
                 if deps & {"latent", "param"}:
                     raise self.error("an initial value must be a constant or depend on data only", s.init.span)
             self.define(scope, Symbol(s.name, "param", self._name_span(s, "param"), s.type,
-                                      is_int=s.type.base == "int"))
+                                      is_int=s.type.base == "int", shape=type_shape(s.type)))
             if s.type.base == "int":
                 raise self.error("a param must be real-valued; integer params cannot be fitted by gradients",
                                  s.type.span, hint="use real, or make it data")
@@ -127,21 +131,21 @@ class _Checker:
             if s.type.base == "int":
                 raise self.error("latent '%s' is an integer; a `latent` declaration takes a continuous type"
                                  % s.name, s.type.span)
-            self.define(scope, Symbol(s.name, "latent", self._name_span(s, "latent"), s.type, declared_latent=True))
+            self.define(scope, Symbol(s.name, "latent", self._name_span(s, "latent"), s.type, declared_latent=True,
+                                      shape=type_shape(s.type)))
         elif isinstance(s, ast.Sample):
             self.sample(s, scope, in_loop)
         elif isinstance(s, ast.Assign):
             deps, is_int = self.expr(s.value, scope)
-            sym = Symbol(s.name, "derived", Span_of_name(s), is_int=is_int)
-            sym.deps = deps
-            self.define(scope, sym)
+            self.define(scope, Symbol(s.name, "derived", _assigned_name_span(s), is_int=is_int,
+                                      deps=frozenset(deps), shape=self.shape(s.value, scope)))
         elif isinstance(s, ast.For):
             for bound in (s.start, s.stop):
                 deps, is_int = self.expr(bound, scope)
                 if deps & {"latent", "param"} or not is_int:
                     raise self.error("loop bounds must be integers known from data", bound.span)
             body = _Scope(scope)
-            self.define(body, Symbol(s.var, "loop", s.span, is_int=True))
+            self.define(body, Symbol(s.var, "loop", s.span, is_int=True, shape=()))
             for b in s.body:
                 self.statement(b, body, in_loop=True)
         else:  # pragma: no cover - the parser makes nothing else
@@ -195,7 +199,9 @@ class _Checker:
                 raise self.error("'%s' would be a discrete latent variable (%s); discrete latents are not "
                                  "supported yet" % (target.id, dist.name), target.span,
                                  hint="observe it as data, or marginalise it out by hand with logsumexp")
-            sym = Symbol(target.id, "latent", target.span, s.type, dist=s.dist)
+            declared = type_shape(s.type) if s.type is not None else None
+            shape = self.sample_shape(declared, dist, s, scope)
+            sym = Symbol(target.id, "latent", target.span, s.type, dist=s.dist, shape=shape)
             self.define(scope, sym)
             self.kinds[id(s)] = "latent"
             return
@@ -209,8 +215,9 @@ class _Checker:
             if sym is None:
                 raise self.error("unknown name '%s'" % base.id, base.span, hint=_suggest(base.id, scope.visible()))
             if sym.declared_latent:
-                sym._has_density = True
+                sym.has_density = True
                 self.kinds[id(s)] = "prior"
+                self.sample_shape(self.shape(target, scope), dist, s, scope)
                 return
             if sym.role == "latent":
                 raise self.error("'%s' already has a distribution (line %d)" % (base.id, sym.span.line), target.span,
@@ -225,6 +232,20 @@ class _Checker:
                              hint="a density on a transformed latent needs its Jacobian; put the distribution "
                                   "on the latent itself, or declare it with `latent` and give slices densities")
         self.kinds[id(s)] = "observe"
+        self.sample_shape(self.shape(target, scope), dist, s, scope)
+
+    def shape(self, e, scope):
+        def lookup(name):
+            sym = scope.lookup(name)
+            return sym.shape if sym is not None else None
+        return self.shapes.of(e, lookup)
+
+    def sample_shape(self, value_shape, d, s, scope):
+        form = d.form_for([k.name for k in s.dist.kwargs])
+        nodes = dict(zip([p.name for p in form.params], s.dist.args))
+        nodes.update({k.name: k.value for k in s.dist.kwargs})
+        args = {name: (self.shape(node, scope), node) for name, node in nodes.items()}
+        return self.shapes.sample(value_shape, d, form, args, s.dist, s.span)
 
     def distribution(self, call, scope):
         d = DISTRIBUTIONS.get(call.func)
@@ -324,11 +345,11 @@ class _Checker:
                 deps |= self.expr(a, scope)[0]
             if f.kind == "constructor" and deps & {"latent", "param"}:
                 raise self.error("sizes given to %s must be known from data" % e.func, e.span)
-            return deps, f.kind == "constructor" and False
+            return deps, False
         raise self.error("this cannot be used as a value", e.span)
 
 
-def Span_of_name(s):
+def _assigned_name_span(s):
     return type(s.span)(s.span.line, s.span.column, s.span.line, s.span.column + len(s.name))
 
 

@@ -70,7 +70,7 @@ def cmd_fit(args):
         print(fit.report())
         if args.draws:
             print("wrote %d draws to %s" % (args.n_draws, args.draws))
-    return 0
+    return 130 if fit.status == "interrupted" else 0
 
 
 def write_draws_csv(fit, path, n):

@@ -251,6 +251,7 @@ class _Compiler:
         self.latents, self.params, self.derived, self.steps, self.warnings = [], [], [], [], []
         self.param_init = []
         self.coverage = {}      # `latent`-declared name -> per-element count of densities
+        self.declared_types = {}  # `latent`-declared name -> its ast.Type
         self.n_assign = 0
 
     def error(self, message, span, hint=None):
@@ -428,7 +429,6 @@ class _Compiler:
         self.steps.append(step)
         self.coverage[s.name] = (onp.zeros(shape, dtype=int), s.span)
         scope[s.name] = Value(shape, False, fn=_reader(s.name), batched=True)
-        self.declared_types = getattr(self, "declared_types", {})
         self.declared_types[s.name] = s.type
 
     def assign(self, s, scope, top):

@@ -150,6 +150,7 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
         if progress:
             progress(len(trace), -value)
 
+    stage, averaging, avg_sum, avg_n = 1, False, np.zeros_like(x), 0
     try:
         if s.warmup_iters > 0:
             lbfgs.minimise(fixed, x, max_iter=s.warmup_iters, callback=record)
@@ -162,12 +163,13 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
             raise explain_nonfinite(model, guide, *f.split(x), eps_fixed)
 
         # ---- stage 2: natural-gradient steps with fresh draws, then iterate averaging
+        stage = 2
         n_phi = f.n_phi
         lr = s.step_size
         adam_m = np.zeros(len(x) - n_phi)
         adam_v = np.zeros(len(x) - n_phi)
         windows, current = [], []
-        averaging, avg_sum, avg_n, failures = False, np.zeros_like(x), 0, 0
+        failures = 0
         for step in range(1, s.max_steps + 1):
             eps = rng.standard_normal((s.average_draws if averaging else s.draws_per_step, dim))
             value, grad = f(x, eps)
@@ -214,8 +216,10 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
     except KeyboardInterrupt:
         status, message = "interrupted", "the fit was interrupted; this is the best q so far"
         warnings.append(message)
-        if np.isfinite(best["value"]) and not trace:
+        if stage == 1 and np.isfinite(best["value"]):
             x = best["x"]
+        elif averaging and avg_n:
+            x = avg_sum / avg_n
 
     phi, theta = f.split(x)
     value, se = estimate_elbo(model, guide, phi, theta, rng, s.final_draws)

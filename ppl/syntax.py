@@ -245,24 +245,14 @@ def parse(text, filename="<string>"):
     if not text.endswith("\n"):
         text = text + "\n"
     try:
-        tree = _parser().parse(text)
+        program = _ToAst().transform(_parser().parse(text))
     except lark.exceptions.VisitError as err:
-        inner = err.orig_exc
-        if isinstance(inner, PPLSyntaxError):
-            raise inner.located(source) from None
+        if isinstance(err.orig_exc, PPLSyntaxError):
+            raise err.orig_exc.located(source) from None
         raise
     except lark.LarkError as err:
         raise _syntax_error(err, source) from None
     except RecursionError:
         raise PPLSyntaxError("the model nests too deeply to parse", Span(1, 1, 1, 2), source,
                              hint="split very long or deeply nested expressions into derived quantities") from None
-    try:
-        program = _ToAst().transform(tree)
-    except lark.exceptions.VisitError as err:
-        inner = err.orig_exc
-        if isinstance(inner, PPLSyntaxError):
-            raise inner.located(source) from None
-        raise
-    except RecursionError:
-        raise PPLSyntaxError("the model nests too deeply to parse", Span(1, 1, 1, 2), source) from None
     return program, source

@@ -73,3 +73,21 @@ def test_help():
     assert r.returncode == 0 and "fit" in r.stdout and "check" in r.stdout
     r = ppl("fit", "--help")
     assert r.returncode == 0 and "--data" in r.stdout and "--draws" in r.stdout
+
+
+def test_interrupt_prints_the_best_fit_so_far_and_exits_130(tmp_path):
+    # a long fit (many steps on a slow loop model), interrupted once it is under way
+    import signal
+    import time
+    model = tmp_path / "slow.ppl"
+    model.write_text("data y: real[N]\nmu ~ Normal(0, 1)\ns ~ HalfNormal(1)\nfor t in range(N) {\n"
+                     "  y[t:t+1] ~ Normal(mu, s)\n}\n")
+    (tmp_path / "slow.json").write_text('{"y": [%s]}' % ", ".join(["0.3", "-1.2", "0.8"] * 100))
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "ppl", "fit", str(model), "--steps", "100000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(6)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "mu" in out and "interrupted" in out and "Traceback" not in err

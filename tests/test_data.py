@@ -92,10 +92,14 @@ def test_observed_values_outside_the_distribution_support():
 
 
 def test_arguments_cannot_broadcast_beyond_the_value():
-    text = "data y: real[N]\ndata m: real[N, 2]\ny ~ Normal(m, 1)"
+    # known without data: a rank-2 argument for a rank-1 value
     with pytest.raises(ppl.PPLCheckError) as info:
-        bind(text, {"y": [1.0, 2.0], "m": np.zeros((2, 2))})
-    assert "larger than the value" in info.value.hint and "(2, 2)" in info.value.message
+        ppl.compile("data y: real[N]\ndata m: real[N, 2]\ny ~ Normal(m, 1)")
+    assert "larger than the value" in info.value.hint and "[N, 2]" in info.value.message
+    # known only with data: sizes N and M turn out to differ
+    with pytest.raises(ppl.PPLCheckError) as info:
+        bind("data y: real[N]\ndata m: real[M]\ny ~ Normal(m, 1)", {"y": [1.0, 2.0], "m": [1.0, 2.0, 3.0]})
+    assert "(3)" in info.value.message and info.value.line == 3
 
 
 def test_shape_mismatch_in_an_expression():

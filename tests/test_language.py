@@ -94,6 +94,11 @@ ERRORS = [
     ("data x: real\nx = 1", "already defined", 2),
     ("data y: real<lower=0, upper=1, lower=2>", "given twice", 1),
     ("data y: real<low=0>", "unknown type bound", 1),
+    ("data X: real[N, 3]\nb: real[4] ~ Normal(0, 1)\nz = X @ b", "'@' cannot multiply shapes [N, 3] and [4]", 3),
+    ("data a: real[3]\ndata b: real[4]\nc = a + b", "shapes of these values do not match: [3] and [4]", 3),
+    ("data X: real[N, D]\nz = X[0, 1, 2]", "too many indices", 2),
+    ("data y: real[N]\ndata m: real[N, 2]\ny ~ Normal(m, 1)", "does not fit the value's shape [N]", 3),
+    ("data x: real\nz = sum(x) + softmax(x)", "not a scalar", 2),
 ]
 
 
@@ -122,3 +127,18 @@ def test_model_file_errors_carry_the_filename(tmp_path):
     assert str(path) in str(info.value)
     with pytest.raises(ppl.PPLError):
         ppl.load(str(tmp_path / "missing.ppl"))
+
+
+def test_latent_shapes_are_inferred_without_data():
+    latents = dict(ppl.compile("""
+data K: int
+data X: real[N, D]
+alpha ~ Normal(0, 1)
+w ~ Dirichlet(ones(K))
+beta: real[D] ~ Normal(0, 1)
+mu ~ Normal(X @ beta, 1)
+""").structure()["latents"])
+    assert latents["alpha"].startswith("shape scalar")
+    assert latents["w"].startswith("shape [K]")
+    assert latents["beta"].startswith("real[D]")
+    assert latents["mu"].startswith("shape [N]")
