@@ -29,6 +29,9 @@ class Model:
             return compile_model(bind(self.checked, data))
         except PPLError as err:
             raise err.located(self.source)
+        except MemoryError:
+            raise PPLError("the model with this data needs more memory than this machine has", None,
+                           self.source, hint="check the sizes in the data and in the model's types") from None
 
     def fit(self, data=None, seed=0, guide="meanfield", max_steps=None, progress=None, **settings):
         """Maximise the ELBO: q over the latents and point values for the params. Returns a Fit."""
@@ -39,7 +42,11 @@ class Model:
         s = infer.Settings(**settings)
         if max_steps is not None:
             s.max_steps = int(max_steps)
-        result = infer.optimise(compiled, q, seed=seed, settings=s, progress=progress)
+        try:
+            result = infer.optimise(compiled, q, seed=seed, settings=s, progress=progress)
+        except MemoryError:
+            raise PPLError("the fit needs more memory than this machine has", None, self.source,
+                           hint="fewer draws per step or a smaller data set") from None
         return Fit(self, compiled, q, result, seed)
 
     def structure(self):

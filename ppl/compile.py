@@ -15,7 +15,7 @@ import numpy as onp
 from . import ast, transforms
 from .distributions import DISTRIBUTIONS, check_constraint
 from .errors import PPLCheckError
-from .expressions import ExprCompiler, Value, constant, fmt_shape, lift
+from .expressions import MAX_ELEMENTS, ExprCompiler, Value, constant, fmt_shape, lift
 from .printer import expr_source, type_source
 
 
@@ -166,7 +166,8 @@ class LatentStep(Step):
 
     def density(self, env):
         b = self.block
-        u = anp.reshape(env["__z__"][:, b.offset:b.stop], (-1,) + b.ushape)
+        z = env["__z__"]
+        u = anp.reshape(z[:, b.offset:b.stop], (anp.shape(z)[0],) + b.ushape)
         kw = {}
         if self.lower is not None:
             kw["lower"] = self.lower(env)
@@ -300,30 +301,49 @@ class _Compiler:
             return self.loop(s, scope)
         raise self.error("cannot compile this statement", s.span)
 
+    MAX_UNROLL = 100_000
+
     def loop(self, s, scope):
-        """Unroll the loop; but first try it as one vectorised pass, with the loop variable bound to
-        the whole index vector, and keep that if it gives the same log density at random points."""
+        """A loop whose body is only `~` statements runs as one vectorised pass, with the loop variable
+        bound to the whole index vector, if on its first iterations that gives the same log density
+        as unrolling at random points (where the two differ, the shapes mean different things).
+        Otherwise the loop is unrolled."""
         start, stop = (int(self.exprs.compile(x, scope).const) for x in (s.start, s.stop))
-        vectorised = None
+        if stop <= start or not s.body:
+            return
         if stop - start > 1 and all(isinstance(b, ast.Sample) for b in s.body):
+            prefix = min(stop, start + 16)
             mark = self._mark()
-            try:
-                body = dict(scope)
-                body[s.var] = constant(onp.arange(start, stop), True)
-                for b in s.body:
-                    self.statement(b, body, top=False)
-                vectorised = self.steps[mark[0]:]
-            except PPLCheckError:
-                vectorised = None
+            vectorised = self._try(lambda: self._body(s, scope, constant(onp.arange(start, prefix), True)))
+            candidate = self.steps[mark[0]:]
             self._rewind(mark)
-        mark = self._mark()
+            if vectorised:
+                for i in range(start, prefix):
+                    self._body(s, scope, constant(i, True))
+                same = self._same_density(mark, candidate)
+                self._rewind(mark)
+                if same and self._try(lambda: self._body(s, scope, constant(onp.arange(start, stop), True))):
+                    return
+                self._rewind(mark)
+        if stop - start > self.MAX_UNROLL:
+            raise self.error("this loop has %d iterations, too many to unroll" % (stop - start), s.span,
+                             hint="write the statement vectorised (slices or index arrays) instead of a loop")
         for i in range(start, stop):
-            body = dict(scope)
-            body[s.var] = constant(i, True)
-            for b in s.body:
-                self.statement(b, body, top=False)
-        if vectorised is not None and self._same_density(mark, vectorised):
-            self.steps[mark[0]:] = vectorised
+            self._body(s, scope, constant(i, True))
+
+    def _body(self, s, scope, index):
+        body = dict(scope)
+        body[s.var] = index
+        for b in s.body:
+            self.statement(b, body, top=False)
+
+    @staticmethod
+    def _try(compile_body):
+        try:
+            compile_body()
+            return True
+        except PPLCheckError:
+            return False
 
     def _mark(self):
         return len(self.steps), {k: c.copy() for k, (c, _) in self.coverage.items()}
@@ -396,6 +416,9 @@ class _Compiler:
     def add_block(self, blocks, name, shape, transform, span, support=""):
         ushape = transform.unconstrained_shape(shape)
         size = int(onp.prod(ushape)) if ushape else 1
+        if size > MAX_ELEMENTS:
+            raise self.error("'%s' has %d elements, more than a model can hold (%d)" % (name, size, MAX_ELEMENTS),
+                             span)
         offset = sum(b.size for b in blocks)
         block = Block(name, shape, transform, offset, size, span, ushape, support)
         blocks.append(block)

@@ -18,6 +18,9 @@ from .errors import PPLCheckError
 from .functions import FUNCTIONS
 
 
+MAX_ELEMENTS = 10 ** 8   # one array of a model: 800 MB of float64
+
+
 @dataclass
 class Value:
     shape: tuple
@@ -51,7 +54,10 @@ def lift(v, rank):
     if not v.batched or pad <= 0:
         return f
     new_shape = (1,) * pad + tuple(v.shape)
-    return lambda env: anp.reshape(f(env), (-1,) + new_shape)
+    def lifted(env):
+        a = f(env)
+        return anp.reshape(a, (anp.shape(a)[0],) + new_shape)
+    return lifted
 
 
 def broadcast_shapes(shapes, span, source, what="these values"):
@@ -233,6 +239,9 @@ class ExprCompiler:
                 if not (a.is_const and a.shape == () and a.is_int) or int(a.const) < 0:
                     raise self.error("%s takes non-negative integer sizes" % e.func, node.span)
                 sizes.append(int(a.const))
+            if onp.prod(sizes, dtype=float) > MAX_ELEMENTS:
+                raise self.error("%s(%s) would hold more than %d elements" % (
+                    e.func, ", ".join(map(str, sizes)), MAX_ELEMENTS), e.span)
             return constant(fun.impl(tuple(sizes)), False)
         (x, *rest) = args
         if fun.kind == "reduce":

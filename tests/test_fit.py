@@ -127,3 +127,19 @@ def test_loop_and_slices_give_the_same_fit():
     a = ppl.load(example("stochvol")[0]).fit(example("stochvol")[1], seed=5)
     b = ppl.load(example("stochvol_loop")[0]).fit(example("stochvol_loop")[1], seed=5)
     np.testing.assert_allclose(a.phi, b.phi, rtol=1e-4, atol=1e-6)
+
+
+def test_edge_sizes_end_in_a_fit_or_a_clear_error():
+    # a size-0 latent (a group with no members) fits
+    fit = ppl.compile("data J: int\nmu ~ Normal(0, 1)\neta: real[J] ~ Normal(mu, 1)").fit({"J": 0})
+    assert fit.summary()["mu"]["sd"] == pytest.approx(1.0, rel=0.05)
+    with pytest.raises(ppl.PPLCheckError, match="more than a model can hold"):
+        ppl.compile("eta: real[100000000000] ~ Normal(0, 1)").bind({})
+    with pytest.raises(ppl.PPLCheckError, match="would hold more than"):
+        ppl.compile("x = ones(100000, 100000, 100000)").bind({})
+    # y[0] repeated does not vectorise (the loop variable is unused), and 10^8 iterations are not unrolled
+    with pytest.raises(ppl.PPLCheckError, match="too many to unroll"):
+        ppl.compile("data y: real[N]\nmu ~ Normal(0, 1)\nfor i in range(100000000) {\n y[0] ~ Normal(mu, 1)\n}"
+                    ).bind({"y": [1.0]})
+    with pytest.raises(ppl.PPLSyntaxError, match="nests too deeply"):
+        ppl.compile("mu ~ Normal(0, 1)\nx = " + " + ".join(["mu"] * 5000))
