@@ -60,14 +60,19 @@ def cmd_fit(args):
             progress.close()
     if args.draws:
         write_draws_csv(fit, args.draws, args.n_draws)
+    ev = fit.evidence() if fit.guide.dim else None
     if args.json:
         out = fit.to_json()
         out["model"], out["data"] = args.model, paths
+        out["evidence"] = ev.as_dict() if ev else None
         print(json.dumps(out, indent=1))
     else:
         print("model %s, data %s" % (args.model, ", ".join(paths) or "none"))
         print()
         print(fit.report())
+        if ev:
+            print()
+            print(ev)
         if args.draws:
             print("wrote %d draws to %s" % (args.n_draws, args.draws))
     return 130 if fit.status == "interrupted" else 0
@@ -135,21 +140,7 @@ def build_parser():
     return p
 
 
-def _keep_freed_memory():
-    """Ask glibc to keep 64 MB of freed heap instead of returning it at once. Without this, each
-    multi-megabyte temporary of a large model's log joint is mapped and unmapped again, and the page
-    faults double the time of a fit (linreg with N = 20,000: 7.8 s -> 2.4 s). Only the command line
-    does this: a library should not retune a host process's allocator."""
-    try:
-        import ctypes
-        libc = ctypes.CDLL(None)
-        libc.mallopt(-2, 64 << 20)   # M_TOP_PAD
-    except (OSError, AttributeError):
-        pass
-
-
 def main(argv=None):
-    _keep_freed_memory()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):

@@ -48,7 +48,8 @@ class Settings:
     average_step_size: float = 0.05
     average_draws: int = 16
     max_steps: int = 10000         # cap on stochastic steps
-    final_draws: int = 2000        # draws for the final ELBO estimate
+    final_draws: int = 20000       # draws for the final ELBO and k-hat, at most...
+    final_seconds: float = 0.5     # ...and at most about this long (but never fewer than 2,000)
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Result:
     grad_evals: int
     seconds: float
     warnings: list = field(default_factory=list)
+    log_weights: object = None     # log p(x, z) - log q(z) at the final draws, for diagnostics
 
 
 class _Objective:
@@ -222,10 +224,12 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
             x = avg_sum / avg_n
 
     phi, theta = f.split(x)
-    value, se = estimate_elbo(model, guide, phi, theta, rng, s.final_draws)
+    log_w = log_weights(model, guide, phi, theta, rng, s.final_draws, seconds=s.final_seconds)
+    value, se = float(np.mean(log_w)), float(np.std(log_w) / math.sqrt(len(log_w)))
     if not np.isfinite(value) and status != "interrupted":
         raise explain_nonfinite(model, guide, phi, theta, rng.standard_normal((64, dim)))
-    return Result(phi, theta, value, se, trace, status, message, f.evals, time.perf_counter() - start, warnings)
+    return Result(phi, theta, value, se, trace, status, message, f.evals, time.perf_counter() - start, warnings,
+                  log_w)
 
 
 def _improving(previous, latest):
@@ -235,14 +239,16 @@ def _improving(previous, latest):
     return diff > 2 * se
 
 
-def estimate_elbo(model, guide, phi, theta, rng, n, chunk=256):
-    """The ELBO and its Monte Carlo standard error from n fresh draws of q."""
-    dim = guide.dim
-    logw = []
+def log_weights(model, guide, phi, theta, rng, n, chunk=64, seconds=None, at_least=2000):
+    """log p(x, z) - log q(z) for n fresh draws z of q (their mean is the ELBO); with `seconds`,
+    stop drawing once that much time has passed and at least `at_least` draws are in."""
+    out, done, start = [], 0, time.perf_counter()
     with np.errstate(all="ignore"):
-        for start in range(0, n, chunk):
-            eps = rng.standard_normal((min(chunk, n - start), dim))
+        while done < n:
+            eps = rng.standard_normal((min(chunk, n - done), guide.dim))
             z = guide.sample(phi, eps)
-            logw.append(np.asarray(model.log_joint(z, theta)) - np.asarray(guide.log_density(phi, z)))
-    logw = np.concatenate(logw)
-    return float(np.mean(logw)), float(np.std(logw) / math.sqrt(len(logw)))
+            out.append(np.asarray(model.log_joint(z, theta)) - np.asarray(guide.log_density(phi, z)))
+            done += len(eps)
+            if seconds is not None and done >= at_least and time.perf_counter() - start > seconds:
+                break
+    return np.concatenate(out) if out else np.zeros(0)

@@ -1,6 +1,8 @@
 """A fitted model: q's draws in the constrained space, summaries, the ELBO."""
 import numpy as np
 
+from . import evidence, infer, psis
+
 
 QUANTILES = (0.05, 0.5, 0.95)
 
@@ -79,6 +81,12 @@ class Fit:
         self.warnings = list(compiled.bound.warnings) + list(compiled.warnings) + list(result.warnings)
         self.seed = seed
         self._summary = None
+        self.khat, self.kl_gap = float("nan"), None
+        if len(result.log_weights) >= 20:
+            estimate, _, self.khat = evidence.psis_log_evidence(result.log_weights)
+            self.kl_gap = estimate - self.elbo   # about KL(q || posterior)
+        if psis.is_poor(self.khat, self.kl_gap):
+            self.warnings.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap)))
 
     @property
     def converged(self):
@@ -128,9 +136,11 @@ class Fit:
         values = self.compiled.values(np.zeros((1, self.guide.dim)), self.theta)
         return {b.name: values[b.name][0] for b in self.compiled.params}
 
-    def evidence(self):
-        """Estimates of log p(x). Today: the ELBO, a lower bound, with its Monte Carlo standard error."""
-        return {"elbo": self.elbo, "elbo_se": self.elbo_se}
+    def evidence(self, draws=5000, k=50, seed=None):
+        """Estimates of log p(x) from fresh draws of q: the ELBO, the importance-weighted bound IWAE_k
+        and a Pareto-smoothed importance sampling estimate, each with its Monte Carlo standard error."""
+        log_w = infer.log_weights(self.compiled, self.guide, self.phi, self.theta, self._rng(seed, 3), draws)
+        return evidence.estimate(log_w, k)
 
     def report(self):
         """What the CLI prints after a fit: the table, the bound, the status."""
@@ -138,6 +148,7 @@ class Fit:
         lines.append("ELBO %.3f (Monte Carlo s.e. %.3f): a lower bound on log p(data)" % (self.elbo, self.elbo_se))
         lines.append("%s after %d gradient evaluations in %.2f s (%s guide)" % (
             self.status, self.grad_evals, self.seconds, self.guide.name))
+        lines.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap)))
         for w in self.warnings:
             lines.append("warning: " + w)
         return "\n".join(lines)
@@ -145,7 +156,7 @@ class Fit:
     def to_json(self):
         return {"summary": self.summary().to_dict(), "elbo": self.elbo, "elbo_se": self.elbo_se,
                 "status": self.status, "message": self.message, "grad_evals": self.grad_evals,
-                "seconds": self.seconds, "seed": self.seed, "guide": self.guide.name,
+                "seconds": self.seconds, "seed": self.seed, "guide": self.guide.name, "khat": self.khat,
                 "warnings": self.warnings}
 
     def __repr__(self):

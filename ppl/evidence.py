@@ -1,0 +1,76 @@
+"""Estimates of the log evidence log p(x) from log importance weights
+log w_s = log p(x, z_s) - log q(z_s), z_s drawn from q:
+
+    ELBO    = mean_s log w_s                                   (a lower bound)
+    IWAE_K  = mean over groups of K draws of log mean_k w_k    (a tighter lower bound, rising with K)
+    PSIS    = log mean_s w~_s with Pareto-smoothed weights w~  (consistent for log p(x) when k-hat < 0.7;
+              above that the fitted tail can be absurd, and weights truncated at mean * sqrt(S)
+              (Ionides 2008) are used instead, the estimate marked unreliable)
+
+When q equals the posterior every w_s equals p(x), and all three agree.
+"""
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import logsumexp
+
+from . import psis
+
+
+@dataclass
+class Evidence:
+    elbo: float
+    elbo_se: float
+    iwae: float
+    iwae_se: float
+    iwae_k: int
+    psis: float
+    psis_se: float
+    khat: float
+    draws: int
+
+    def as_dict(self):
+        return dict(self.__dict__)
+
+    def __str__(self):
+        return "\n".join([
+            "log p(data) estimates from %d draws of q:" % self.draws,
+            "  ELBO       %12.3f  (s.e. %.3f)   lower bound" % (self.elbo, self.elbo_se),
+            "  IWAE_%-4d  %12.3f  (s.e. %.3f)   tighter lower bound" % (self.iwae_k, self.iwae, self.iwae_se),
+            "  %s %12.3f  (s.e. %.3f)   estimate; k-hat %.2f, %s" % (
+                "PSIS      " if self.khat < 0.7 else "truncated IS (unreliable)", self.psis, self.psis_se,
+                self.khat, psis.verdict(self.khat, self.psis - self.elbo)),
+        ])
+
+
+def elbo(log_w):
+    return float(np.mean(log_w)), float(np.std(log_w) / math.sqrt(len(log_w)))
+
+
+def iwae(log_w, k):
+    groups = len(log_w) // k
+    if groups < 2:
+        raise ValueError("IWAE_%d needs at least %d draws" % (k, 2 * k))
+    per_group = logsumexp(np.reshape(log_w[:groups * k], (groups, k)), axis=1) - math.log(k)
+    return float(per_group.mean()), float(per_group.std() / math.sqrt(groups))
+
+
+def psis_log_evidence(log_w):
+    smoothed, k = psis.smooth(log_w)
+    n = len(smoothed)
+    if not k < 0.7:
+        raw = np.asarray(log_w, dtype=float)
+        cap = logsumexp(raw) - math.log(n) + 0.5 * math.log(n)
+        smoothed = np.minimum(raw, cap)
+    estimate = float(logsumexp(smoothed) - math.log(n))
+    w = np.exp(smoothed - estimate)          # weights relative to their mean
+    return estimate, float(np.std(w) / math.sqrt(n)), k
+
+
+def estimate(log_w, k=50):
+    log_w = np.asarray(log_w, dtype=float)
+    e, e_se = elbo(log_w)
+    i, i_se = iwae(log_w, k)
+    p, p_se, khat = psis_log_evidence(log_w)
+    return Evidence(e, e_se, i, i_se, k, p, p_se, khat, len(log_w))
