@@ -53,13 +53,13 @@ class Model:
             raise PPLError("the model with this data needs more memory than this machine has", None,
                            self.source, hint="check the sizes in the data and in the model's types") from None
 
-    def fit(self, data=None, seed=0, guide="meanfield", max_steps=None, progress=None, **settings):
+    def fit(self, data=None, seed=0, guide="meanfield", rank=None, max_steps=None, progress=None, **settings):
         """Maximise the ELBO: q over the latents and point values for the params. Returns a Fit."""
         _keep_freed_heap()
         compiled = self.bind(data or {})
         if guide not in guides.GUIDES:
             raise PPLError("unknown guide '%s'" % guide, hint="choose one of: " + ", ".join(guides.GUIDES))
-        q = guides.GUIDES[guide](compiled.dim)
+        q = guides.make(guide, compiled.dim, rank)
         s = infer.Settings(**settings)
         if max_steps is not None:
             s.max_steps = int(max_steps)

@@ -2,30 +2,52 @@
 
 A guide owns a flat vector of variational parameters `phi` and knows how to
 turn standard-normal noise into draws of z (the reparameterisation), its own
-entropy, and its log density (for diagnostics and importance weights).
+entropy, and its log density (for diagnostics and importance weights). For the
+stochastic optimiser it also offers `precondition` (the gradient scaled
+towards a natural-gradient step, in q's own units) and `step_limit` (how far
+one step may move each parameter).
 """
 import math
 
 import autograd.numpy as np
+import numpy as onp
+from scipy.linalg import solve_triangular
 
-LOG_2PI_E = math.log(2 * math.pi * math.e)
+LOG_2PI = math.log(2 * math.pi)
 
 
-class MeanField:
-    """q(z) = Normal(m, diag(s^2)), one independent factor per coordinate; phi = [m, log s]."""
-    name = "meanfield"
+class Guide:
+    name = ""
+    rank = None
 
     def __init__(self, dim, init_scale=0.1):
         self.dim = dim
         self.init_scale = init_scale
 
     @property
+    def noise_dim(self):
+        """Standard-normal draws needed per sample of z."""
+        return self.dim
+
+    @property
+    def min_fixed_draws(self):
+        """Fewest fixed draws with which a sample-average ELBO has a finite optimum."""
+        return 2
+
+    def entropy(self, phi):
+        return 0.5 * self.log_det_cov(phi) + 0.5 * self.dim * (LOG_2PI + 1.0)
+
+
+class MeanField(Guide):
+    """q(z) = Normal(m, diag(s^2)), one independent factor per coordinate; phi = [m, log s]."""
+    name = "meanfield"
+
+    @property
     def size(self):
         return 2 * self.dim
 
-    def initial(self, loc=None):
-        loc = np.zeros(self.dim) if loc is None else loc
-        return np.concatenate([loc, np.full(self.dim, math.log(self.init_scale))])
+    def initial(self):
+        return onp.concatenate([onp.zeros(self.dim), onp.full(self.dim, math.log(self.init_scale))])
 
     def split(self, phi):
         return phi[:self.dim], phi[self.dim:]
@@ -34,28 +56,174 @@ class MeanField:
         m, log_s = self.split(phi)
         return m + np.exp(log_s) * eps
 
-    def entropy(self, phi):
-        return np.sum(self.split(phi)[1]) + 0.5 * self.dim * LOG_2PI_E
+    def log_det_cov(self, phi):
+        return 2.0 * np.sum(self.split(phi)[1])
 
     def log_density(self, phi, z):
         m, log_s = self.split(phi)
         w = (z - m) * np.exp(-log_s)
-        return -0.5 * np.sum(w * w, axis=-1) - np.sum(log_s) - 0.5 * self.dim * math.log(2 * math.pi)
+        return -0.5 * np.sum(w * w, axis=-1) - np.sum(log_s) - 0.5 * self.dim * LOG_2PI
 
     def mean_sd(self, phi):
         m, log_s = self.split(phi)
         return m, np.exp(log_s)
 
-    def natural_scaling(self, phi):
-        """The inverse Fisher information of q, diagonal: s^2 for m and 1/2 for log s.
-        Scaling the ELBO gradient by it gives steps measured in q's own units."""
+    def precondition(self, phi, grad):
+        """The inverse Fisher information of q, diagonal here: s^2 for m and 1/2 for log s."""
         _, log_s = self.split(phi)
-        return np.concatenate([np.exp(2 * log_s), np.full(self.dim, 0.5)])
+        return onp.concatenate([onp.exp(2 * log_s), onp.full(self.dim, 0.5)]) * grad
 
     def step_limit(self, phi):
-        """Largest change per step: one standard deviation for m, a factor e^0.5 for s."""
+        """One standard deviation for m, a factor e^0.5 for s."""
         _, log_s = self.split(phi)
-        return np.concatenate([np.exp(log_s), np.full(self.dim, 0.5)])
+        return onp.concatenate([onp.exp(log_s), onp.full(self.dim, 0.5)])
 
 
-GUIDES = {"meanfield": MeanField}
+class FullRank(Guide):
+    """q(z) = Normal(m, L L^T) with L lower-triangular; phi = [m, the lower triangle of L row by row,
+    its diagonal stored as logs so it stays positive]."""
+    name = "fullrank"
+
+    def __init__(self, dim, init_scale=0.1):
+        super().__init__(dim, init_scale)
+        rows, cols = onp.tril_indices(dim)
+        self._is_diag = rows == cols
+        # entry (i, j) of L is entry gather[i * D + j] of [0, packed values...]
+        gather = onp.zeros(dim * dim, dtype=int)
+        gather[rows * dim + cols] = onp.arange(1, len(rows) + 1)
+        self._gather = gather
+        self._rows = rows
+
+    @property
+    def size(self):
+        return self.dim + self.dim * (self.dim + 1) // 2
+
+    @property
+    def min_fixed_draws(self):
+        # with fewer draws than dimensions, L can grow without bound along directions no draw excites
+        return 2 * self.dim + 2
+
+    def initial(self):
+        packed = onp.where(self._is_diag, math.log(self.init_scale), 0.0)
+        return onp.concatenate([onp.zeros(self.dim), packed])
+
+    def split(self, phi):
+        return phi[:self.dim], phi[self.dim:]
+
+    def cholesky(self, phi):
+        packed = self.split(phi)[1]
+        values = np.where(self._is_diag, np.exp(packed), packed)
+        padded = np.concatenate([np.zeros(1), values])
+        return np.reshape(padded[self._gather], (self.dim, self.dim))
+
+    def sample(self, phi, eps):
+        return self.split(phi)[0] + np.dot(eps, np.transpose(self.cholesky(phi)))
+
+    def log_det_cov(self, phi):
+        return 2.0 * np.sum(self.split(phi)[1][self._is_diag])
+
+    def log_density(self, phi, z):
+        m = self.split(phi)[0]
+        L = self.cholesky(phi)
+        w = np.transpose(np.linalg.solve(L, np.transpose(z - m)))
+        return -0.5 * np.sum(w * w, axis=-1) - 0.5 * self.log_det_cov(phi) - 0.5 * self.dim * LOG_2PI
+
+    def mean_sd(self, phi):
+        L = self.cholesky(phi)
+        return self.split(phi)[0], np.sqrt(np.sum(L * L, axis=1))
+
+    def _conditional_variance(self, L):
+        """1 / (Sigma^-1)_ii: the variance of z_i with every other coordinate held fixed."""
+        with onp.errstate(all="ignore"):
+            inv = solve_triangular(L, onp.eye(self.dim), lower=True)
+            cond = 1.0 / onp.sum(inv * inv, axis=0)
+        return onp.nan_to_num(cond, nan=0.0, posinf=0.0)
+
+    def precondition(self, phi, grad):
+        L = onp.asarray(self.cholesky(phi))
+        g_m, g_l = grad[:self.dim], grad[self.dim:]
+        cond = self._conditional_variance(L)
+        scale_l = onp.where(self._is_diag, 0.5, cond[self._rows])
+        return onp.concatenate([L @ (L.T @ g_m), scale_l * g_l])
+
+    def step_limit(self, phi):
+        L = onp.asarray(self.cholesky(phi))
+        sd = onp.sqrt(onp.sum(L * L, axis=1))
+        return onp.concatenate([sd, onp.where(self._is_diag, 0.5, sd[self._rows])])
+
+
+class LowRank(Guide):
+    """q(z) = Normal(m, B B^T + diag(d^2)) with B of shape (D, rank); phi = [m, B, log d]."""
+    name = "lowrank"
+
+    def __init__(self, dim, rank=2, init_scale=0.1):
+        super().__init__(dim, init_scale)
+        self.rank = int(rank)
+
+    @property
+    def noise_dim(self):
+        return self.dim + self.rank
+
+    @property
+    def size(self):
+        return self.dim * (2 + self.rank)
+
+    @property
+    def min_fixed_draws(self):
+        return 2 * self.rank + 2
+
+    def initial(self):
+        B = onp.zeros((self.dim, self.rank))
+        B[onp.arange(self.dim), onp.arange(self.dim) % max(self.rank, 1)] = 0.01 * self.init_scale
+        return onp.concatenate([onp.zeros(self.dim), B.ravel(), onp.full(self.dim, math.log(self.init_scale))])
+
+    def split(self, phi):
+        d, r = self.dim, self.rank
+        return phi[:d], np.reshape(phi[d:d + d * r], (d, r)), phi[d + d * r:]
+
+    def sample(self, phi, eps):
+        m, B, log_d = self.split(phi)
+        return m + np.dot(eps[:, :self.rank], np.transpose(B)) + np.exp(log_d) * eps[:, self.rank:]
+
+    def _capacitance(self, B, log_d):
+        """I + B^T diag(d^-2) B, the r x r matrix of the Woodbury identity."""
+        scaled = B * np.exp(-log_d)[:, None]
+        return np.eye(self.rank) + np.dot(np.transpose(scaled), scaled)
+
+    def log_det_cov(self, phi):
+        _, B, log_d = self.split(phi)
+        return 2.0 * np.sum(log_d) + np.linalg.slogdet(self._capacitance(B, log_d))[1]
+
+    def log_density(self, phi, z):
+        m, B, log_d = self.split(phi)
+        inv_d2 = np.exp(-2.0 * log_d)
+        r = z - m
+        proj = np.dot(r * inv_d2, B)                                    # (S, rank)
+        solved = np.transpose(np.linalg.solve(self._capacitance(B, log_d), np.transpose(proj)))
+        quad = np.sum(r * r * inv_d2, axis=-1) - np.sum(proj * solved, axis=-1)
+        return -0.5 * quad - 0.5 * self.log_det_cov(phi) - 0.5 * self.dim * LOG_2PI
+
+    def mean_sd(self, phi):
+        m, B, log_d = self.split(phi)
+        return m, np.sqrt(np.sum(B * B, axis=1) + np.exp(2.0 * log_d))
+
+    def precondition(self, phi, grad):
+        m, B, log_d = (onp.asarray(a) for a in self.split(phi))
+        d, r = self.dim, self.rank
+        g_m, g_B, g_d = grad[:d], onp.reshape(grad[d:d + d * r], (d, r)), grad[d + d * r:]
+        d2 = onp.exp(2 * log_d)
+        return onp.concatenate([B @ (B.T @ g_m) + d2 * g_m, (d2[:, None] * g_B).ravel(), 0.5 * g_d])
+
+    def step_limit(self, phi):
+        _, sd = self.mean_sd(phi)
+        sd = onp.asarray(sd)
+        return onp.concatenate([sd, onp.repeat(sd, self.rank), onp.full(self.dim, 0.5)])
+
+
+GUIDES = {"meanfield": MeanField, "fullrank": FullRank, "lowrank": LowRank}
+
+
+def make(name, dim, rank=None):
+    if name == "lowrank":
+        return LowRank(dim, rank=2 if rank is None else rank)
+    return GUIDES[name](dim)

@@ -131,7 +131,7 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     f = _Objective(model, guide)
-    dim = guide.dim
+    dim = guide.noise_dim
     theta0 = _initial_params(model, rng)
     x = np.concatenate([guide.initial() if init is None else init, theta0])
     trace, warnings = [], []
@@ -139,7 +139,7 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
     best = {"x": x, "value": np.inf}
 
     # ---- stage 1: L-BFGS on a fixed-draw ELBO
-    eps_fixed = rng.standard_normal((s.warmup_draws, dim))
+    eps_fixed = rng.standard_normal((max(s.warmup_draws, guide.min_fixed_draws), dim))
 
     def fixed(xv):
         value, grad = f(xv, eps_fixed)
@@ -171,24 +171,26 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
         adam_m = np.zeros(len(x) - n_phi)
         adam_v = np.zeros(len(x) - n_phi)
         windows, current = [], []
-        failures = 0
+        failures, before = 0, x
+        # The preconditioner and step limits come from the warm start and stay fixed: updated as q
+        # changes, a growing covariance would allow ever larger steps (seen with full-rank q).
+        anchor = x[:n_phi].copy()
+        limit = guide.step_limit(anchor)
         for step in range(1, s.max_steps + 1):
             eps = rng.standard_normal((s.average_draws if averaging else s.draws_per_step, dim))
             value, grad = f(x, eps)
             if not (np.isfinite(value) and np.all(np.isfinite(grad))):
                 failures += 1
-                lr *= 0.5
                 if failures >= 8:
                     raise explain_nonfinite(model, guide, *f.split(x), eps)
+                x, lr = before, lr * 0.5     # undo the step that led here, and take smaller ones
                 continue
             failures = 0
             current.append(-value)
             trace.append(-value)
             if progress:
                 progress(len(trace), -value)
-            phi = x[:n_phi]
-            limit = guide.step_limit(phi)
-            dphi = np.clip(-lr * guide.natural_scaling(phi) * grad[:n_phi], -limit, limit)
+            dphi = np.clip(-lr * guide.precondition(anchor, grad[:n_phi]), -limit, limit)
             dtheta = np.zeros(0)
             if len(x) > n_phi:
                 g = grad[n_phi:]
@@ -196,6 +198,7 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
                 adam_v = 0.999 * adam_v + 0.001 * g * g
                 mhat, vhat = adam_m / (1 - 0.9 ** step), adam_v / (1 - 0.999 ** step)
                 dtheta = -s.param_step_size * mhat / (np.sqrt(vhat) + 1e-8)
+            before = x
             x = x + np.concatenate([dphi, dtheta])
             if averaging:
                 avg_sum += x
@@ -245,7 +248,7 @@ def log_weights(model, guide, phi, theta, rng, n, chunk=64, seconds=None, at_lea
     out, done, start = [], 0, time.perf_counter()
     with np.errstate(all="ignore"):
         while done < n:
-            eps = rng.standard_normal((min(chunk, n - done), guide.dim))
+            eps = rng.standard_normal((min(chunk, n - done), guide.noise_dim))
             z = guide.sample(phi, eps)
             out.append(np.asarray(model.log_joint(z, theta)) - np.asarray(guide.log_density(phi, z)))
             done += len(eps)

@@ -96,7 +96,7 @@ class Fit:
         return np.random.default_rng([self.seed if seed is None else seed, stream])
 
     def unconstrained_draws(self, n, seed=None):
-        eps = self._rng(seed, 1).standard_normal((n, self.guide.dim))
+        eps = self._rng(seed, 1).standard_normal((n, self.guide.noise_dim))
         return np.asarray(self.guide.sample(self.phi, eps))
 
     def draws(self, n=1000, seed=None):

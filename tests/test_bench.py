@@ -62,3 +62,26 @@ def test_linreg_sigma_reference_is_suboptimal():
         return fit.compiled.log_joint(z) - fit.guide.log_density(phi, z)
     diff = log_weights(fit.phi) - log_weights(with_ref)  # common draws: a paired comparison
     assert diff.mean() > 5 * diff.std() / np.sqrt(len(diff))
+
+
+@pytest.mark.parametrize("name", ["linreg", "logreg", "poisson_glm"])
+def test_fullrank_lands_on_the_true_posterior(name):
+    fit = ppl.compile(BENCH_MODELS[name]).fit(bench_data(name), seed=0, guide="fullrank")
+    ref = bench_ref(name)["params"]
+    s = fit.summary(20000)
+    worst_mean = max(abs(s[k]["mean"] - v["mean"]) / v["sd"] for k, v in ref.items())
+    worst_sd = max(abs(s[k]["sd"] / v["sd"] - 1) for k, v in ref.items())
+    print("%s full-rank: means within %.3f sd of the true posterior, sds within %.1f%%"
+          % (name, worst_mean, 100 * worst_sd))
+    assert worst_mean < 0.1 and worst_sd < 0.10
+    # and closer to the true sds than mean-field, which cannot represent the correlations
+    mf = fit_bench(name).summary(20000)
+    assert worst_sd <= max(abs(mf[k]["sd"] / v["sd"] - 1) for k, v in ref.items()) + 0.01
+
+
+def test_lowrank_fits():
+    fit = ppl.compile(BENCH_MODELS["logreg"]).fit(bench_data("logreg"), seed=0, guide="lowrank", rank=3)
+    ref = bench_ref("logreg")["params"]
+    s = fit.summary(20000)
+    assert fit.converged and fit.guide.rank == 3
+    assert max(abs(s[k]["mean"] - v["mean"]) / v["sd"] for k, v in ref.items()) < 0.15
