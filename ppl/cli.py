@@ -54,7 +54,8 @@ def cmd_fit(args):
     data, paths = _load_data(args)
     progress = Progress() if not args.json and sys.stderr.isatty() else None
     try:
-        fit = model.fit(data, seed=args.seed, max_steps=args.steps, progress=progress)
+        fit = model.fit(data, seed=args.seed, max_steps=args.steps, progress=progress, guide=args.guide,
+                        rank=args.rank)
     finally:
         if progress:
             progress.close()
@@ -91,6 +92,20 @@ def write_draws_csv(fit, path, n):
         w.writerow(labels)
         for row in table:
             w.writerow(["%.10g" % v for v in row])
+
+
+def cmd_compare(args):
+    from .compare import compare
+    fits, names = [], []
+    for path in args.models:
+        model = load(path)
+        data = {}
+        for p in args.data or ([datafiles.default_path(path)] if datafiles.default_path(path) else []):
+            data.update(datafiles.read(p))
+        fits.append(model.fit(data, seed=args.seed, guide=args.guide))
+        names.append(path)
+    print(compare(fits, names))
+    return 0
 
 
 def cmd_check(args):
@@ -130,7 +145,18 @@ def build_parser():
     f.add_argument("--draws", metavar="OUT.csv", help="write draws from the fitted posterior to a CSV file")
     f.add_argument("--n-draws", type=int, default=1000, help="how many draws --draws writes (default 1000)")
     f.add_argument("--json", action="store_true", help="print the results as JSON")
+    f.add_argument("--guide", default="meanfield", choices=["meanfield", "fullrank", "lowrank"],
+                   help="variational family: independent Normals (default), a full covariance, or low rank")
+    f.add_argument("--rank", type=int, default=None, help="rank of the lowrank guide (default 2)")
     f.set_defaults(run=cmd_fit)
+    m = sub.add_parser("compare", help="fit several models to the same data and rank them by log evidence",
+                       description="Fit each MODEL and rank them by estimated log p(data | model), with "
+                                   "standard errors: the PSIS estimate where q is good enough, else the IWAE bound.")
+    m.add_argument("models", nargs="+", metavar="MODEL")
+    m.add_argument("--data", action="append", metavar="FILE", help="data for every model (default: each model's own)")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--guide", default="meanfield", choices=["meanfield", "fullrank", "lowrank"])
+    m.set_defaults(run=cmd_compare)
     c = sub.add_parser("check", help="parse and check a model; print its structure",
                        description="Parse and check MODEL without fitting it; print its data, params, latents "
                                    "(with support and transform) and derived quantities.")

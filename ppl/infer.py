@@ -25,14 +25,22 @@ from dataclasses import dataclass, field
 import autograd.numpy as anp
 import numpy as np
 from autograd import value_and_grad
+from autograd.tracer import getval
 
 from . import lbfgs
 from .errors import PPLRuntimeError
 
 
-def elbo(model, guide, phi, theta, eps):
-    """ELBO(q) = E_q[log p(x, z)] + H[q], the expectation over the draws z = T_phi(eps)."""
+def elbo(model, guide, phi, theta, eps, estimator="reparam"):
+    """ELBO(q) = E_q[log p(x, z)] + H[q], the expectation over the draws z = T_phi(eps).
+
+    "reparam": the entropy in closed form. "stl" (sticking the landing, Roeder, Wu & Duvenaud 2017):
+    H[q] = -E_q[log q(z)] with q's parameters held constant inside log q, which drops the score term
+    (zero in expectation) from the gradient; when q equals the posterior the gradient is then zero
+    for every draw."""
     z = guide.sample(phi, eps)
+    if estimator == "stl":
+        return anp.mean(model.log_joint(z, theta) - guide.log_density(getval(phi), z))
     return anp.mean(model.log_joint(z, theta)) + guide.entropy(phi)
 
 
@@ -50,6 +58,7 @@ class Settings:
     max_steps: int = 10000         # cap on stochastic steps
     final_draws: int = 20000       # draws for the final ELBO and k-hat, at most...
     final_seconds: float = 0.5     # ...and at most about this long (but never fewer than 2,000)
+    estimator: str = "reparam"     # gradient estimator of the stochastic stage: reparam or stl
 
 
 @dataclass
@@ -70,8 +79,8 @@ class Result:
 class _Objective:
     """-ELBO and its gradient over x = [phi, theta], counting evaluations."""
 
-    def __init__(self, model, guide):
-        self.model, self.guide = model, guide
+    def __init__(self, model, guide, estimator="reparam"):
+        self.model, self.guide, self.estimator = model, guide, estimator
         self.n_phi = guide.size
         self.evals = 0
         self._vg = value_and_grad(self._negative_elbo)
@@ -81,7 +90,7 @@ class _Objective:
 
     def _negative_elbo(self, x, eps):
         phi, theta = self.split(x)
-        return -elbo(self.model, self.guide, phi, theta, eps)
+        return -elbo(self.model, self.guide, phi, theta, eps, self.estimator)
 
     def __call__(self, x, eps):
         self.evals += 1
@@ -130,6 +139,8 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
     s = settings or Settings()
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
+    if s.estimator not in ("reparam", "stl"):
+        raise PPLRuntimeError("unknown estimator '%s'" % s.estimator, hint="choose reparam or stl")
     f = _Objective(model, guide)
     dim = guide.noise_dim
     theta0 = _initial_params(model, rng)
@@ -166,6 +177,7 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
 
         # ---- stage 2: natural-gradient steps with fresh draws, then iterate averaging
         stage = 2
+        f.estimator = s.estimator
         n_phi = f.n_phi
         lr = s.step_size
         adam_m = np.zeros(len(x) - n_phi)

@@ -91,3 +91,20 @@ def test_interrupt_prints_the_best_fit_so_far_and_exits_130(tmp_path):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "mu" in out and "interrupted" in out and "Traceback" not in err
+
+
+def test_compare_command(tmp_path):
+    pooled = tmp_path / "pooled.ppl"
+    pooled.write_text("data J: int\ndata y: real[J]\ndata sigma: real<lower=0>[J]\nmu ~ Normal(0, 5)\n"
+                      "y ~ Normal(mu, sigma)\n")
+    r = ppl("compare", os.path.join(EXAMPLES, "eight_schools.ppl"), str(pooled), "--data",
+            os.path.join(EXAMPLES, "eight_schools.json"))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "pooled.ppl" in lines[1] and "eight_schools.ppl" in lines[2]
+
+
+def test_fit_with_a_fullrank_guide_prints_the_evidence():
+    r = ppl("fit", os.path.join(EXAMPLES, "linreg.ppl"), "--guide", "fullrank")
+    assert r.returncode == 0, r.stderr
+    assert "fullrank guide" in r.stdout and "IWAE_50" in r.stdout and "k-hat" in r.stdout

@@ -82,3 +82,17 @@ def test_an_almost_exact_q_with_light_tails_is_not_flagged():
         fit = ppl.compile(BENCH_MODELS["coin"]).fit(bench_data("coin"), seed=seed)
         assert not any("k-hat" in w for w in fit.warnings)
         assert "good" in psis.verdict(fit.khat, fit.kl_gap)
+
+
+def test_compare_ranks_models_by_log_evidence():
+    data = bench_data("eight_schools")
+    pooled = ppl.compile("data J: int\ndata y: real[J]\ndata sigma: real<lower=0>[J]\n"
+                         "mu ~ Normal(0, 5)\ny ~ Normal(mu, sigma)")
+    hierarchical = ppl.compile(BENCH_MODELS["eight_schools"])
+    result = ppl.compare([hierarchical.fit(data, seed=0), pooled.fit(data, seed=0)], names=["hier", "pooled"])
+    y, s = np.array(data["y"], float), np.array(data["sigma"], float)
+    exact_pooled = stats.multivariate_normal.logpdf(y, np.zeros(8), np.diag(s ** 2) + 25.0)
+    (best, value, se, how, _), (other, *_rest) = result.rows
+    assert best == "pooled" and other == "hier"
+    assert abs(value - exact_pooled) < 3 * se + 0.01
+    assert "vs best" in str(result)

@@ -1,0 +1,36 @@
+"""Ranking fitted models by their estimated log evidence, log p(data | model)."""
+import math
+from dataclasses import dataclass
+
+from . import psis
+
+
+@dataclass
+class Comparison:
+    rows: list       # (name, log evidence estimate, its s.e., which estimate, k-hat), best first
+
+    def __str__(self):
+        width = max(len("model"), max(len(r[0]) for r in self.rows))
+        best = self.rows[0][1]
+        lines = ["%-*s %14s %9s %12s %9s  %s" % (width, "model", "log p(data)", "s.e.", "vs best", "s.e.", "estimate")]
+        for name, value, se, how, khat in self.rows:
+            diff_se = math.hypot(se, self.rows[0][2]) if name != self.rows[0][0] else 0.0
+            lines.append("%-*s %14.3f %9.3f %12.3f %9.3f  %s (k-hat %.2f)" % (
+                width, name, value, se, value - best, diff_se, how, khat))
+        lines.append("A difference of a few standard errors or less does not separate two models. "
+                     "IWAE and the ELBO are lower bounds: a model whose q fits worse is penalised.")
+        return "\n".join(lines)
+
+
+def compare(fits, names=None, draws=5000, k=50):
+    """Rank fits by estimated log evidence: the PSIS estimate where k-hat < 0.7, else the IWAE bound."""
+    rows = []
+    for i, fit in enumerate(fits):
+        name = names[i] if names else getattr(fit.model, "name", "model %d" % (i + 1))
+        ev = fit.evidence(draws=draws, k=k)
+        if ev.khat < 0.7 or ev.psis - ev.elbo < psis.NEGLIGIBLE_GAP:
+            rows.append((name, ev.psis, ev.psis_se, "PSIS", ev.khat))
+        else:
+            rows.append((name, ev.iwae, ev.iwae_se, "IWAE_%d bound" % k, ev.khat))
+    rows.sort(key=lambda r: -r[1])
+    return Comparison(rows)
