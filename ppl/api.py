@@ -53,8 +53,13 @@ class Model:
             raise PPLError("the model with this data needs more memory than this machine has", None,
                            self.source, hint="check the sizes in the data and in the model's types") from None
 
-    def fit(self, data=None, seed=0, guide="meanfield", rank=None, max_steps=None, progress=None, **settings):
-        """Maximise the ELBO: q over the latents and point values for the params. Returns a Fit."""
+    def fit(self, data=None, seed=0, guide="meanfield", rank=None, method="stochastic", max_steps=None,
+            progress=None, **settings):
+        """Maximise the ELBO: q over the latents and point values for the params. Returns a Fit.
+
+        method: "stochastic" (fresh draws every step, iterate averaging), "dadvi" (one fixed set of
+        draws, L-BFGS to exact convergence, with a Monte Carlo error estimate in Fit.mc_error), or
+        "advi" (Stan's ADVI settings, as a baseline to compare against)."""
         _keep_freed_heap()
         compiled = self.bind(data or {})
         if guide not in guides.GUIDES:
@@ -63,8 +68,11 @@ class Model:
         s = infer.Settings(**settings)
         if max_steps is not None:
             s.max_steps = int(max_steps)
+        methods = {"stochastic": infer.optimise, "dadvi": infer.optimise_fixed_draws, "advi": infer.optimise_advi}
+        if method not in methods:
+            raise PPLError("unknown method '%s'" % method, hint="choose one of: " + ", ".join(methods))
         try:
-            result = infer.optimise(compiled, q, seed=seed, settings=s, progress=progress)
+            result = methods[method](compiled, q, seed=seed, settings=s, progress=progress)
         except MemoryError:
             raise PPLError("the fit needs more memory than this machine has", None, self.source,
                            hint="fewer draws per step or a smaller data set") from None

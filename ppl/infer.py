@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import autograd.numpy as anp
 import numpy as np
-from autograd import value_and_grad
+from autograd import hessian, value_and_grad
 from autograd.tracer import getval
 
 from . import lbfgs
@@ -59,6 +59,9 @@ class Settings:
     final_draws: int = 20000       # draws for the final ELBO and k-hat, at most...
     final_seconds: float = 0.5     # ...and at most about this long (but never fewer than 2,000)
     estimator: str = "reparam"     # gradient estimator of the stochastic stage: reparam or stl
+    dadvi_draws: int = 64          # fixed draws of the deterministic method
+    monitor: object = None         # monitor(x, gradient evaluations so far): x is the current answer
+    advi_tol: float = 0.01         # the ADVI baseline's relative-ELBO tolerance (0: run to max_steps)
 
 
 @dataclass
@@ -74,6 +77,7 @@ class Result:
     seconds: float
     warnings: list = field(default_factory=list)
     log_weights: object = None     # log p(x, z) - log q(z) at the final draws, for diagnostics
+    mc_error: object = None        # deterministic method: Monte Carlo s.e. of each variational parameter
 
 
 class _Objective:
@@ -162,6 +166,8 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
         trace.append(-value)
         if progress:
             progress(len(trace), -value)
+        if s.monitor:
+            s.monitor(xv, f.evals)
 
     stage, averaging, avg_sum, avg_n = 1, False, np.zeros_like(x), 0
     try:
@@ -215,6 +221,9 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
             if averaging:
                 avg_sum += x
                 avg_n += 1
+            if s.monitor and step % 10 == 0:
+                s.monitor(avg_sum / avg_n if averaging else x, f.evals)
+            if averaging:
                 if avg_n >= s.average_steps:
                     x = avg_sum / avg_n
                     break
@@ -267,3 +276,114 @@ def log_weights(model, guide, phi, theta, rng, n, chunk=64, seconds=None, at_lea
             if seconds is not None and done >= at_least and time.perf_counter() - start > seconds:
                 break
     return np.concatenate(out) if out else np.zeros(0)
+
+
+def optimise_fixed_draws(model, guide, seed=0, settings=None, progress=None):
+    """The deterministic method (DADVI; Giordano, Ingram & Broderick 2024): maximise the ELBO averaged
+    over one fixed set of M draws with L-BFGS until it has converged exactly, then estimate how much
+    the answer depends on which M draws were taken, from the sandwich covariance
+    H^-1 Cov_m(grad f_m) H^-1 / M of the M-estimator (f_m: the objective at draw m)."""
+    s = settings or Settings()
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    f = _Objective(model, guide)
+    theta0 = _initial_params(model, rng)
+    x0 = np.concatenate([guide.initial(), theta0])
+    m = max(s.dadvi_draws, guide.min_fixed_draws)
+    eps = rng.standard_normal((m, guide.noise_dim))
+    trace, warnings = [], []
+
+    def record(xv, value):
+        trace.append(-value)
+        if progress:
+            progress(len(trace), -value)
+    status, message = "converged", "L-BFGS converged on the fixed-draw ELBO"
+    try:
+        x, value, iters, converged = lbfgs.minimise(lambda xv: f(xv, eps), x0, max_iter=s.max_steps,
+                                                    rel_tol=1e-12, patience=5, callback=record)
+    except KeyboardInterrupt:
+        raise
+    if not np.isfinite(value):
+        raise explain_nonfinite(model, guide, *f.split(x0), eps)
+    if not converged:
+        status, message = "step cap", "L-BFGS did not converge within %d iterations" % s.max_steps
+        warnings.append(message)
+    mc_error = fixed_draw_error(f, x, eps) if len(x) <= 600 else None
+    phi, theta = f.split(x)
+    log_w = log_weights(model, guide, phi, theta, rng, s.final_draws, seconds=s.final_seconds)
+    value, se = float(np.mean(log_w)), float(np.std(log_w) / math.sqrt(len(log_w)))
+    return Result(phi, theta, value, se, trace, status, message, f.evals, time.perf_counter() - start, warnings,
+                  log_w, mc_error)
+
+
+def fixed_draw_error(f, x, eps):
+    """Standard errors of the optimum over the choice of fixed draws (the sandwich estimate)."""
+    with np.errstate(all="ignore"):
+        H = hessian(lambda xv: f._negative_elbo(xv, eps))(x)
+        per_draw = np.array([f(x, eps[i:i + 1])[1] for i in range(len(eps))])
+    f.evals += len(eps) + 2 * len(x)
+    meat = np.cov(per_draw.T) / len(eps)
+    try:
+        Hinv = np.linalg.pinv(0.5 * (H + H.T))
+    except np.linalg.LinAlgError:
+        return None
+    cov = Hinv @ meat @ Hinv
+    return np.sqrt(np.clip(np.diag(cov), 0, None))
+
+
+def optimise_advi(model, guide, seed=0, settings=None, progress=None):
+    """A baseline with the settings of Stan's ADVI (Kucukelbir et al. 2017): one draw per step, the
+    step size eta * k^(-1/2) / (1 + sqrt(s_k)) with s_k a running average of squared gradients, eta
+    picked from 100, 10, 1, 0.1, 0.01 by 50 trial steps each, and a stop when the mean or median
+    relative change of the ELBO (100 draws, every 100 steps) falls below 0.01. For comparisons."""
+    s = settings or Settings()
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    f = _Objective(model, guide)
+    dim = guide.noise_dim
+    x0 = np.concatenate([np.zeros(guide.size), _initial_params(model, rng)])   # Stan: means 0, log sds 0
+    trace = []
+
+    def run(eta, x, steps, tol=None):
+        sq, history, last = None, [], None
+        for k in range(1, steps + 1):
+            value, g = f(x, rng.standard_normal((1, dim)))
+            if not (np.isfinite(value) and np.all(np.isfinite(g))):
+                return None
+            sq = g * g if sq is None else 0.1 * g * g + 0.9 * sq
+            x = x - eta * k ** -0.5 / (1.0 + np.sqrt(sq)) * g
+            trace.append(-value)
+            if s.monitor and k % 10 == 0:
+                s.monitor(x, f.evals)
+            if progress:
+                progress(len(trace), -value)
+            if tol is not None and k % 100 == 0:
+                current = -f(x, rng.standard_normal((100, dim)))[0]
+                if last is not None:
+                    history.append(abs((current - last) / current))
+                    recent = history[-max(2, int(0.1 * steps / 100)):]
+                    if np.mean(recent) < tol or np.median(recent) < tol:
+                        return x, True
+                last = current
+        return x, False
+
+    best_eta, best_value = None, -np.inf
+    for eta in (100.0, 10.0, 1.0, 0.1, 0.01):
+        out = run(eta, x0.copy(), 50)
+        if out is None:
+            continue
+        value = -f(out[0], rng.standard_normal((100, dim)))[0]
+        if np.isfinite(value) and value > best_value:
+            best_eta, best_value = eta, value
+        elif best_eta is not None:
+            break
+    if best_eta is None:
+        raise explain_nonfinite(model, guide, *f.split(x0), rng.standard_normal((16, dim)))
+    out = run(best_eta, x0.copy(), s.max_steps, tol=s.advi_tol if s.advi_tol > 0 else None)
+    x, converged = out if out is not None else (x0, False)
+    phi, theta = f.split(x)
+    log_w = log_weights(model, guide, phi, theta, rng, s.final_draws, seconds=s.final_seconds)
+    status = "converged" if converged else "step cap"
+    return Result(phi, theta, float(np.mean(log_w)), float(np.std(log_w) / math.sqrt(len(log_w))), trace, status,
+                  "relative ELBO change below 0.01 (eta %g)" % best_eta, f.evals, time.perf_counter() - start, [],
+                  log_w)

@@ -80,6 +80,7 @@ class Fit:
         self.seconds = result.seconds
         self.warnings = list(compiled.bound.warnings) + list(compiled.warnings) + list(result.warnings)
         self.seed = seed
+        self.mc_error = result.mc_error   # dadvi: s.e. of q's parameters over the choice of fixed draws
         self._summary = None
         self.khat, self.kl_gap = float("nan"), None
         if len(result.log_weights) >= 20:
@@ -131,6 +132,11 @@ class Fit:
             self._summary = Summary(rows, kinds)
         return self._summary
 
+    def mc_error_in_sds(self):
+        """The largest Monte Carlo standard error of q's means (deterministic method), in q's sds."""
+        m, sd = self.guide.mean_sd(self.phi)
+        return float(np.max(self.mc_error[:self.guide.dim] / np.asarray(sd)))
+
     def params(self):
         """The fitted point values of the params: name -> array."""
         values = self.compiled.values(np.zeros((1, self.guide.dim)), self.theta)
@@ -149,6 +155,9 @@ class Fit:
         lines.append("%s after %d gradient evaluations in %.2f s (%s guide)" % (
             self.status, self.grad_evals, self.seconds, self.guide.name))
         lines.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap)))
+        if self.mc_error is not None and self.guide.dim:
+            worst = self.mc_error_in_sds()
+            lines.append("fixed-draw Monte Carlo error: up to %.3f posterior sds in a mean" % worst)
         for w in self.warnings:
             lines.append("warning: " + w)
         return "\n".join(lines)

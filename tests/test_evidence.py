@@ -96,3 +96,16 @@ def test_compare_ranks_models_by_log_evidence():
     assert best == "pooled" and other == "hier"
     assert abs(value - exact_pooled) < 3 * se + 0.01
     assert "vs best" in str(result)
+
+
+def test_the_deterministic_method_reports_a_calibrated_monte_carlo_error():
+    model = ppl.compile(BENCH_MODELS["eight_schools"])
+    data = bench_data("eight_schools")
+    optimum = model.fit(data, seed=100)          # the stochastic method lands on the optimum (test_bench)
+    z = []
+    for seed in range(12):
+        fit = model.fit(data, seed=seed, method="dadvi")
+        assert fit.converged and fit.mc_error is not None
+        z.append((fit.phi - optimum.phi) / fit.mc_error)
+    spread = np.std(z)
+    assert 0.7 < spread < 1.4        # errors are about one reported standard error
