@@ -189,7 +189,7 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
         adam_m = np.zeros(len(x) - n_phi)
         adam_v = np.zeros(len(x) - n_phi)
         windows, current = [], []
-        failures, before = 0, x
+        failures, before, kept, extensions = 0, x, [], 0
         # The preconditioner and step limits come from the warm start and stay fixed: updated as q
         # changes, a growing covariance would allow ever larger steps (seen with full-rank q).
         anchor = x[:n_phi].copy()
@@ -221,12 +221,19 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
             if averaging:
                 avg_sum += x
                 avg_n += 1
+                kept.append(x[:n_phi])
             if s.monitor and step % 10 == 0:
                 s.monitor(avg_sum / avg_n if averaging else x, f.evals)
             if averaging:
-                if avg_n >= s.average_steps:
-                    x = avg_sum / avg_n
-                    break
+                if avg_n >= s.average_steps * (1 + extensions):
+                    settled, why = _iterates_settled(np.array(kept), guide, avg_sum[:n_phi] / avg_n)
+                    if settled or extensions >= 4:
+                        x = avg_sum / avg_n
+                        if not settled:
+                            warnings.append("the averaged iterates had not settled (%s); the answer may be "
+                                            "noisier than usual" % why)
+                        break
+                    extensions += 1
             elif len(current) == s.window:
                 windows.append(np.array(current))
                 current = []
@@ -254,6 +261,27 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
         raise explain_nonfinite(model, guide, phi, theta, rng.standard_normal((64, dim)))
     return Result(phi, theta, value, se, trace, status, message, f.evals, time.perf_counter() - start, warnings,
                   log_w)
+
+
+def _iterates_settled(iterates, guide, average):
+    """Judge convergence from the iterates' own noise (after Dhaka et al. 2020): the means of the
+    two halves of the averaging window must agree within 0.1 of q's sd (a split-R-hat-style check
+    that the iterates no longer drift), and the Monte Carlo standard error of their average,
+    from 10 batch means, must be below 0.02 of q's sd."""
+    n = len(iterates)
+    _, sd = guide.mean_sd(average)
+    scale = np.concatenate([np.asarray(sd), np.full(len(average) - guide.dim, np.inf)])
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, np.inf)
+    cols = slice(0, guide.dim)          # judged on q's means, in q's own units
+    first, second = iterates[: n // 2, cols].mean(0), iterates[n // 2:, cols].mean(0)
+    drift = np.max(np.abs(first - second) / scale[cols]) if guide.dim else 0.0
+    batches = iterates[: n - n % 10, cols].reshape(10, -1, guide.dim).mean(axis=1) if guide.dim else None
+    mcse = np.max(batches.std(axis=0, ddof=1) / math.sqrt(10) / scale[cols]) if guide.dim else 0.0
+    if drift > 0.1:
+        return False, "the two halves of the window differ by %.2f sd" % drift
+    if mcse > 0.02:
+        return False, "Monte Carlo s.e. of the average %.3f sd" % mcse
+    return True, ""
 
 
 def _improving(previous, latest):

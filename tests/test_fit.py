@@ -162,3 +162,18 @@ def test_sticking_the_landing_has_lower_gradient_variance_near_the_optimum():
     assert np.allclose(grads["reparam"].mean(0), grads["stl"].mean(0), atol=4 * np.sqrt(v_reparam / 300))
     fit_stl = ppl.compile(BENCH_MODELS["normal_normal"]).fit(data, seed=0, estimator="stl")
     assert fit_stl.summary()["mu"]["mean"] == pytest.approx(fit.summary()["mu"]["mean"], abs=0.01)
+
+
+def test_convergence_is_judged_from_the_iterates_own_noise():
+    from ppl import guides, infer
+    g = guides.MeanField(3)
+    phi = np.concatenate([np.zeros(3), np.log([1.0, 2.0, 0.5])])
+    rng = np.random.default_rng(0)
+    steady = phi + np.concatenate([rng.normal(0, 0.05, (500, 3)) * [1, 2, 0.5], np.zeros((500, 3))], axis=1)
+    assert infer._iterates_settled(steady, g, steady.mean(0))[0]
+    drifting = steady.copy()
+    drifting[:, 0] += np.linspace(0, 0.5, 500)        # the mean still moves by half an sd
+    settled, why = infer._iterates_settled(drifting, g, drifting.mean(0))
+    assert not settled and "halves" in why
+    noisy = phi + np.concatenate([rng.normal(0, 1.5, (500, 3)) * [1, 2, 0.5], np.zeros((500, 3))], axis=1)
+    assert not infer._iterates_settled(noisy, g, noisy.mean(0))[0]
