@@ -59,6 +59,11 @@ class CompiledModel:
     def source(self):
         return self.bound.source
 
+    @property
+    def data_size(self):
+        """Elements of data, a proxy for the work one draw of the log joint does."""
+        return int(sum(onp.size(v) for v in self.bound.data.values()))
+
     def _env(self, z, theta):
         return {"__z__": z, "__theta__": theta}
 

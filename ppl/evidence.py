@@ -72,5 +72,5 @@ def estimate(log_w, k=50):
     log_w = np.asarray(log_w, dtype=float)
     e, e_se = elbo(log_w)
     i, i_se = iwae(log_w, k)
-    p, p_se, khat = psis_log_evidence(log_w)
-    return Evidence(e, e_se, i, i_se, k, p, p_se, khat, len(log_w))
+    p, p_se, _ = psis_log_evidence(log_w)
+    return Evidence(e, e_se, i, i_se, k, p, p_se, psis.khat(log_w), len(log_w))

@@ -56,8 +56,9 @@ class Settings:
     average_step_size: float = 0.05
     average_draws: int = 16
     max_steps: int = 10000         # cap on stochastic steps
-    final_draws: int = 20000       # draws for the final ELBO and k-hat, at most...
-    final_seconds: float = 0.5     # ...and at most about this long (but never fewer than 2,000)
+    final_draws: int = 50000       # draws for the final ELBO and k-hat, at most, and fewer for
+    final_budget: float = 2e8      # large models: about this many data elements in all,
+    final_min_draws: int = 2000    # but never fewer than this (a count, not a time: reproducible)
     estimator: str = "reparam"     # gradient estimator of the stochastic stage: reparam or stl
     dadvi_draws: int = 64          # fixed draws of the deterministic method
     monitor: object = None         # monitor(x, gradient evaluations so far): x is the current answer
@@ -255,7 +256,7 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
             x = avg_sum / avg_n
 
     phi, theta = f.split(x)
-    log_w = log_weights(model, guide, phi, theta, rng, s.final_draws, seconds=s.final_seconds)
+    log_w = log_weights(model, guide, phi, theta, rng, final_draws(model, guide, s))
     value, se = float(np.mean(log_w)), float(np.std(log_w) / math.sqrt(len(log_w)))
     if not np.isfinite(value) and status != "interrupted":
         raise explain_nonfinite(model, guide, phi, theta, rng.standard_normal((64, dim)))
@@ -291,18 +292,21 @@ def _improving(previous, latest):
     return diff > 2 * se
 
 
-def log_weights(model, guide, phi, theta, rng, n, chunk=64, seconds=None, at_least=2000):
-    """log p(x, z) - log q(z) for n fresh draws z of q (their mean is the ELBO); with `seconds`,
-    stop drawing once that much time has passed and at least `at_least` draws are in."""
-    out, done, start = [], 0, time.perf_counter()
+def final_draws(model, guide, s):
+    """How many draws the final ELBO and k-hat use: many for a small model (k-hat needs them), fewer
+    as each draw touches more data, decided from sizes alone so a seed always gives the same fit."""
+    per_draw = model.data_size + guide.dim + 1
+    return int(min(s.final_draws, max(s.final_min_draws, s.final_budget // per_draw)))
+
+
+def log_weights(model, guide, phi, theta, rng, n, chunk=64):
+    """log p(x, z) - log q(z) for n fresh draws z of q. Their mean is the ELBO."""
+    out = []
     with np.errstate(all="ignore"):
-        while done < n:
+        for done in range(0, n, chunk):
             eps = rng.standard_normal((min(chunk, n - done), guide.noise_dim))
             z = guide.sample(phi, eps)
             out.append(np.asarray(model.log_joint(z, theta)) - np.asarray(guide.log_density(phi, z)))
-            done += len(eps)
-            if seconds is not None and done >= at_least and time.perf_counter() - start > seconds:
-                break
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -338,7 +342,7 @@ def optimise_fixed_draws(model, guide, seed=0, settings=None, progress=None):
         warnings.append(message)
     mc_error = fixed_draw_error(f, x, eps) if len(x) <= 600 else None
     phi, theta = f.split(x)
-    log_w = log_weights(model, guide, phi, theta, rng, s.final_draws, seconds=s.final_seconds)
+    log_w = log_weights(model, guide, phi, theta, rng, final_draws(model, guide, s))
     value, se = float(np.mean(log_w)), float(np.std(log_w) / math.sqrt(len(log_w)))
     return Result(phi, theta, value, se, trace, status, message, f.evals, time.perf_counter() - start, warnings,
                   log_w, mc_error)
@@ -410,7 +414,7 @@ def optimise_advi(model, guide, seed=0, settings=None, progress=None):
     out = run(best_eta, x0.copy(), s.max_steps, tol=s.advi_tol if s.advi_tol > 0 else None)
     x, converged = out if out is not None else (x0, False)
     phi, theta = f.split(x)
-    log_w = log_weights(model, guide, phi, theta, rng, s.final_draws, seconds=s.final_seconds)
+    log_w = log_weights(model, guide, phi, theta, rng, final_draws(model, guide, s))
     status = "converged" if converged else "step cap"
     return Result(phi, theta, float(np.mean(log_w)), float(np.std(log_w) / math.sqrt(len(log_w))), trace, status,
                   "relative ELBO change below 0.01 (eta %g)" % best_eta, f.evals, time.perf_counter() - start, [],

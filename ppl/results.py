@@ -84,7 +84,8 @@ class Fit:
         self._summary = None
         self.khat, self.kl_gap = float("nan"), None
         if len(result.log_weights) >= 20:
-            estimate, _, self.khat = evidence.psis_log_evidence(result.log_weights)
+            estimate = evidence.psis_log_evidence(result.log_weights)[0]
+            self.khat = psis.khat(result.log_weights)
             self.kl_gap = estimate - self.elbo   # about KL(q || posterior)
         if psis.is_poor(self.khat, self.kl_gap):
             self.warnings.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap)))
@@ -142,7 +143,7 @@ class Fit:
         values = self.compiled.values(np.zeros((1, self.guide.dim)), self.theta)
         return {b.name: values[b.name][0] for b in self.compiled.params}
 
-    def evidence(self, draws=5000, k=50, seed=None):
+    def evidence(self, draws=10000, k=50, seed=None):
         """Estimates of log p(x) from fresh draws of q: the ELBO, the importance-weighted bound IWAE_k
         and a Pareto-smoothed importance sampling estimate, each with its Monte Carlo standard error."""
         log_w = infer.log_weights(self.compiled, self.guide, self.phi, self.theta, self._rng(seed, 3), draws)
