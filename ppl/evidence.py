@@ -56,13 +56,20 @@ def iwae(log_w, k):
     return float(per_group.mean()), float(per_group.std() / math.sqrt(groups))
 
 
-def psis_log_evidence(log_w):
+def stabilised_log_weights(log_w):
+    """Pareto-smoothed log weights where k-hat < 0.7; above, where the fitted tail can be absurd,
+    the raw weights truncated at mean * sqrt(S) (Ionides 2008)."""
     smoothed, k = psis.smooth(log_w)
+    if k < 0.7:
+        return smoothed, k
+    raw = np.asarray(log_w, dtype=float)
+    n = len(raw)
+    return np.minimum(raw, logsumexp(raw) - math.log(n) + 0.5 * math.log(n)), k
+
+
+def psis_log_evidence(log_w):
+    smoothed, k = stabilised_log_weights(log_w)
     n = len(smoothed)
-    if not k < 0.7:
-        raw = np.asarray(log_w, dtype=float)
-        cap = logsumexp(raw) - math.log(n) + 0.5 * math.log(n)
-        smoothed = np.minimum(raw, cap)
     estimate = float(logsumexp(smoothed) - math.log(n))
     w = np.exp(smoothed - estimate)          # weights relative to their mean
     return estimate, float(np.std(w) / math.sqrt(n)), k

@@ -11,9 +11,10 @@ class Summary:
     """One row per scalar element of every latent, param and derived quantity."""
     columns = ("mean", "sd", "5%", "50%", "95%")
 
-    def __init__(self, rows, kinds):
+    def __init__(self, rows, kinds, title=None):
         self.rows = rows          # list of (label, {column: value})
         self.kinds = kinds        # label -> latent | param | derived
+        self.title = title
 
     def __getitem__(self, label):
         for name, stats in self.rows:
@@ -35,7 +36,7 @@ class Summary:
             return "(nothing to summarise: the model has no latents, params or derived quantities)"
         width = max(len("name"), max(len(n) for n, _ in self.rows))
         head = "%-*s" % (width, "name") + "".join("%11s" % c for c in self.columns)
-        lines = [head, "-" * len(head)]
+        lines = ([self.title] if self.title else []) + [head, "-" * len(head)]
         for name, stats in self.rows:
             if self.kinds.get(name) == "param":
                 cells = ["%11s" % _num(stats["mean"])] + ["%11s" % "(point)"] + ["%11s" % ""] * 3
@@ -54,6 +55,19 @@ def _num(v):
     if a != 0 and (a >= 1e5 or a < 1e-3):
         return "%.3g" % v
     return "%.4g" % v if a >= 100 else "%.3f" % v
+
+
+def _column_stats(col, weights=None):
+    if weights is None:
+        q = np.quantile(col, QUANTILES)
+        return {"mean": float(col.mean()), "sd": float(col.std()), "5%": float(q[0]), "50%": float(q[1]),
+                "95%": float(q[2])}
+    mean = float(np.sum(weights * col))
+    order = np.argsort(col)
+    cdf = np.cumsum(weights[order])
+    q = [float(col[order][min(np.searchsorted(cdf, p), len(col) - 1)]) for p in QUANTILES]
+    return {"mean": mean, "sd": float(np.sqrt(np.sum(weights * (col - mean) ** 2))), "5%": q[0], "50%": q[1],
+            "95%": q[2]}
 
 
 def element_labels(name, shape):
@@ -113,25 +127,46 @@ class Fit:
         _, replicas = self.compiled.simulate(self._rng(seed, 2), n, z=z, theta=self.theta)
         return replicas
 
-    def summary(self, n=4000):
-        """Mean, sd and 5/50/95% quantiles of every element, from n draws of q."""
+    def summary(self, n=4000, corrected=False):
+        """Mean, sd and 5/50/95% quantiles of every element, from n draws of q.
+
+        corrected=True weights the draws by Pareto-smoothed importance weights p/q, which moves
+        the summaries from q towards the posterior; it is refused when k-hat is above 0.7, where
+        the weights cannot be trusted."""
+        if corrected:
+            return self._corrected_summary(max(n, 10000))
         if self._summary is None:
-            draws = self.draws(n)
-            rows, kinds = [], {}
-            c = self.compiled
-            groups = [(b.name, b.shape, "latent") for b in c.latents] + \
-                     [(b.name, b.shape, "param") for b in c.params] + \
-                     [(name, shape, "derived") for name, shape in c.derived]
-            for name, shape, kind in groups:
-                flat = np.asarray(draws[name], dtype=float).reshape(n, -1)
-                q = np.quantile(flat, QUANTILES, axis=0)
-                for j, label in enumerate(element_labels(name, shape)):
-                    col = flat[:, j]
-                    rows.append((label, {"mean": float(col.mean()), "sd": float(col.std()),
-                                         "5%": float(q[0, j]), "50%": float(q[1, j]), "95%": float(q[2, j])}))
-                    kinds[label] = kind
-            self._summary = Summary(rows, kinds)
+            self._summary = self._summarise(self.draws(n), n, None)
         return self._summary
+
+    def _corrected_summary(self, n):
+        from .errors import PPLRuntimeError
+        z = self.unconstrained_draws(n, None)
+        with np.errstate(all="ignore"):
+            log_w = np.asarray(self.compiled.log_joint(z, self.theta)) - np.asarray(self.guide.log_density(self.phi, z))
+            draws = self.compiled.values(z, self.theta)
+        k = psis.khat(log_w)
+        estimate, _, _ = evidence.psis_log_evidence(log_w)
+        if psis.is_poor(k, estimate - np.mean(log_w)):
+            raise PPLRuntimeError("k-hat is %.2f: importance weights cannot correct this q" % k,
+                                  hint="fit a better q first (guide='fullrank', or reparameterise)")
+        smoothed, _ = evidence.stabilised_log_weights(log_w)
+        w = np.exp(smoothed - smoothed.max())
+        return self._summarise(draws, n, w / w.sum(),
+                               "PSIS-corrected summaries (importance weights p/q, k-hat %.2f)" % k)
+
+    def _summarise(self, draws, n, weights, title=None):
+        c = self.compiled
+        groups = [(b.name, b.shape, "latent") for b in c.latents] + \
+                 [(b.name, b.shape, "param") for b in c.params] + \
+                 [(name, shape, "derived") for name, shape in c.derived]
+        rows, kinds = [], {}
+        for name, shape, kind in groups:
+            flat = np.asarray(draws[name], dtype=float).reshape(n, -1)
+            for j, label in enumerate(element_labels(name, shape)):
+                rows.append((label, _column_stats(flat[:, j], weights)))
+                kinds[label] = kind
+        return Summary(rows, kinds, title)
 
     def mc_error_in_sds(self):
         """The largest Monte Carlo standard error of q's means (deterministic method), in q's sds."""

@@ -109,3 +109,24 @@ def test_the_deterministic_method_reports_a_calibrated_monte_carlo_error():
         z.append((fit.phi - optimum.phi) / fit.mc_error)
     spread = np.std(z)
     assert 0.7 < spread < 1.4        # errors are about one reported standard error
+
+
+def test_psis_corrected_summaries_move_towards_the_posterior():
+    # logit-normal q for a Beta posterior: the correction brings the sd closer to the exact one
+    data = bench_data("coin")
+    f = np.array(data["flips"])
+    exact = stats.beta(1 + f.sum(), 1 + len(f) - f.sum())
+    fit = ppl.compile(BENCH_MODELS["coin"]).fit(data, seed=0)
+    plain = fit.summary(40000)["p"]
+    corrected = fit.summary(40000, corrected=True)
+    assert "PSIS-corrected" in str(corrected)
+    p = corrected["p"]
+    assert abs(p["mean"] - exact.mean()) <= abs(plain["mean"] - exact.mean()) + 0.001
+    assert abs(p["sd"] - exact.std()) < 0.01 * exact.std()
+    assert abs(p["5%"] - exact.ppf(0.05)) < 0.01 and abs(p["95%"] - exact.ppf(0.95)) < 0.01
+    # refused where k-hat says the weights cannot be trusted
+    centred = BENCH_MODELS["eight_schools"].replace("eta: real[J] ~ Normal(0, 1)\ntheta = mu + tau * eta",
+                                                    "theta: real[J] ~ Normal(mu, tau)")
+    bad = ppl.compile(centred).fit(bench_data("eight_schools"), seed=0)
+    with pytest.raises(ppl.PPLRuntimeError, match="k-hat"):
+        bad.summary(corrected=True)
