@@ -256,8 +256,7 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
             x = avg_sum / avg_n
 
     phi, theta = f.split(x)
-    log_w = log_weights(model, guide, phi, theta, rng, final_draws(model, guide, s))
-    value, se = float(np.mean(log_w)), float(np.std(log_w) / math.sqrt(len(log_w)))
+    log_w, value, se = final_elbo(model, guide, phi, theta, rng, s)
     if not np.isfinite(value) and status != "interrupted":
         raise explain_nonfinite(model, guide, phi, theta, rng.standard_normal((64, dim)))
     return Result(phi, theta, value, se, trace, status, message, f.evals, time.perf_counter() - start, warnings,
@@ -290,6 +289,12 @@ def _improving(previous, latest):
     diff = latest.mean() - previous.mean()
     se = math.sqrt(latest.var() / len(latest) + previous.var() / len(previous))
     return diff > 2 * se
+
+
+def final_elbo(model, guide, phi, theta, rng, s):
+    """The log weights behind the reported ELBO and k-hat, the ELBO and its Monte Carlo s.e."""
+    log_w = log_weights(model, guide, phi, theta, rng, final_draws(model, guide, s))
+    return log_w, float(np.mean(log_w)), float(np.std(log_w) / math.sqrt(len(log_w)))
 
 
 def final_draws(model, guide, s):
@@ -342,8 +347,7 @@ def optimise_fixed_draws(model, guide, seed=0, settings=None, progress=None):
         warnings.append(message)
     mc_error = fixed_draw_error(f, x, eps) if len(x) <= 600 else None
     phi, theta = f.split(x)
-    log_w = log_weights(model, guide, phi, theta, rng, final_draws(model, guide, s))
-    value, se = float(np.mean(log_w)), float(np.std(log_w) / math.sqrt(len(log_w)))
+    log_w, value, se = final_elbo(model, guide, phi, theta, rng, s)
     return Result(phi, theta, value, se, trace, status, message, f.evals, time.perf_counter() - start, warnings,
                   log_w, mc_error)
 
@@ -414,8 +418,7 @@ def optimise_advi(model, guide, seed=0, settings=None, progress=None):
     out = run(best_eta, x0.copy(), s.max_steps, tol=s.advi_tol if s.advi_tol > 0 else None)
     x, converged = out if out is not None else (x0, False)
     phi, theta = f.split(x)
-    log_w = log_weights(model, guide, phi, theta, rng, final_draws(model, guide, s))
+    log_w, value, se = final_elbo(model, guide, phi, theta, rng, s)
     status = "converged" if converged else "step cap"
-    return Result(phi, theta, float(np.mean(log_w)), float(np.std(log_w) / math.sqrt(len(log_w))), trace, status,
-                  "relative ELBO change below 0.01 (eta %g)" % best_eta, f.evals, time.perf_counter() - start, [],
-                  log_w)
+    return Result(phi, theta, value, se, trace, status, "relative ELBO change below 0.01 (eta %g)" % best_eta,
+                  f.evals, time.perf_counter() - start, [], log_w)
