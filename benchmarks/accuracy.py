@@ -5,11 +5,15 @@
 For each benchmark model (shared/bench when it sits beside the checkout, else the copy in
 tests/bench) and each configuration, fits once (seed 0) while a monitor checks the current
 answer every few steps. It reports when the answer first met the bar, and how the fit ended.
-The bar is every mean within 0.1 true-posterior sd and every sd within 10% of the target. For
-mean-field q the target is the mean-field optimum in refs/ (`meanfield`); for full-rank and
-low-rank q it is the true posterior (`params`). The Stan-style ADVI baseline runs without its
-stopping rule, to see whether it ever gets there. The distance to the true posterior, the same
-for every guide, is the worst element's sqrt(z^2 + (sd ratio - 1)^2).
+The bar is issue 3's: for mean-field q, every mean within 0.05 true-posterior sd and every sd
+within 5% of the mean-field optimum in refs/ (`meanfield`); for full-rank and low-rank q, every
+mean within 0.1 sd and every sd within 10% of the true posterior (`params`). The monitor judges
+from 20,000 draws of q and the final answer from 200,000, so that the measurement's own noise
+(about 0.002 sd and 0.2% per element at the end) stays well below the bar. A gradient is the
+log joint's gradient at one draw of z, as Stan counts them: a step on 16 draws costs 16. The
+Stan-style ADVI baseline runs without its stopping rule, to see whether it ever gets there. The
+distance to the true posterior, the same for every guide, is the worst element's
+sqrt(z^2 + (sd ratio - 1)^2).
 """
 import json
 import os
@@ -25,6 +29,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 import ppl  # noqa: E402
 from conftest import BENCH_MODELS  # noqa: E402
+from exact_meanfield import linreg_meanfield  # noqa: E402
 
 SHARED = os.path.join(ROOT, os.pardir, "shared", "bench")
 BENCH = SHARED if os.path.isdir(SHARED) else os.path.join(ROOT, "tests", "bench")
@@ -33,12 +38,11 @@ CONFIGS = [
     ("meanfield", "stochastic", {}),
     ("meanfield", "stochastic", {"estimator": "stl"}),
     ("meanfield", "dadvi", {}),
+    ("meanfield", "dadvi", {"dadvi_rqmc": False}),
     ("meanfield", "advi", {"advi_tol": 0, "max_steps": 20000}),
     ("fullrank", "stochastic", {}),
     ("lowrank", "stochastic", {"rank": 2}),
 ]
-# refs/linreg.json's mean-field sd for sigma is not the optimum (see tests/test_bench.py): use NUTS's there
-SUBOPTIMAL = {("linreg", "sigma")}
 
 
 def load(name):
@@ -49,11 +53,13 @@ def load(name):
     return data, ref
 
 
-def targets(name, ref, guide):
+def targets(name, data, ref, guide):
+    # refs/linreg.json's `meanfield` block is not the optimum (tests/test_bench.py); its exact one is computable
+    optimum = linreg_meanfield(data["X"], data["y"]) if name == "linreg" else ref["meanfield"]
     out = {}
     for label, truth in ref["params"].items():
-        if guide == "meanfield" and (name, label) not in SUBOPTIMAL:
-            mf = ref["meanfield"][label]
+        if guide == "meanfield":
+            mf = optimum[label]
             out[label] = (mf["mean"], mf["sd"], truth["sd"])
         else:
             out[label] = (truth["mean"], truth["sd"], truth["sd"])
@@ -82,9 +88,13 @@ def distance_to_truth(draws, ref):
     return worst
 
 
+BARS = {"meanfield": (0.05, 0.05), "fullrank": (0.1, 0.1), "lowrank": (0.1, 0.1)}
+
+
 def run(name, guide, method, options):
     data, ref = load(name)
-    target = targets(name, ref, guide)
+    target = targets(name, data, ref, guide)
+    bar_z, bar_sd = BARS[guide]
     model = ppl.compile(BENCH_MODELS[name])
     compiled = model.bind(data)
     eps_cache = {}
@@ -97,12 +107,12 @@ def run(name, guide, method, options):
         if not reached:
             q = monitor.guide
             if "eps" not in eps_cache:
-                eps_cache["eps"] = np.random.default_rng(99).standard_normal((4000, q.noise_dim))
+                eps_cache["eps"] = np.random.default_rng(99).standard_normal((20000, q.noise_dim))
             phi = x[:q.size]
             with np.errstate(all="ignore"):
                 draws = compiled.values(np.asarray(q.sample(phi, eps_cache["eps"])), x[q.size:])
             z, sd = accuracy(draws, target)
-            if z < 0.1 and sd < 0.1:
+            if z < bar_z and sd < bar_sd:
                 reached.update(evals=evals, seconds=t0 - start - spent[0])
         spent[0] += time.perf_counter() - t0
 
@@ -110,12 +120,20 @@ def run(name, guide, method, options):
     monitor.guide = guides.make(guide, compiled.dim, options.get("rank"))
     fit = model.fit(data, seed=0, guide=guide, method=method, monitor=monitor, **options)
     seconds = time.perf_counter() - start - spent[0]
-    final = fit.draws(4000)
+    final = fit.draws(200000)
     z, sd = accuracy(final, target)
-    return {"model": name, "guide": guide, "method": method + (" stl" if options.get("estimator") == "stl" else ""),
+    return {"model": name, "guide": guide, "method": label(method, options),
             "evals_to_bar": reached.get("evals"), "seconds_to_bar": reached.get("seconds"),
             "evals": fit.grad_evals, "seconds": seconds, "z": z, "sd": sd, "khat": fit.khat, "status": fit.status,
             "to_truth": distance_to_truth(final, ref)}
+
+
+def label(method, options):
+    if options.get("estimator") == "stl":
+        return method + " (stl)"
+    if method == "dadvi":
+        return method + (" (iid draws)" if options.get("dadvi_rqmc") is False else " (rqmc)")
+    return method
 
 
 def main(names):
