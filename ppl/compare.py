@@ -22,7 +22,7 @@ class Comparison:
         return "\n".join(lines)
 
 
-def compare(fits, names=None, draws=5000, k=50):
+def compare(fits, names=None, draws=None, k=50):
     """Rank fits by estimated log evidence: the PSIS estimate where k-hat < 0.7, else the IWAE bound."""
     rows = []
     for i, fit in enumerate(fits):

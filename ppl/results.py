@@ -96,6 +96,7 @@ class Fit:
         self.seed = seed
         self.mc_error = result.mc_error   # dadvi: s.e. of q's parameters over the choice of fixed draws
         self._summary = None
+        self._log_weights = np.asarray(result.log_weights)   # at the final draws behind ELBO and k-hat
         self.khat, self.kl_gap = float("nan"), None
         if len(result.log_weights) >= 20:
             estimate = evidence.psis_log_evidence(result.log_weights)[0]
@@ -178,10 +179,15 @@ class Fit:
         values = self.compiled.values(np.zeros((1, self.guide.dim)), self.theta)
         return {b.name: values[b.name][0] for b in self.compiled.params}
 
-    def evidence(self, draws=10000, k=50, seed=None):
-        """Estimates of log p(x) from fresh draws of q: the ELBO, the importance-weighted bound IWAE_k
-        and a Pareto-smoothed importance sampling estimate, each with its Monte Carlo standard error."""
-        log_w = infer.log_weights(self.compiled, self.guide, self.phi, self.theta, self._rng(seed, 3), draws)
+    def evidence(self, draws=None, k=50, seed=None):
+        """Estimates of log p(x): the ELBO, the importance-weighted bound IWAE_k and a Pareto-smoothed
+        importance sampling estimate, each with its Monte Carlo standard error. By default from the
+        draws of q behind the fit's ELBO and k-hat (so the numbers agree); from `draws` fresh ones if
+        given."""
+        if draws is None and seed is None and len(self._log_weights) >= 2 * k:
+            return evidence.estimate(self._log_weights, k)
+        log_w = infer.log_weights(self.compiled, self.guide, self.phi, self.theta, self._rng(seed, 3),
+                                  draws or 10000)
         return evidence.estimate(log_w, k)
 
     def report(self):
