@@ -36,9 +36,15 @@ def stochvol(rng):
     return {"y": np.round(rng.normal(0, np.exp(h / 2)), 5).tolist()}
 
 
+def gmm(rng):
+    sizes = rng.multinomial(300, [0.3, 0.5, 0.2])
+    x = np.concatenate([rng.normal(m, s, k) for m, s, k in zip([-2.0, 1.0, 5.0], [0.5, 1.0, 0.7], sizes)])
+    return {"K": 3, "x": np.round(rng.permutation(x), 4).tolist()}
+
+
 if __name__ == "__main__":
     for seed, (name, make) in enumerate([("coin", coin), ("linreg", linreg), ("varying_slopes", varying_slopes),
-                                         ("stochvol", stochvol)]):
+                                         ("stochvol", stochvol), ("gmm", gmm)]):
         data = make(np.random.default_rng(100 + seed))
         targets = [name] + (["stochvol_loop"] if name == "stochvol" else [])
         for target in targets:

@@ -54,21 +54,29 @@ class Model:
                            self.source, hint="check the sizes in the data and in the model's types") from None
 
     def fit(self, data=None, seed=0, guide="meanfield", rank=None, method="stochastic", max_steps=None,
-            progress=None, **settings):
+            progress=None, init=None, **settings):
         """Maximise the ELBO: q over the latents and point values for the params. Returns a Fit.
 
         method: "stochastic" (fresh draws every step, iterate averaging), "dadvi" (one fixed set of
-        draws, L-BFGS to exact convergence, with a Monte Carlo error estimate in Fit.mc_error), or
-        "advi" (Stan's ADVI settings, as a baseline to compare against)."""
+        draws, L-BFGS to exact convergence, with a Monte Carlo error estimate in Fit.mc_error), "em"
+        (expectation-maximisation, when every latent is discrete with finite support), or "advi"
+        (Stan's ADVI settings, as a baseline to compare against).
+        init: initial values of params, name -> value (in the param's own, constrained terms)."""
         _keep_freed_heap()
         compiled = self.bind(data or {})
+        if init:
+            try:
+                compiled.param_init = compiled.param_init_from(init)
+            except PPLError as err:
+                raise err.located(self.source)
         if guide not in guides.GUIDES:
             raise PPLError("unknown guide '%s'" % guide, hint="choose one of: " + ", ".join(guides.GUIDES))
         q = guides.make(guide, compiled.dim, rank)
         s = infer.Settings(**settings)
         if max_steps is not None:
             s.max_steps = int(max_steps)
-        methods = {"stochastic": infer.optimise, "dadvi": infer.optimise_fixed_draws, "advi": infer.optimise_advi}
+        methods = {"stochastic": infer.optimise, "dadvi": infer.optimise_fixed_draws, "em": infer.optimise_em,
+                   "advi": infer.optimise_advi}
         if method not in methods:
             raise PPLError("unknown method '%s'" % method, hint="choose one of: " + ", ".join(methods))
         try:
@@ -76,7 +84,7 @@ class Model:
         except MemoryError:
             raise PPLError("the fit needs more memory than this machine has", None, self.source,
                            hint="fewer draws per step or a smaller data set") from None
-        return Fit(self, compiled, q, result, seed)
+        return Fit(self, compiled, q, result, seed, method)
 
     def structure(self):
         """The model's names by role, as `ppl check` prints them."""
@@ -111,7 +119,7 @@ def _latent_description(sym):
         return "%s, density from slices; transform %s" % (type_source(t), transform)
     d = DISTRIBUTIONS[sym.dist.func]
     transform = {"real": "identity", "positive": "log", "interval": "logit (scaled)", "simplex": "stick-breaking",
-                 "cholesky_corr": "tanh + Cholesky"}[d.support.kind]
+                 "cholesky_corr": "tanh + Cholesky", "integer": "none (discrete: summed out exactly)"}[d.support.kind]
     typ = type_source(sym.type) + ", " if sym.type is not None else "shape %s, " % describe(sym.shape)
     support = d.support.describe()
     form = d.form_for([k.name for k in sym.dist.kwargs])

@@ -12,6 +12,7 @@ from .errors import PPLCheckError
 from .functions import FUNCTIONS
 from .shapes import ShapeInference, type_shape
 
+VARYING = {"latent", "param", "discrete"}   # roles whose values are not known from the data
 RESERVED = {"data", "param", "latent", "for", "in", "range", "real", "int", "simplex", "ordered",
             "cholesky_corr"}
 
@@ -28,6 +29,7 @@ class Symbol:
     deps: frozenset = frozenset()   # for derived quantities: the roles they are computed from
     has_density: bool = False       # for `latent` declarations: some `~` gives it a density
     shape: object = None            # symbolic shape (see ppl.shapes), None where not yet known
+    discrete: bool = False          # a latent with finite discrete support: enumerated, not in q
 
 
 @dataclass
@@ -119,7 +121,7 @@ class _Checker:
             self.scalar_type_ok(s.type)
             if s.init is not None:
                 deps, _ = self.expr(s.init, scope)
-                if deps & {"latent", "param"}:
+                if deps & VARYING:
                     raise self.error("an initial value must be a constant or depend on data only", s.init.span)
             self.define(scope, Symbol(s.name, "param", self._name_span(s, "param"), s.type,
                                       is_int=s.type.base == "int", shape=type_shape(s.type)))
@@ -142,7 +144,7 @@ class _Checker:
         elif isinstance(s, ast.For):
             for bound in (s.start, s.stop):
                 deps, is_int = self.expr(bound, scope)
-                if deps & {"latent", "param"} or not is_int:
+                if deps & VARYING or not is_int:
                     raise self.error("loop bounds must be integers known from data", bound.span)
             body = _Scope(scope)
             self.define(body, Symbol(s.var, "loop", s.span, is_int=True, shape=()))
@@ -172,14 +174,14 @@ class _Checker:
                 self.define(self.top, Symbol(d.id, "size", d.span, is_int=True))
                 continue
             deps, is_int = self.expr(d, scope)
-            if deps & {"latent", "param"}:
+            if deps & VARYING:
                 raise self.error("a size must be known from data, not from a latent or param", d.span)
             if not is_int:
                 raise self.error("a size must be an integer", d.span)
         for b in (t.lower, t.upper):
             if b is not None:
                 deps, _ = self.expr(b, scope)
-                if consts_only and deps & {"latent", "param"}:
+                if consts_only and deps & VARYING:
                     raise self.error("these bounds must be known from data", b.span)
 
     def sample(self, s, scope, in_loop):
@@ -195,13 +197,18 @@ class _Checker:
                                       "distributions inside the loop" % target.id)
             if s.type is not None:
                 self.type(s.type, scope, consts_only=False)
-            if dist.support.discrete:
-                raise self.error("'%s' would be a discrete latent variable (%s); discrete latents are not "
-                                 "supported yet" % (target.id, dist.name), target.span,
+            if dist.support.discrete and dist.support.upper is None:
+                raise self.error("'%s' would be a discrete latent with unbounded support (%s); only finite "
+                                 "supports (Bernoulli, Binomial, Categorical) can be enumerated yet"
+                                 % (target.id, dist.name), target.span,
                                  hint="observe it as data, or marginalise it out by hand with logsumexp")
+            if dist.support.discrete and s.type is not None and s.type.base != "int":
+                raise self.error("'%s' is declared %s, but %s gives integers" % (
+                    target.id, s.type.base, dist.name), s.type.span, hint="declare it int, as in `z: int[N]`")
             declared = type_shape(s.type) if s.type is not None else None
             shape = self.sample_shape(declared, dist, s, scope)
-            sym = Symbol(target.id, "latent", target.span, s.type, dist=s.dist, shape=shape)
+            sym = Symbol(target.id, "latent", target.span, s.type, dist=s.dist, shape=shape,
+                         is_int=dist.support.discrete, discrete=dist.support.discrete)
             self.define(scope, sym)
             self.kinds[id(s)] = "latent"
             return
@@ -227,7 +234,7 @@ class _Checker:
                 raise self.error("'%s' is a param, a point value: it cannot have a distribution" % base.id,
                                  target.span, hint="to put a prior on it, drop `param` and write `%s ~ ...`" % base.id)
         deps, _ = self.expr(target, scope)
-        if deps & {"latent", "param"}:
+        if deps & VARYING:
             raise self.error("the left of '~' is computed from latents or params", target.span,
                              hint="a density on a transformed latent needs its Jacobian; put the distribution "
                                   "on the latent itself, or declare it with `latent` and give slices densities")
@@ -283,16 +290,24 @@ class _Checker:
             self.expr(a, scope)
         return d
 
-    def subscript(self, sub, scope):
+    def subscript(self, sub, scope, single=False):
+        """Checks an index; returns the discrete latents' role if it is one (x[z] picks rows by z)."""
         parts = [sub.start, sub.stop] if isinstance(sub, ast.Slice) else [sub]
         for p in parts:
             if p is None:
                 continue
             deps, is_int = self.expr(p, scope)
             if deps & {"latent", "param"}:
-                raise self.error("an index must be known from data or a loop variable", p.span)
+                raise self.error("an index must be known from data or a loop variable", p.span,
+                                 hint="only a discrete latent (x[z] with z ~ Categorical(...)) can pick elements")
+            if "discrete" in deps and not (single and p is sub):
+                raise self.error("a discrete latent can only index alone, as in mu[z]", p.span,
+                                 hint="it picks rows of the first axis; slices and several indices need data")
             if not is_int:
                 raise self.error("an index must be an integer", p.span, hint="declare the index data as int")
+            if "discrete" in deps:
+                return {"discrete"}
+        return set()
 
     def expr(self, e, scope):
         """-> (set of roles it depends on, whether it is integer-valued)."""
@@ -307,7 +322,7 @@ class _Checker:
                                  hint=_suggest(e.id, scope.visible()) or "define it before this line")
             if sym.role == "derived":
                 return set(sym.deps), sym.is_int
-            return {sym.role}, sym.is_int
+            return {"discrete" if sym.discrete else sym.role}, sym.is_int
         if isinstance(e, ast.Array):
             deps, ints = set(), True
             for x in e.items:
@@ -324,7 +339,7 @@ class _Checker:
         if isinstance(e, ast.Index):
             deps, is_int = self.expr(e.target, scope)
             for sub in e.subscripts:
-                self.subscript(sub, scope)
+                deps |= self.subscript(sub, scope, single=len(e.subscripts) == 1)
             return deps, is_int
         if isinstance(e, ast.Call):
             f = FUNCTIONS.get(e.func)
@@ -343,7 +358,7 @@ class _Checker:
             deps = set()
             for a in e.args:
                 deps |= self.expr(a, scope)[0]
-            if f.kind == "constructor" and deps & {"latent", "param"}:
+            if f.kind == "constructor" and deps & VARYING:
                 raise self.error("sizes given to %s must be known from data" % e.func, e.span)
             return deps, False
         raise self.error("this cannot be used as a value", e.span)

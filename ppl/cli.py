@@ -55,7 +55,7 @@ def cmd_fit(args):
     progress = Progress() if not args.json and sys.stderr.isatty() else None
     try:
         fit = model.fit(data, seed=args.seed, max_steps=args.steps, progress=progress, guide=args.guide,
-                        rank=args.rank)
+                        rank=args.rank, method=args.method)
     finally:
         if progress:
             progress.close()
@@ -148,6 +148,9 @@ def build_parser():
     f.add_argument("--guide", default="meanfield", choices=["meanfield", "fullrank", "lowrank"],
                    help="variational family: independent Normals (default), a full covariance, or low rank")
     f.add_argument("--rank", type=int, default=None, help="rank of the lowrank guide (default 2)")
+    f.add_argument("--method", default="stochastic", choices=["stochastic", "dadvi", "em", "advi"],
+                   help="stochastic steps (default); dadvi: fixed draws and L-BFGS; em: expectation-maximisation "
+                        "when every latent is discrete; advi: Stan's ADVI settings, for comparison")
     f.set_defaults(run=cmd_fit)
     m = sub.add_parser("compare", help="fit several models to the same data and rank them by log evidence",
                        description="Fit each MODEL and rank them by estimated log p(data | model), with "

@@ -15,7 +15,8 @@ import numpy as onp
 from . import ast, transforms
 from .distributions import DISTRIBUTIONS, check_constraint
 from .errors import PPLCheckError
-from .expressions import MAX_ELEMENTS, ExprCompiler, Value, constant, fmt_shape, lift
+from .enumeration import DiscreteSite, EnumeratedStep, group_enumerated
+from .expressions import MAX_ELEMENTS, ExprCompiler, Value, constant, discrete_of, fmt_shape, lift
 from .printer import expr_source, type_source
 
 
@@ -46,6 +47,7 @@ class CompiledModel:
     steps: list
     param_init: object                 # unconstrained initial values of the params, or None where unset
     warnings: list = field(default_factory=list)
+    discrete: list = field(default_factory=list)   # DiscreteSite per enumerated discrete latent
 
     @property
     def dim(self):
@@ -63,6 +65,29 @@ class CompiledModel:
     def data_size(self):
         """Elements of data, a proxy for the work one draw of the log joint does."""
         return int(sum(onp.size(v) for v in self.bound.data.values()))
+
+    def param_init_from(self, values):
+        """The params' unconstrained initial vector with some set from constrained values
+        (name -> array-like); the rest keep the model's own initial values (or none)."""
+        from .errors import PPLDataError
+        init = onp.array(self.param_init if self.param_init is not None else onp.full(self.param_dim, onp.nan))
+        steps = {step.block.name: step for step in self.steps if isinstance(step, ParamStep)}
+        for name, value in values.items():
+            if name not in steps:
+                raise PPLDataError("init names '%s', which is not a param of this model" % name,
+                                   hint="params: " + (", ".join(steps) or "none"))
+            b = steps[name].block
+            try:
+                x = onp.broadcast_to(onp.asarray(value, dtype=float), b.shape)
+            except ValueError:
+                raise PPLDataError("init for '%s' has shape %s; the param has shape %s" % (
+                    name, fmt_shape(onp.shape(value)), fmt_shape(b.shape))) from None
+            with onp.errstate(all="ignore"):
+                u = onp.asarray(b.transform.inverse(x, **steps[name]._bounds()), dtype=float)
+            if not onp.all(onp.isfinite(u)):
+                raise PPLDataError("init for '%s' is outside its type %s" % (name, b.support))
+            init[b.offset:b.stop] = onp.ravel(u)
+        return init
 
     def _env(self, z, theta):
         return {"__z__": z, "__theta__": theta}
@@ -88,17 +113,43 @@ class CompiledModel:
                 out.append((step.span, onp.broadcast_to(onp.asarray(t, dtype=float), (onp.shape(z)[0],))))
         return out
 
-    def values(self, z, theta=None):
-        """Constrained latents, params and derived quantities for each draw: name -> (S, *shape)."""
+    def values(self, z, theta=None, rng=None):
+        """Constrained latents, params and derived quantities for each draw: name -> (S, *shape).
+        Discrete latents are drawn from their exact conditional posterior given the rest (with rng)."""
         env = self._env(z, theta)
+        env["__rng__"] = rng if rng is not None else onp.random.default_rng(0)
         for step in self.steps:
             step.set_values(env)
         return self._collect(env, onp.shape(z)[0])
+
+    def discrete_probabilities(self, z, theta=None):
+        """For each discrete latent, its exact conditional posterior given each draw of the rest:
+        name -> (S, *shape, K)."""
+        env = self._env(z, theta)
+        env["__probabilities__"] = {}
+        with onp.errstate(all="ignore"):
+            for step in self.steps:
+                step.density(env)
+        return env["__probabilities__"]
+
+    def expected_log_joint(self, z, theta, responsibilities):
+        """The log joint with each discrete latent's sum over values replaced by an expectation under
+        fixed responsibilities (name -> (S, *shape, K)): EM's M-step objective, before their entropy."""
+        env = self._env(z, theta)
+        env["__responsibilities__"] = responsibilities
+        total = anp.zeros(anp.shape(z)[0])
+        for step in self.steps:
+            t = step.density(env)
+            if t is not None:
+                total = total + t
+        return total
 
     def _collect(self, env, n):
         out = {}
         for b in self.latents + self.params:
             out[b.name] = env[b.name]
+        for site in self.discrete:
+            out[site.name] = env[site.name]
         for name, shape in self.derived:
             out[name] = env[name]
         for b in self.params:
@@ -192,8 +243,12 @@ class LatentStep(Step):
 class SampleStep(Step):
     """`value ~ dist`: a latent's prior, an observation, or a density on a latent's slice."""
 
-    def __init__(self, span, kind, value, form, args, lp, write, full_shape):
+    def __init__(self, span, kind, value, form, args, lp, write, full_shape, pointwise=None, batch_shape=(),
+                 discrete=frozenset()):
         self.span, self.kind = span, kind
+        self.pointwise = pointwise       # env -> the unsummed log density, (S, *batch_shape)
+        self.batch_shape = batch_shape   # the value's shape without its event axes
+        self.discrete = discrete         # the discrete latents it depends on
         self.value, self.form = value, form
         self.args = args              # name -> evaluator aligned to the value's rank
         self.lp = lp                  # env -> per-draw log density (or a constant)
@@ -239,8 +294,9 @@ class SampleStep(Step):
 
 
 class AssignStep(Step):
-    def __init__(self, span, key, fn):
+    def __init__(self, span, key, fn, discrete=frozenset()):
         self.span, self.key, self.fn = span, key, fn
+        self.discrete = discrete
 
     def density(self, env):
         env[self.key] = self.fn(env)
@@ -255,6 +311,8 @@ class _Compiler:
         self.kinds = bound.checked.sample_kinds
         self.exprs = ExprCompiler(self.source)
         self.latents, self.params, self.derived, self.steps, self.warnings = [], [], [], [], []
+        self.discrete = []      # DiscreteSite per discrete latent (enumerated, not part of z)
+        self.batched_keys = {"__z__"}   # env entries with a leading draw axis
         self.param_init = []
         self.coverage = {}      # `latent`-declared name -> per-element count of densities
         self.declared_types = {}  # `latent`-declared name -> its ast.Type
@@ -286,8 +344,24 @@ class _Compiler:
         if self.params:
             init = onp.concatenate([onp.ravel(i) if i is not None else onp.full(b.size, onp.nan)
                                     for b, i in zip(self.params, self.param_init)])
-        return CompiledModel(self.bound, self.latents, self.params, self.derived, self.steps, init,
-                             self.warnings)
+        steps = group_enumerated(self.steps, self.discrete, self.batched_keys, self.source) if self.discrete \
+            else self.steps
+        model = CompiledModel(self.bound, self.latents, self.params, self.derived, steps, init, self.warnings,
+                              self.discrete)
+        if self.discrete:
+            self.check_enumeration(model)
+        return model
+
+    def check_enumeration(self, model):
+        """Enumeration sums each discrete latent out element by element; check on random values that
+        changing one element of it changes only that element's terms."""
+        rng = onp.random.default_rng(0)
+        env = model._env(rng.normal(0, 0.5, (1, model.dim)), rng.normal(0, 0.1, model.param_dim))
+        with onp.errstate(all="ignore"):
+            for step in model.steps:
+                if isinstance(step, EnumeratedStep):
+                    step.check_locality(env, rng, self.source)
+                step.density(env)
 
     # ---- statements
 
@@ -455,6 +529,7 @@ class _Compiler:
         step = LatentStep(block, *(None if b is None else lift(b, len(shape)) for b in (lower, upper)))
         step.prior_fill = True
         self.steps.append(step)
+        self.batched_keys.add(s.name)
         self.coverage[s.name] = (onp.zeros(shape, dtype=int), s.span)
         scope[s.name] = Value(shape, False, fn=_reader(s.name), batched=True)
         self.declared_types[s.name] = s.type
@@ -466,8 +541,10 @@ class _Compiler:
             return
         self.n_assign += 1
         key = s.name if top else "%s#%d" % (s.name, self.n_assign)
-        self.steps.append(AssignStep(s.span, key, v.evaluator()))
-        scope[s.name] = Value(v.shape, v.is_int, fn=_reader(key), batched=v.batched)
+        self.steps.append(AssignStep(s.span, key, v.evaluator(), v.discrete))
+        if v.batched:
+            self.batched_keys.add(key)
+        scope[s.name] = Value(v.shape, v.is_int, fn=_reader(key), batched=v.batched, discrete=v.discrete)
         if top:
             self.derived.append((s.name, v.shape))
 
@@ -575,9 +652,12 @@ class _Compiler:
             event = tuple(d.event_shape({k: v.shape for k, (v, _) in args.items()}))
         if t is not None:
             shape = self.shape_of(t, scope)
-            self.check_type_support(t, d, s)
+            if not d.support.discrete:
+                self.check_type_support(t, d, s)
         else:
             shape = batch + event
+        if d.support.discrete:
+            return self.discrete_latent(s, scope, d, form, args, shape)
         lower = upper = None
         sup = d.support
         if sup.kind == "real":
@@ -599,9 +679,35 @@ class _Compiler:
         for which, b in (("lower", lower), ("upper", upper)):
             if b is not None:
                 self.fits(b.shape, shape, s.dist.span, "the %s bound of %s" % (which, d.name))
+                if b.discrete:
+                    raise self.error("the %s bound of %s depends on a discrete latent" % (which, d.name),
+                                     s.dist.span, hint="a continuous latent's support cannot change with a "
+                                                       "discrete latent's value")
         block = self.add_block(self.latents, name, shape, transform, s.target.span, sup.describe())
         self.steps.append(LatentStep(block, *(None if b is None else lift(b, len(shape)) for b in (lower, upper))))
+        self.batched_keys.add(name)
         value = Value(shape, False, fn=_reader(name), batched=True)
+        scope[name] = value
+        self.add_sample(s.span, "latent", value, d, form, args, (name, None))
+
+    def discrete_latent(self, s, scope, d, form, args, shape):
+        """A latent with finite support: summed out of the log joint by enumeration (ppl.enumeration)."""
+        name = s.target.id
+        valid = None
+        if d.categories:
+            size = args[form.params[0].name][0].shape[-1]
+        elif d.support.upper == "n":
+            n = args["n"][0]
+            if not n.is_const:
+                raise self.error("a discrete latent's number of trials must be known from data", s.dist.span)
+            size = int(onp.max(n.const)) + 1
+            valid = onp.arange(size).reshape((size,) + (1,) * len(shape)) <= onp.broadcast_to(n.const, shape)
+        else:
+            size = int(d.support.upper) + 1
+        if size * max(1, int(onp.prod(shape))) > MAX_ELEMENTS:
+            raise self.error("'%s' has too many values to enumerate" % name, s.target.span)
+        self.discrete.append(DiscreteSite(name, shape, size, s.target.span, valid))
+        value = Value(shape, True, fn=_reader(name), batched=True, discrete=frozenset([name]))
         scope[name] = value
         self.add_sample(s.span, "latent", value, d, form, args, (name, None))
 
@@ -648,8 +754,11 @@ class _Compiler:
                                  hint="a value lies outside the distribution's support")
             lp = lambda env: total
         elif any(v.batched for v in values):
+            def pointwise(env):
+                return logpdf(fvalue(env), *[f(env) for f in fargs])
+
             def lp(env):  # the draw axis comes first; sum the rest
-                r = logpdf(fvalue(env), *[f(env) for f in fargs])
+                r = pointwise(env)
                 return anp.sum(anp.reshape(r, (anp.shape(r)[0], -1)), axis=1) if anp.ndim(r) > 1 else r
         else:
             def lp(env):
@@ -659,7 +768,9 @@ class _Compiler:
             full_shape = self.bound.data[write[0]].shape
         elif kind == "prior":
             full_shape = next(b for b in self.latents if b.name == write[0]).shape
-        self.steps.append(SampleStep(span, kind, value, form, aligned, lp, write, full_shape))
+        self.steps.append(SampleStep(span, kind, value, form, aligned, lp, write, full_shape,
+                                     pointwise=locals().get("pointwise"), batch_shape=vbatch,
+                                     discrete=discrete_of(values)))
 
 
 def _reader(key):

@@ -14,7 +14,7 @@ import autograd.numpy as anp
 import numpy as onp
 
 from . import ast
-from .errors import PPLCheckError
+from .errors import PPLCheckError, PPLRuntimeError
 from .functions import FUNCTIONS
 
 
@@ -28,6 +28,7 @@ class Value:
     const: object = None        # the value, when it depends on data only
     fn: object = None           # env -> array, otherwise
     batched: bool = False       # has a leading draw axis (depends on latents)
+    discrete: frozenset = frozenset()   # the discrete latents it depends on (they are enumerated)
 
     @property
     def is_const(self):
@@ -45,6 +46,10 @@ def constant(value, is_int=None):
     if is_int is None:
         is_int = arr.dtype.kind in "iub"
     return Value(arr.shape, is_int, const=arr if arr.ndim else arr[()])
+
+
+def discrete_of(values):
+    return frozenset().union(*[v.discrete for v in values])
 
 
 def lift(v, rank):
@@ -84,14 +89,14 @@ def elementwise(op, values, span, source, is_int=False):
             return constant(op(*[v.const for v in values]), is_int)
     rank = len(shape)
     fs = [lift(v, rank) for v in values]
-    batched = any(v.batched for v in values)
+    batched, discrete = any(v.batched for v in values), discrete_of(values)
     if len(fs) == 1:
         f0 = fs[0]
-        return Value(shape, is_int, fn=lambda env: op(f0(env)), batched=batched)
+        return Value(shape, is_int, fn=lambda env: op(f0(env)), batched=batched, discrete=discrete)
     if len(fs) == 2:
         f0, f1 = fs
-        return Value(shape, is_int, fn=lambda env: op(f0(env), f1(env)), batched=batched)
-    return Value(shape, is_int, fn=lambda env: op(*[f(env) for f in fs]), batched=batched)
+        return Value(shape, is_int, fn=lambda env: op(f0(env), f1(env)), batched=batched, discrete=discrete)
+    return Value(shape, is_int, fn=lambda env: op(*[f(env) for f in fs]), batched=batched, discrete=discrete)
 
 
 def _true_divide(a, b):
@@ -163,7 +168,7 @@ class ExprCompiler:
             fn = lambda env: anp.matmul(anp.expand_dims(fa(env), -2), fb(env))[..., 0, :]
         else:
             fn = lambda env: anp.matmul(fa(env), fb(env))
-        return Value(shape, a.is_int and b.is_int, fn=fn, batched=batched)
+        return Value(shape, a.is_int and b.is_int, fn=fn, batched=batched, discrete=discrete_of([a, b]))
 
     def _array(self, e, scope):
         items = [self.compile(x, scope) for x in e.items]
@@ -184,7 +189,7 @@ class ExprCompiler:
                 vals = [v if anp.ndim(v) > len(shape) else anp.broadcast_to(v, (s,) + shape) for v in vals]
                 return anp.stack(vals, axis=1)
             return anp.stack(vals, axis=0)
-        return Value((len(items),) + shape, is_int, fn=fn, batched=batched)
+        return Value((len(items),) + shape, is_int, fn=fn, batched=batched, discrete=discrete_of(items))
 
     def index_tuple(self, subscripts, scope):
         idx = []
@@ -214,6 +219,10 @@ class ExprCompiler:
         if len(e.subscripts) > len(target.shape):
             raise self.error("too many indices: the value has %d ax%s, shape %s" % (
                 len(target.shape), "is" if len(target.shape) == 1 else "es", _fmt(target.shape)), e.span)
+        if len(e.subscripts) == 1 and not isinstance(e.subscripts[0], ast.Slice):
+            index = self.compile(e.subscripts[0], scope)
+            if index.discrete and not index.is_const:
+                return self._gather(target, index, e)
         idx = self.index_tuple(e.subscripts, scope)
         try:
             shape = onp.empty(target.shape)[idx].shape
@@ -225,8 +234,37 @@ class ExprCompiler:
         f = target.evaluator()
         if target.batched:
             full = (slice(None),) + idx
-            return Value(shape, target.is_int, fn=lambda env: f(env)[full], batched=True)
+            return Value(shape, target.is_int, fn=lambda env: f(env)[full], batched=True, discrete=target.discrete)
         return Value(shape, target.is_int, fn=lambda env: f(env)[idx])
+
+    def _gather(self, target, index, e):
+        """target[z] with z a discrete latent (or an integer computed from one): per draw, the rows of
+        target's first axis that z picks. Enumeration sets z to each of its values in turn."""
+        if not index.is_int:
+            raise self.error("an index must be an integer", e.subscripts[0].span)
+        if not target.shape:
+            raise self.error("a scalar cannot be indexed", e.span)
+        size, span, source = target.shape[0], e.span, self.source
+        shape = tuple(index.shape) + tuple(target.shape[1:])
+        f_target, f_index = target.evaluator(), index.evaluator()
+
+        def rows(env):
+            i = f_index(env)
+            ints = onp.asarray(getattr(i, "_value", i))
+            if ints.size and (ints.min() < 0 or ints.max() >= size):
+                raise PPLRuntimeError("index %d is out of range for an axis of size %d" % (
+                    ints.max() if ints.max() >= size else ints.min(), size), span, source,
+                    hint="the discrete latent's values (0..K-1 for Categorical) must fit the indexed axis")
+            return ints.astype(onp.intp)
+
+        if target.batched:
+            def fn(env):
+                i = rows(env)
+                draw = onp.arange(i.shape[0]).reshape((-1,) + (1,) * (i.ndim - 1))
+                return f_target(env)[draw, i]
+        else:
+            fn = lambda env: f_target(env)[rows(env)]
+        return Value(shape, target.is_int, fn=fn, batched=True, discrete=discrete_of([target, index]))
 
     def _call(self, e, scope):
         fun = FUNCTIONS[e.func]
@@ -249,9 +287,10 @@ class ExprCompiler:
                 return constant(fun.impl(x.const))
             f, impl, rank = x.evaluator(), fun.impl, len(x.shape)
             if not x.batched or rank == 0:
-                return Value((), fn=lambda env: impl(f(env)) if rank else f(env), batched=x.batched)
+                return Value((), fn=lambda env: impl(f(env)) if rank else f(env), batched=x.batched,
+                         discrete=x.discrete)
             axes = tuple(range(1, rank + 1))
-            return Value((), fn=lambda env: impl(f(env), axis=axes), batched=True)
+            return Value((), fn=lambda env: impl(f(env), axis=axes), batched=True, discrete=x.discrete)
         if not x.shape:
             raise self.error("%s works along the last axis of a vector or matrix, not a scalar" % e.func, e.span)
         if fun.name == "dot":
@@ -264,11 +303,11 @@ class ExprCompiler:
                 return constant(onp.sum(x.const * y.const, axis=-1))
             fx, fy = lift(x, len(shape)), lift(y, len(shape))
             return Value(shape[:-1], fn=lambda env: anp.sum(fx(env) * fy(env), axis=-1),
-                         batched=x.batched or y.batched)
+                         batched=x.batched or y.batched, discrete=discrete_of([x, y]))
         shape = x.shape[:-1] if fun.kind == "last_reduce" else x.shape
         impl = fun.impl
         if x.is_const:
             return constant(impl(onp.asarray(x.const, dtype=float), axis=-1))
         f = x.evaluator()
-        return Value(shape, fn=lambda env: impl(f(env), axis=-1), batched=x.batched)
+        return Value(shape, fn=lambda env: impl(f(env), axis=-1), batched=x.batched, discrete=x.discrete)
 

@@ -64,6 +64,7 @@ class Settings:
     dadvi_rqmc: bool = True        # draw them by randomised quasi-Monte Carlo (scrambled Sobol)
     monitor: object = None         # monitor(x, gradient evaluations so far): x is the current answer
     advi_tol: float = 0.01         # the ADVI baseline's relative-ELBO tolerance (0: run to max_steps)
+    em_tol: float = 1e-9           # EM stops when an iteration raises the ELBO by less than this (nats)
 
 
 @dataclass
@@ -438,3 +439,73 @@ def optimise_advi(model, guide, seed=0, settings=None, progress=None):
     status = "converged" if converged else "step cap"
     return Result(phi, theta, value, se, trace, status, "relative ELBO change below 0.01 (eta %g)" % best_eta,
                   f.evals, time.perf_counter() - start, [], log_w)
+
+
+def optimise_em(model, guide, seed=0, settings=None, progress=None):
+    """Expectation-maximisation, for models whose latents are all discrete with finite support.
+
+    E-step: q(z) is set to z's exact conditional posterior (the responsibilities), which makes the
+    ELBO equal to the marginal log likelihood log p(data | params). M-step: with q fixed, L-BFGS
+    maximises the expected complete-data log likelihood over the params (unconstrained), starting
+    from the current ones and never returning a worse point, so the ELBO cannot decrease from one
+    iteration to the next. Stops when an iteration raises it by less than em_tol."""
+    s = settings or Settings()
+    if model.dim:
+        raise PPLRuntimeError("method='em' needs every latent to be discrete with finite support; this model "
+                              "has continuous latents (%s)" % ", ".join(b.name for b in model.latents),
+                              hint="use method='stochastic': it fits q over them and the params together")
+    if not model.discrete:
+        raise PPLRuntimeError("method='em' needs a discrete latent to take expectations over",
+                              hint="this model has only params: method='stochastic' maximises the likelihood")
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    theta = _initial_params(model, rng)
+    none = np.zeros((1, 0))
+    evals = [0]
+
+    def marginal(th):
+        with np.errstate(all="ignore"):
+            return float(model.log_joint(none, th)[0])
+
+    def m_step_objective(responsibilities):
+        def negative(th):
+            return -model.expected_log_joint(none, th, responsibilities)[0]
+        vg = value_and_grad(negative)
+
+        def fun(th):
+            evals[0] += 1
+            with np.errstate(all="ignore"):
+                value, grad = vg(th)
+            return float(value), np.asarray(grad, dtype=float)
+        return fun
+
+    trace, warnings = [], []
+    status, message = "step cap", "EM reached %d iterations before the ELBO stopped rising" % s.max_steps
+    value = marginal(theta)
+    if not np.isfinite(value):
+        raise PPLRuntimeError("the log likelihood is %s at the initial params" % value,
+                              hint="give the params initial values (init={...} or `param x: T = value`)")
+    trace.append(value)
+    try:
+        for iteration in range(1, s.max_steps + 1):
+            with np.errstate(all="ignore"):
+                responsibilities = model.discrete_probabilities(none, theta)
+            if len(theta):
+                theta, _, _, _ = lbfgs.minimise(m_step_objective(responsibilities), theta, max_iter=200,
+                                                rel_tol=1e-14, patience=2)
+            new = marginal(theta)
+            trace.append(new)
+            if progress:
+                progress(iteration, new)
+            if not new - value > s.em_tol:
+                status, message = "converged", "an EM iteration raised the ELBO by less than %g" % s.em_tol
+                value = max(new, value)
+                break
+            value = new
+    except KeyboardInterrupt:
+        status, message = "interrupted", "the fit was interrupted; these are the params so far"
+    if status != "converged":
+        warnings.append(message)
+    log_w = np.array([value])    # q over the discrete latents is exact: every importance weight is p(data)
+    return Result(guide.initial(), theta, value, 0.0, trace, status, message, evals[0],
+                  time.perf_counter() - start, warnings, log_w)

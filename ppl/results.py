@@ -79,8 +79,9 @@ def element_labels(name, shape):
 class Fit:
     """The result of Model.fit: q over the latents, point values of the params, the ELBO."""
 
-    def __init__(self, model, compiled, guide, result, seed):
+    def __init__(self, model, compiled, guide, result, seed, method="stochastic"):
         self.model = model
+        self.method = method
         self.compiled = compiled
         self.guide = guide
         self.phi = result.phi
@@ -117,10 +118,25 @@ class Fit:
         return np.asarray(self.guide.sample(self.phi, eps))
 
     def draws(self, n=1000, seed=None):
-        """n draws from q of every latent, param and derived quantity: name -> array (n, *shape)."""
+        """n draws from q of every latent, param and derived quantity: name -> array (n, *shape).
+        Discrete latents are drawn from their exact conditional posterior given each draw of q."""
         z = self.unconstrained_draws(n, seed)
         with np.errstate(all="ignore"):
-            return self.compiled.values(z, self.theta)
+            return self.compiled.values(z, self.theta, rng=self._rng(seed, 4))
+
+    def discrete_posterior(self, name, draws=1000, seed=None):
+        """A discrete latent's posterior, element by element: array (*shape, K), P(name[n] = k | data).
+        It is exact given the rest of the model, averaged over draws of q of the continuous latents
+        (for a mixture fitted by EM, exactly the responsibilities)."""
+        from .errors import PPLError
+        sites = {site.name: site for site in self.compiled.discrete}
+        if name not in sites:
+            raise PPLError("'%s' is not a discrete latent of this model" % name,
+                           hint="discrete latents: " + (", ".join(sites) or "none"))
+        z = self.unconstrained_draws(draws if self.guide.dim else 1, seed)
+        with np.errstate(all="ignore"):
+            probs = self.compiled.discrete_probabilities(z, self.theta)[name]
+        return probs.mean(axis=0)
 
     def posterior_predictive(self, n=1000, seed=None):
         """Replicated data from the posterior predictive: data name -> array (n, *shape)."""
@@ -193,10 +209,22 @@ class Fit:
     def report(self):
         """What the CLI prints after a fit: the table, the bound, the status."""
         lines = [str(self.summary()), ""]
-        lines.append("ELBO %.3f (Monte Carlo s.e. %.3f): a lower bound on log p(data)" % (self.elbo, self.elbo_se))
-        lines.append("%s after %d gradient evaluations in %.2f s (%s guide)" % (
-            self.status, self.grad_evals, self.seconds, self.guide.name))
-        lines.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap)))
+        if self.guide.dim:
+            lines.append("ELBO %.3f (Monte Carlo s.e. %.3f): a lower bound on log p(data)" % (self.elbo, self.elbo_se))
+        else:
+            lines.append("ELBO %.3f = log p(data%s): with no continuous latents the bound is exact" % (
+                self.elbo, " | params" if self.compiled.params else ""))
+        if self.method == "em":
+            lines.append("%s after %d EM iterations (%d gradient evaluations in M-steps) in %.2f s" % (
+                self.status, len(self.elbo_trace) - 1, self.grad_evals, self.seconds))
+        else:
+            lines.append("%s after %d gradient evaluations in %.2f s (%s guide)" % (
+                self.status, self.grad_evals, self.seconds, self.guide.name))
+        if self.guide.dim or not self.compiled.discrete:
+            lines.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap)))
+        for site in self.compiled.discrete:
+            lines.append("%s: discrete, %d values, summed out exactly; its posterior: fit.discrete_posterior('%s')"
+                         % (site.name, site.size, site.name))
         if self.mc_error is not None and self.guide.dim:
             worst = self.mc_error_in_sds()
             lines.append("fixed-draw Monte Carlo error: up to %.3f posterior sds in a mean" % worst)
@@ -207,7 +235,8 @@ class Fit:
     def to_json(self):
         return {"summary": self.summary().to_dict(), "elbo": self.elbo, "elbo_se": self.elbo_se,
                 "status": self.status, "message": self.message, "grad_evals": self.grad_evals,
-                "seconds": self.seconds, "seed": self.seed, "guide": self.guide.name, "khat": self.khat,
+                "seconds": self.seconds, "seed": self.seed, "guide": self.guide.name, "method": self.method,
+                "khat": self.khat,
                 "warnings": self.warnings}
 
     def __repr__(self):

@@ -19,7 +19,8 @@ data x: real[N]
 param w: simplex[K]
 param mu: ordered[K]
 param sigma: real<lower=0>[K]
-x ~ Normal(mu[0], sigma[0])
+z: int[N] ~ Categorical(w)      # finite support: its posterior is computed exactly
+x ~ Normal(mu[z], sigma[z])
 """,
     "stochvol_loop": """
 data y: real[T]
@@ -90,7 +91,10 @@ ERRORS = [
     ("a = 'text'", "unexpected character", 1),
     ("data y: real[N]\nmu ~ Normal(0, 1)\nz = y[mu]", "index must be known from data", 3),
     ("data y: real[N]\nz = y[0.5]", "index must be an integer", 2),
-    ("mu: int ~ Poisson(3)", "discrete latents are not supported yet", 1),
+    ("mu: int ~ Poisson(3)", "discrete latent with unbounded support (Poisson)", 1),
+    ("z ~ Bernoulli(0.5)\ndata y: real[N]\nw = y[0:z]", "can only index alone", 3),
+    ("data y: real[N, 2]\nz ~ Bernoulli(0.5)\nw = y[z, 0]", "can only index alone", 3),
+    ("z: real ~ Bernoulli(0.5)", "declared real, but Bernoulli gives integers", 1),
     ("data x: real\nx = 1", "already defined", 2),
     ("data y: real<lower=0, upper=1, lower=2>", "given twice", 1),
     ("data y: real<low=0>", "unknown type bound", 1),
