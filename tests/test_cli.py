@@ -108,3 +108,13 @@ def test_fit_with_a_fullrank_guide_prints_the_evidence():
     r = ppl("fit", os.path.join(EXAMPLES, "linreg.ppl"), "--guide", "fullrank")
     assert r.returncode == 0, r.stderr
     assert "fullrank guide" in r.stdout and "IWAE_50" in r.stdout and "k-hat" in r.stdout
+
+
+def test_fit_a_mixture_by_em(tmp_path):
+    out = tmp_path / "draws.csv"
+    r = ppl("fit", os.path.join(EXAMPLES, "gmm.ppl"), "--method", "em", "--draws", str(out), "--n-draws", "5",
+            cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "EM iterations" in r.stdout and "converged" in r.stdout and "discrete_posterior('z')" in r.stdout
+    header = next(csv.reader(open(out)))
+    assert "z[0]" in header and "mu[2]" in header

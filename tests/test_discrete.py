@@ -181,3 +181,14 @@ def test_enumeration_errors_name_the_place(text, message):
         ppl.compile(text).fit({"x": [0.1, 0.4, -0.3]}, seed=0)
     assert message in info.value.message
     assert info.value.span is not None
+
+
+def test_init_errors_say_what_is_wrong():
+    model = ppl.compile(GMM)
+    data = gmm_data(0, n=30)
+    with pytest.raises(ppl.PPLError, match="not a param"):
+        model.fit(data, method="em", init={"nu": [0, 1, 2]})
+    with pytest.raises(ppl.PPLError, match="outside its type"):
+        model.fit(data, method="em", init={"mu": [2.0, 1.0, 0.0]})     # not ordered
+    with pytest.raises(ppl.PPLError, match="has shape"):
+        model.fit(data, method="em", init={"sigma": [1.0, 2.0]})
