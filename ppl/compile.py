@@ -92,10 +92,14 @@ class CompiledModel:
     def _env(self, z, theta):
         return {"__z__": z, "__theta__": theta}
 
-    def log_joint(self, z, theta=None):
+    def log_joint(self, z, theta=None, responsibilities=None):
         """log p(data, latents) for a batch z of shape (S, dim) of unconstrained latents, including
-        log |Jacobian| of each constraining transform, so it is a density on z. Returns shape (S,)."""
+        log |Jacobian| of each constraining transform, so it is a density on z. Returns shape (S,).
+        With responsibilities (name -> (S, *shape, K)), each discrete latent's sum over its values is
+        replaced by the expectation under them: EM's M-step objective, before their entropy."""
         env = self._env(z, theta)
+        if responsibilities is not None:
+            env["__responsibilities__"] = responsibilities
         total = anp.zeros(anp.shape(z)[0])
         for step in self.steps:
             t = step.density(env)
@@ -131,18 +135,6 @@ class CompiledModel:
             for step in self.steps:
                 step.density(env)
         return env["__probabilities__"]
-
-    def expected_log_joint(self, z, theta, responsibilities):
-        """The log joint with each discrete latent's sum over values replaced by an expectation under
-        fixed responsibilities (name -> (S, *shape, K)): EM's M-step objective, before their entropy."""
-        env = self._env(z, theta)
-        env["__responsibilities__"] = responsibilities
-        total = anp.zeros(anp.shape(z)[0])
-        for step in self.steps:
-            t = step.density(env)
-            if t is not None:
-                total = total + t
-        return total
 
     def _collect(self, env, n):
         out = {}

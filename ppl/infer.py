@@ -107,6 +107,17 @@ class _Objective:
         return float(value), np.asarray(grad, dtype=float)
 
 
+def _recorder(trace, progress, monitor, objective):
+    """An L-BFGS callback: keeps the ELBO trace, reports progress, lets a monitor see the iterate."""
+    def record(x, value):
+        trace.append(-value)
+        if progress:
+            progress(len(trace), -value)
+        if monitor:
+            monitor(x, objective.evals)
+    return record
+
+
 def _initial_params(model, rng):
     if model.param_init is None:
         return np.zeros(0)
@@ -166,13 +177,7 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
             best.update(x=xv.copy(), value=value)
         return value, grad
 
-    def record(xv, value):
-        trace.append(-value)
-        if progress:
-            progress(len(trace), -value)
-        if s.monitor:
-            s.monitor(xv, f.evals)
-
+    record = _recorder(trace, progress, s.monitor, f)
     stage, averaging, avg_sum, avg_n = 1, False, np.zeros_like(x), 0
     try:
         if s.warmup_iters > 0:
@@ -332,13 +337,7 @@ def optimise_fixed_draws(model, guide, seed=0, settings=None, progress=None):
     m = max(s.dadvi_draws, guide.min_fixed_draws)
     eps = _rqmc_normals(m, guide.noise_dim, rng) if s.dadvi_rqmc else rng.standard_normal((m, guide.noise_dim))
     trace, warnings = [], []
-
-    def record(xv, value):
-        trace.append(-value)
-        if progress:
-            progress(len(trace), -value)
-        if s.monitor:
-            s.monitor(xv, f.evals)
+    record = _recorder(trace, progress, s.monitor, f)
     status, message = "converged", "L-BFGS converged on the fixed-draw ELBO"
     try:
         x, value, iters, converged = lbfgs.minimise(lambda xv: f(xv, eps), x0, max_iter=s.max_steps,
@@ -469,7 +468,7 @@ def optimise_em(model, guide, seed=0, settings=None, progress=None):
 
     def m_step_objective(responsibilities):
         def negative(th):
-            return -model.expected_log_joint(none, th, responsibilities)[0]
+            return -model.log_joint(none, th, responsibilities)[0]
         vg = value_and_grad(negative)
 
         def fun(th):

@@ -11,6 +11,7 @@ from scipy import stats
 from scipy.special import expit, logsumexp
 
 import ppl
+from test_language import PROGRAMS
 
 MIXED = """
 data x: real[N]
@@ -20,15 +21,7 @@ z: int[N] ~ Bernoulli(p)
 x ~ Normal(mu * z, 1)
 """
 
-GMM = """
-data K: int
-data x: real[N]
-param w: simplex[K]
-param mu: ordered[K]
-param sigma: real<lower=0>[K]
-z: int[N] ~ Categorical(w)      # finite support: its posterior is computed exactly
-x ~ Normal(mu[z], sigma[z])
-"""
+GMM = PROGRAMS["mixture"]           # program 5 of the language reference
 
 
 def mixed_brute_force(x, mu, p):
