@@ -428,6 +428,8 @@ class _Compiler:
         rng = onp.random.default_rng(0)
         dim, pdim = sum(b.size for b in self.latents), sum(b.size for b in self.params)
         env = {"__z__": rng.normal(0, 0.5, (2, dim)), "__theta__": rng.normal(0, 0.1, pdim)}
+        for site in self.discrete:     # not summed out yet: compare at one value of each
+            env[site.name] = onp.floor(rng.random((2,) + site.shape) * site.counts()).astype(int)
         with onp.errstate(all="ignore"):
             for step in self.steps[:mark[0]]:
                 step.density(env)

@@ -65,7 +65,9 @@ class EnumeratedStep:
             extra = anp.ndim(r) - 1 - len(self.site.shape)
             if extra > 0:
                 r = anp.sum(r, axis=tuple(range(anp.ndim(r) - extra, anp.ndim(r))))
-            out.append((step, r + onp.zeros((1,) + self.site.shape)))
+            if anp.shape(r)[1:] != self.site.shape:      # a term broadcast along some of z's axes
+                r = r + onp.zeros((1,) + self.site.shape)
+            out.append((step, r))
         return out
 
     def table(self, env):

@@ -185,3 +185,12 @@ def test_init_errors_say_what_is_wrong():
         model.fit(data, method="em", init={"mu": [2.0, 1.0, 0.0]})     # not ordered
     with pytest.raises(ppl.PPLError, match="has shape"):
         model.fit(data, method="em", init={"sigma": [1.0, 2.0]})
+
+
+def test_a_loop_over_the_elements_of_a_discrete_latent():
+    src = "data x: real[N]\nz: int[N] ~ Bernoulli(0.3)\nfor i in range(N) {\n  x[i] ~ Normal([0.0, 3.0][z[i]], 1)\n}\n"
+    x = [0.1, 2.9, 3.2]
+    compiled = ppl.compile(src).bind({"x": x})
+    exact = sum(logsumexp([np.log(0.7) + stats.norm.logpdf(v, 0, 1), np.log(0.3) + stats.norm.logpdf(v, 3, 1)])
+                for v in x)
+    assert compiled.log_joint(np.zeros((1, 0)))[0] == pytest.approx(exact, rel=1e-12)
