@@ -1,4 +1,6 @@
 """The Python front end: ppl.compile, ppl.load, Model.fit."""
+import difflib
+import numbers
 import os
 
 from . import guides, infer
@@ -63,8 +65,12 @@ class Model:
         (Stan's ADVI settings, as a baseline to compare against).
         init: initial values of params, name -> value (in the param's own, constrained terms)."""
         _keep_freed_heap()
+        s = _settings(settings, seed, rank, max_steps)
         compiled = self.bind(data or {})
         if init:
+            if not isinstance(init, dict):
+                raise PPLError("init must be a dict of param name -> initial value, got %s" % type(init).__name__,
+                               hint='as in init={"mu": [-1, 0, 1]}')
             try:
                 compiled.param_init = compiled.param_init_from(init)
             except PPLError as err:
@@ -72,9 +78,6 @@ class Model:
         if guide not in guides.GUIDES:
             raise PPLError("unknown guide '%s'" % guide, hint="choose one of: " + ", ".join(guides.GUIDES))
         q = guides.make(guide, compiled.dim, rank)
-        s = infer.Settings(**settings)
-        if max_steps is not None:
-            s.max_steps = int(max_steps)
         methods = {"stochastic": infer.optimise, "dadvi": infer.optimise_fixed_draws, "em": infer.optimise_em,
                    "advi": infer.optimise_advi}
         if method not in methods:
@@ -105,6 +108,42 @@ class Model:
 
     def __repr__(self):
         return "<Model %s>" % self.name
+
+
+def _settings(settings, seed, rank, max_steps):
+    """Model.fit's options, checked: a misspelt or mistyped option is a PPLError, not a TypeError
+    from deep inside the optimiser."""
+    import dataclasses
+    fields = {f.name: f for f in dataclasses.fields(infer.Settings)}
+    for name, value in settings.items():
+        if name not in fields:
+            close = difflib.get_close_matches(name, fields, n=1)
+            raise PPLError("fit has no option '%s'" % name,
+                           hint=("did you mean '%s'?" % close[0]) if close else "options: " + ", ".join(fields))
+        default = fields[name].default
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, (int, float)):
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value >= 0 and \
+                (isinstance(default, float) or float(value).is_integer())
+        else:
+            ok = isinstance(value, type(default)) or default is None
+        if not ok:
+            raise PPLError("fit option %s=%r is not valid" % (name, value),
+                           hint="it takes %s, like its default %r" % (
+                               "True or False" if isinstance(default, bool) else
+                               "a non-negative whole number" if isinstance(default, int) else
+                               "a non-negative number" if isinstance(default, float) else "a value", default))
+    for name, value, least in (("seed", seed, 0), ("rank", rank, 1), ("max_steps", max_steps, 0)):
+        if value is not None and not (isinstance(value, numbers.Integral) and not isinstance(value, bool)
+                                      and value >= least):
+            raise PPLError("fit option %s=%r is not valid" % (name, value),
+                           hint="it takes a whole number of at least %d" % least)
+    s = infer.Settings(**{k: (int(v) if isinstance(fields[k].default, int) and not isinstance(v, bool) else v)
+                          for k, v in settings.items()})
+    if max_steps is not None:
+        s.max_steps = int(max_steps)
+    return s
 
 
 def _latent_description(sym):

@@ -14,7 +14,7 @@ import numpy as onp
 
 from . import ast, transforms
 from .distributions import DISTRIBUTIONS, check_constraint
-from .errors import PPLCheckError
+from .errors import PPLCheckError, PPLDataError
 from .enumeration import DiscreteSite, EnumeratedStep, group_enumerated
 from .expressions import MAX_ELEMENTS, ExprCompiler, Value, constant, discrete_of, fmt_shape, lift
 from .printer import expr_source, type_source
@@ -69,7 +69,6 @@ class CompiledModel:
     def param_init_from(self, values):
         """The params' unconstrained initial vector with some set from constrained values
         (name -> array-like); the rest keep the model's own initial values (or none)."""
-        from .errors import PPLDataError
         init = onp.array(self.param_init if self.param_init is not None else onp.full(self.param_dim, onp.nan))
         steps = {step.block.name: step for step in self.steps if isinstance(step, ParamStep)}
         for name, value in values.items():
@@ -78,7 +77,12 @@ class CompiledModel:
                                    hint="params: " + (", ".join(steps) or "none"))
             b = steps[name].block
             try:
-                x = onp.broadcast_to(onp.asarray(value, dtype=float), b.shape)
+                x = onp.asarray(value, dtype=float)
+            except (TypeError, ValueError):
+                raise PPLDataError("init for '%s' is not a number or an array of numbers: %r" % (name, value),
+                                   hint="give it in the param's own terms, shape %s" % fmt_shape(b.shape)) from None
+            try:
+                x = onp.broadcast_to(x, b.shape)
             except ValueError:
                 raise PPLDataError("init for '%s' has shape %s; the param has shape %s" % (
                     name, fmt_shape(onp.shape(value)), fmt_shape(b.shape))) from None
@@ -126,15 +130,18 @@ class CompiledModel:
             step.set_values(env)
         return self._collect(env, onp.shape(z)[0])
 
-    def discrete_probabilities(self, z, theta=None):
-        """For each discrete latent, its exact conditional posterior given each draw of the rest:
-        name -> (S, *shape, K)."""
+    def discrete_posteriors(self, z, theta=None):
+        """The log joint (S,), and for each discrete latent its exact conditional posterior given each
+        draw of the rest: name -> (S, *shape, K). One pass: EM's E-step and its ELBO together."""
         env = self._env(z, theta)
         env["__probabilities__"] = {}
+        total = onp.zeros(onp.shape(z)[0])
         with onp.errstate(all="ignore"):
             for step in self.steps:
-                step.density(env)
-        return env["__probabilities__"]
+                t = step.density(env)
+                if t is not None:
+                    total = total + t
+        return total, env["__probabilities__"]
 
     def _collect(self, env, n):
         out = {}
@@ -740,6 +747,7 @@ class _Compiler:
         names = [p.name for p in form.params]
         values = [args[n][0] for n in names] + [value]
         logpdf, fvalue, fargs = form.log_density, value.evaluator(), [aligned[n] for n in names]
+        pointwise = None      # the unsummed density, where there is a draw axis to keep apart
         if all(v.is_const for v in values):
             with onp.errstate(all="ignore"):
                 total = float(onp.sum(logpdf(value.const, *[onp.asarray(v.const, dtype=float) for v in values[:-1]])))
@@ -763,7 +771,7 @@ class _Compiler:
         elif kind == "prior":
             full_shape = next(b for b in self.latents if b.name == write[0]).shape
         self.steps.append(SampleStep(span, kind, value, form, aligned, lp, write, full_shape,
-                                     pointwise=locals().get("pointwise"), batch_shape=vbatch,
+                                     pointwise=pointwise, batch_shape=vbatch,
                                      discrete=discrete_of(values)))
 
 

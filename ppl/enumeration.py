@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import autograd.numpy as anp
 import numpy as onp
 from autograd.scipy.special import logsumexp
+from autograd.tracer import getval
 
 from .errors import PPLCheckError
 from .expressions import fmt_shape
@@ -96,8 +97,7 @@ class EnumeratedStep:
         lse = logsumexp(table, axis=0)
         wanted = env.get("__probabilities__")
         if wanted is not None:
-            t = onp.asarray(getattr(table, "_value", table))
-            wanted[site.name] = onp.moveaxis(onp.exp(t - onp.asarray(getattr(lse, "_value", lse))), 0, -1)
+            wanted[site.name] = onp.moveaxis(onp.exp(getval(table) - getval(lse)), 0, -1)
         return anp.sum(anp.reshape(lse, (s, -1)), axis=1)
 
     def set_values(self, env):

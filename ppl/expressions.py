@@ -242,15 +242,12 @@ class ExprCompiler:
         target's first axis that z picks. Enumeration sets z to each of its values in turn."""
         if not index.is_int:
             raise self.error("an index must be an integer", e.subscripts[0].span)
-        if not target.shape:
-            raise self.error("a scalar cannot be indexed", e.span)
         size, span, source = target.shape[0], e.span, self.source
         shape = tuple(index.shape) + tuple(target.shape[1:])
         f_target, f_index = target.evaluator(), index.evaluator()
 
         def rows(env):
-            i = f_index(env)
-            ints = onp.asarray(getattr(i, "_value", i))
+            ints = onp.asarray(f_index(env))    # integers: never traced by autograd
             if ints.size and (ints.min() < 0 or ints.max() >= size):
                 raise PPLRuntimeError("index %d is out of range for an axis of size %d" % (
                     ints.max() if ints.max() >= size else ints.min(), size), span, source,

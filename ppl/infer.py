@@ -459,16 +459,12 @@ def optimise_em(model, guide, seed=0, settings=None, progress=None):
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     theta = _initial_params(model, rng)
-    none = np.zeros((1, 0))
+    no_latents = np.zeros((1, 0))   # a batch of one draw of nothing: every latent is discrete
     evals = [0]
-
-    def marginal(th):
-        with np.errstate(all="ignore"):
-            return float(model.log_joint(none, th)[0])
 
     def m_step_objective(responsibilities):
         def negative(th):
-            return -model.log_joint(none, th, responsibilities)[0]
+            return -model.log_joint(no_latents, th, responsibilities)[0]
         vg = value_and_grad(negative)
 
         def fun(th):
@@ -480,27 +476,27 @@ def optimise_em(model, guide, seed=0, settings=None, progress=None):
 
     trace, warnings = [], []
     status, message = "step cap", "EM reached %d iterations before the ELBO stopped rising" % s.max_steps
-    value = marginal(theta)
+    log_likelihood, responsibilities = model.discrete_posteriors(no_latents, theta)    # the first E-step
+    value = float(log_likelihood[0])
     if not np.isfinite(value):
         raise PPLRuntimeError("the log likelihood is %s at the initial params" % value,
                               hint="give the params initial values (init={...} or `param x: T = value`)")
     trace.append(value)
     try:
         for iteration in range(1, s.max_steps + 1):
-            with np.errstate(all="ignore"):
-                responsibilities = model.discrete_probabilities(none, theta)
             if len(theta):
                 theta, _, _, _ = lbfgs.minimise(m_step_objective(responsibilities), theta, max_iter=200,
                                                 rel_tol=1e-14, patience=2)
-            new = marginal(theta)
+            # the next E-step; with q exact again, the ELBO is the log likelihood at the new params
+            log_likelihood, responsibilities = model.discrete_posteriors(no_latents, theta)
+            new = float(log_likelihood[0])
             trace.append(new)
             if progress:
                 progress(iteration, new)
-            if not new - value > s.em_tol:
+            rise, value = new - value, new
+            if not rise > s.em_tol:
                 status, message = "converged", "an EM iteration raised the ELBO by less than %g" % s.em_tol
-                value = max(new, value)
                 break
-            value = new
     except KeyboardInterrupt:
         status, message = "interrupted", "the fit was interrupted; these are the params so far"
     if status != "converged":

@@ -2,6 +2,7 @@
 import numpy as np
 
 from . import evidence, infer, psis
+from .errors import PPLError, PPLRuntimeError
 
 
 QUANTILES = (0.05, 0.5, 0.95)
@@ -128,15 +129,14 @@ class Fit:
         """A discrete latent's posterior, element by element: array (*shape, K), P(name[n] = k | data).
         It is exact given the rest of the model, averaged over draws of q of the continuous latents
         (for a mixture fitted by EM, exactly the responsibilities)."""
-        from .errors import PPLError
         sites = {site.name: site for site in self.compiled.discrete}
         if name not in sites:
             raise PPLError("'%s' is not a discrete latent of this model" % name,
                            hint="discrete latents: " + (", ".join(sites) or "none"))
         z = self.unconstrained_draws(draws if self.guide.dim else 1, seed)
         with np.errstate(all="ignore"):
-            probs = self.compiled.discrete_probabilities(z, self.theta)[name]
-        return probs.mean(axis=0)
+            _, probs = self.compiled.discrete_posteriors(z, self.theta)
+        return probs[name].mean(axis=0)
 
     def posterior_predictive(self, n=1000, seed=None):
         """Replicated data from the posterior predictive: data name -> array (n, *shape)."""
@@ -157,7 +157,6 @@ class Fit:
         return self._summary
 
     def _corrected_summary(self, n):
-        from .errors import PPLRuntimeError
         z = self.unconstrained_draws(n, None)
         with np.errstate(all="ignore"):
             log_w = np.asarray(self.compiled.log_joint(z, self.theta)) - np.asarray(self.guide.log_density(self.phi, z))
@@ -200,10 +199,13 @@ class Fit:
         importance sampling estimate, each with its Monte Carlo standard error. By default from the
         draws of q behind the fit's ELBO and k-hat (so the numbers agree); from `draws` fresh ones if
         given."""
+        if not (isinstance(k, int) and k >= 1) or not (draws is None or (isinstance(draws, int) and draws >= 2 * k)):
+            raise PPLError("evidence(draws=%r, k=%r): k must be a whole number of at least 1 and draws at least "
+                           "2k" % (draws, k), hint="IWAE_k averages groups of k draws and needs two groups or more")
         if draws is None and seed is None and len(self._log_weights) >= 2 * k:
             return evidence.estimate(self._log_weights, k)
         log_w = infer.log_weights(self.compiled, self.guide, self.phi, self.theta, self._rng(seed, 3),
-                                  draws or 10000)
+                                  draws or max(10000, 2 * k))
         return evidence.estimate(log_w, k)
 
     def report(self):

@@ -177,3 +177,25 @@ def test_convergence_is_judged_from_the_iterates_own_noise():
     assert not settled and "halves" in why
     noisy = phi + np.concatenate([rng.normal(0, 1.5, (500, 3)) * [1, 2, 0.5], np.zeros((500, 3))], axis=1)
     assert not infer._iterates_settled(noisy, g, noisy.mean(0))[0]
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"stepsize": 0.1}, "no option 'stepsize'"),
+    ({"dadvi_draws": "many"}, "dadvi_draws='many' is not valid"),
+    ({"dadvi_rqmc": 1}, "dadvi_rqmc=1 is not valid"),
+    ({"guide": "lowrank", "rank": 0}, "rank=0 is not valid"),
+    ({"max_steps": "x"}, "max_steps='x' is not valid"),
+    ({"seed": -1}, "seed=-1 is not valid"),
+    ({"init": "abc"}, "init must be a dict"),
+])
+def test_fit_options_are_checked(options, message):
+    with pytest.raises(ppl.PPLError) as info:
+        ppl.compile("mu ~ Normal(0, 1)").fit({}, **options)
+    assert message in info.value.message and info.value.hint
+
+
+def test_evidence_arguments_are_checked():
+    fit = ppl.compile("mu ~ Normal(0, 1)").fit({}, seed=0)
+    with pytest.raises(ppl.PPLError, match="draws at least 2k"):
+        fit.evidence(draws=10, k=50)
+    assert fit.evidence(k=40000).iwae_k == 40000      # more than the fit's own draws: fresh ones
