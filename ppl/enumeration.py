@@ -37,6 +37,22 @@ class DiscreteSite:
         return self.valid.sum(axis=0)
 
 
+class _Copies(dict):
+    """The env of a group's evaluation: what the group writes, plus, read through from the model's
+    env, entries with a draw axis stacked `copies` times on it. Only what the group reads is copied."""
+
+    def __init__(self, env, copies, batched_keys):
+        super().__init__()
+        self.env, self.copies, self.batched_keys = env, copies, batched_keys
+
+    def __missing__(self, key):
+        value = self.env[key]
+        if key in self.batched_keys:
+            value = anp.concatenate([value] * self.copies, axis=0)
+        self[key] = value
+        return value
+
+
 class EnumeratedStep:
     """A discrete latent's group of statements, evaluated for each of its values at once."""
 
@@ -48,11 +64,7 @@ class EnumeratedStep:
     # ---- the table of log probabilities
 
     def _replicate(self, env, copies):
-        local = dict(env)
-        for key in self.batched_keys:
-            if key in env:
-                local[key] = anp.concatenate([env[key]] * copies, axis=0)
-        return local
+        return _Copies(env, copies, self.batched_keys)
 
     def _terms(self, local, values):
         """Each density statement's terms at each element of z, for the given values: [(step, array)]."""
@@ -130,7 +142,7 @@ class EnumeratedStep:
             return
         counts = site.counts()
         values = onp.floor(rng.random(site.shape) * counts).astype(int)
-        local = self._replicate(env, 1)
+        local = dict(env)
         base = self._terms(dict(local), values[None])
         size = values.size
         for j in sorted({0, size - 1, *rng.integers(0, size, 6).tolist()}):
