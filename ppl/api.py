@@ -110,6 +110,9 @@ class Model:
         return "<Model %s>" % self.name
 
 
+FIT_ARGUMENTS = ["data", "seed", "guide", "rank", "method", "max_steps", "progress", "init"]
+
+
 def _settings(settings, seed, rank, max_steps):
     """Model.fit's options, checked: a misspelt or mistyped option is a PPLError, not a TypeError
     from deep inside the optimiser."""
@@ -117,7 +120,7 @@ def _settings(settings, seed, rank, max_steps):
     fields = {f.name: f for f in dataclasses.fields(infer.Settings)}
     for name, value in settings.items():
         if name not in fields:
-            close = difflib.get_close_matches(name, fields, n=1)
+            close = difflib.get_close_matches(name, list(fields) + FIT_ARGUMENTS, n=1)
             raise PPLError("fit has no option '%s'" % name,
                            hint=("did you mean '%s'?" % close[0]) if close else "options: " + ", ".join(fields))
         default = fields[name].default

@@ -181,6 +181,7 @@ def test_convergence_is_judged_from_the_iterates_own_noise():
 
 @pytest.mark.parametrize("options,message", [
     ({"stepsize": 0.1}, "no option 'stepsize'"),
+    ({"metod": "em"}, "no option 'metod'"),
     ({"dadvi_draws": "many"}, "dadvi_draws='many' is not valid"),
     ({"dadvi_rqmc": 1}, "dadvi_rqmc=1 is not valid"),
     ({"guide": "lowrank", "rank": 0}, "rank=0 is not valid"),
@@ -192,6 +193,8 @@ def test_fit_options_are_checked(options, message):
     with pytest.raises(ppl.PPLError) as info:
         ppl.compile("mu ~ Normal(0, 1)").fit({}, **options)
     assert message in info.value.message and info.value.hint
+    if "metod" in options:
+        assert "did you mean 'method'" in info.value.hint
 
 
 def test_evidence_arguments_are_checked():
