@@ -6,6 +6,7 @@ import os
 from . import guides, infer
 from .check import check
 from .compile import compile_model
+from .counts import CountFactors, prior_moments
 from .errors import PPLError
 from .model import bind
 from .printer import expr_source, type_source
@@ -77,7 +78,9 @@ class Model:
                 raise err.located(self.source)
         if guide not in guides.GUIDES:
             raise PPLError("unknown guide '%s'" % guide, hint="choose one of: " + ", ".join(guides.GUIDES))
-        q = guides.make(guide, compiled.dim, rank)
+        q = guides.make(guide, compiled.dim, rank, CountFactors(compiled.counts) if compiled.counts else None)
+        if compiled.counts:
+            q.count_moments = prior_moments(compiled, seed)
         methods = {"stochastic": infer.optimise, "dadvi": infer.optimise_fixed_draws, "em": infer.optimise_em,
                    "advi": infer.optimise_advi}
         if method not in methods:

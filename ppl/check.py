@@ -197,11 +197,6 @@ class _Checker:
                                       "distributions inside the loop" % target.id)
             if s.type is not None:
                 self.type(s.type, scope, consts_only=False)
-            if dist.support.discrete and dist.support.upper is None:
-                raise self.error("'%s' would be a discrete latent with unbounded support (%s); only finite "
-                                 "supports (Bernoulli, Binomial, Categorical) can be enumerated yet"
-                                 % (target.id, dist.name), target.span,
-                                 hint="observe it as data, or marginalise it out by hand with logsumexp")
             if dist.support.discrete and s.type is not None and s.type.base != "int":
                 raise self.error("'%s' is declared %s, but %s gives integers" % (
                     target.id, s.type.base, dist.name), s.type.span, hint="declare it int, as in `z: int[N]`")

@@ -61,7 +61,7 @@ def cmd_fit(args):
             progress.close()
     if args.draws:
         write_draws_csv(fit, args.draws, args.n_draws)
-    ev = fit.evidence() if fit.guide.dim else None
+    ev = fit.evidence() if fit.sampled else None
     if args.json:
         out = fit.to_json()
         out["model"], out["data"] = args.model, paths

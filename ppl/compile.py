@@ -15,6 +15,7 @@ import numpy as onp
 from . import ast, transforms
 from .distributions import DISTRIBUTIONS, check_constraint
 from .errors import PPLCheckError, PPLDataError
+from .counts import CountSite
 from .enumeration import DiscreteSite, EnumeratedStep, group_enumerated
 from .expressions import MAX_ELEMENTS, ExprCompiler, Value, constant, discrete_of, fmt_shape, lift
 from .printer import expr_source, type_source
@@ -48,10 +49,17 @@ class CompiledModel:
     param_init: object                 # unconstrained initial values of the params, or None where unset
     warnings: list = field(default_factory=list)
     discrete: list = field(default_factory=list)   # DiscreteSite per enumerated discrete latent
+    counts: list = field(default_factory=list)     # CountSite per unbounded discrete latent (after z's dim)
 
     @property
     def dim(self):
+        """Continuous unconstrained latent coordinates. Count latents, where there are any, follow them
+        in z as count_dim more columns."""
         return sum(b.size for b in self.latents)
+
+    @property
+    def count_dim(self):
+        return sum(site.size for site in self.counts)
 
     @property
     def param_dim(self):
@@ -96,14 +104,17 @@ class CompiledModel:
     def _env(self, z, theta):
         return {"__z__": z, "__theta__": theta}
 
-    def log_joint(self, z, theta=None, responsibilities=None):
+    def log_joint(self, z, theta=None, responsibilities=None, local=None):
         """log p(data, latents) for a batch z of shape (S, dim) of unconstrained latents, including
         log |Jacobian| of each constraining transform, so it is a density on z. Returns shape (S,).
         With responsibilities (name -> (S, *shape, K)), each discrete latent's sum over its values is
-        replaced by the expectation under them: EM's M-step objective, before their entropy."""
+        replaced by the expectation under them: EM's M-step objective, before their entropy.
+        With a dict `local`, each count latent's terms per element, (S, *shape), are put in it."""
         env = self._env(z, theta)
         if responsibilities is not None:
             env["__responsibilities__"] = responsibilities
+        if local is not None:
+            env["__local__"] = local
         total = anp.zeros(anp.shape(z)[0])
         for step in self.steps:
             t = step.density(env)
@@ -147,7 +158,7 @@ class CompiledModel:
         out = {}
         for b in self.latents + self.params:
             out[b.name] = env[b.name]
-        for site in self.discrete:
+        for site in self.discrete + self.counts:
             out[site.name] = env[site.name]
         for name, shape in self.derived:
             out[name] = env[name]
@@ -163,7 +174,7 @@ class CompiledModel:
         """Forward simulation. With z (n draws of the unconstrained latents): posterior predictive;
         without: latents from their priors too. Returns (values, replicated data)."""
         prior = z is None
-        env = self._env(z if z is not None else onp.zeros((n, self.dim)), theta)
+        env = self._env(z if z is not None else onp.zeros((n, self.dim + self.count_dim)), theta)
         env["__replicas__"] = {}
         with onp.errstate(all="ignore"):
             for step in self.steps:
@@ -311,6 +322,7 @@ class _Compiler:
         self.exprs = ExprCompiler(self.source)
         self.latents, self.params, self.derived, self.steps, self.warnings = [], [], [], [], []
         self.discrete = []      # DiscreteSite per discrete latent (enumerated, not part of z)
+        self.counts = []        # CountSite per unbounded discrete latent (in z, after the continuous latents)
         self.batched_keys = {"__z__"}   # env entries with a leading draw axis
         self.param_init = []
         self.coverage = {}      # `latent`-declared name -> per-element count of densities
@@ -343,11 +355,14 @@ class _Compiler:
         if self.params:
             init = onp.concatenate([onp.ravel(i) if i is not None else onp.full(b.size, onp.nan)
                                     for b, i in zip(self.params, self.param_init)])
-        steps = group_enumerated(self.steps, self.discrete, self.batched_keys, self.source) if self.discrete \
-            else self.steps
+        offset = sum(b.size for b in self.latents)
+        for site in self.counts:
+            site.offset, offset = offset, offset + site.size
+        sites = self.discrete + self.counts
+        steps = group_enumerated(self.steps, sites, self.batched_keys, self.source) if sites else self.steps
         model = CompiledModel(self.bound, self.latents, self.params, self.derived, steps, init, self.warnings,
-                              self.discrete)
-        if self.discrete:
+                              self.discrete, self.counts)
+        if sites:
             self.check_enumeration(model)
         return model
 
@@ -355,7 +370,8 @@ class _Compiler:
         """Enumeration sums each discrete latent out element by element; check on random values that
         changing one element of it changes only that element's terms."""
         rng = onp.random.default_rng(0)
-        env = model._env(rng.normal(0, 0.5, (1, model.dim)), rng.normal(0, 0.1, model.param_dim))
+        z = onp.concatenate([rng.normal(0, 0.5, (1, model.dim)), rng.integers(0, 5, (1, model.count_dim))], axis=1)
+        env = model._env(z, rng.normal(0, 0.1, model.param_dim))
         with onp.errstate(all="ignore"):
             for step in model.steps:
                 if isinstance(step, EnumeratedStep):
@@ -435,7 +451,7 @@ class _Compiler:
         rng = onp.random.default_rng(0)
         dim, pdim = sum(b.size for b in self.latents), sum(b.size for b in self.params)
         env = {"__z__": rng.normal(0, 0.5, (2, dim)), "__theta__": rng.normal(0, 0.1, pdim)}
-        for site in self.discrete:     # not summed out yet: compare at one value of each
+        for site in self.discrete + self.counts:     # not grouped yet: compare at one value of each
             env[site.name] = onp.floor(rng.random((2,) + site.shape) * site.counts()).astype(int)
         with onp.errstate(all="ignore"):
             for step in self.steps[:mark[0]]:
@@ -692,8 +708,18 @@ class _Compiler:
         self.add_sample(s.span, "latent", value, d, form, args, (name, None))
 
     def discrete_latent(self, s, scope, d, form, args, shape):
-        """A latent with finite support: summed out of the log joint by enumeration (ppl.enumeration)."""
+        """A latent with finite support: summed out of the log joint by enumeration (ppl.enumeration).
+        With unbounded support: a count, with a factor of q of its own (ppl.counts)."""
         name = s.target.id
+        if d.support.upper is None:
+            self.counts.append(CountSite(name, shape, d.name, s.target.span))
+        else:
+            self.discrete.append(self.finite_site(s, d, form, args, shape))
+        value = Value(shape, True, fn=_reader(name), batched=True, discrete=frozenset([name]))
+        scope[name] = value
+        self.add_sample(s.span, "latent", value, d, form, args, (name, None))
+
+    def finite_site(self, s, d, form, args, shape):
         valid = None
         if d.categories:
             size = args[form.params[0].name][0].shape[-1]
@@ -706,11 +732,8 @@ class _Compiler:
         else:
             size = int(d.support.upper) + 1
         if size * max(1, int(onp.prod(shape))) > MAX_ELEMENTS:
-            raise self.error("'%s' has too many values to enumerate" % name, s.target.span)
-        self.discrete.append(DiscreteSite(name, shape, size, s.target.span, valid))
-        value = Value(shape, True, fn=_reader(name), batched=True, discrete=frozenset([name]))
-        scope[name] = value
-        self.add_sample(s.span, "latent", value, d, form, args, (name, None))
+            raise self.error("'%s' has too many values to enumerate" % s.target.id, s.target.span)
+        return DiscreteSite(s.target.id, shape, size, s.target.span, valid)
 
     def check_type_support(self, t, d, s):
         want = _type_support(t)

@@ -30,6 +30,10 @@ class DiscreteSite:
     span: object
     valid: object = None     # (K, *shape) bool where some values are impossible (Binomial with varying n)
 
+    @property
+    def step_class(self):
+        return EnumeratedStep
+
     def counts(self):
         """How many values each element can take."""
         if self.valid is None:
@@ -167,7 +171,7 @@ class EnumeratedStep:
 
 
 def group_enumerated(steps, sites, batched_keys, source):
-    """Replace each discrete latent's statements by one EnumeratedStep, placed where the last of them
+    """Replace each discrete latent's statements by one step (its site's step_class), placed where the last of them
     was (everything they read is defined by then, and nothing else reads what they define)."""
     by_name = {site.name: site for site in sites}
     members = {site.name: [] for site in sites}
@@ -198,5 +202,6 @@ def group_enumerated(steps, sites, batched_keys, source):
             out.append(step)
         if i in at_end:
             name = at_end[i]
-            out.append(EnumeratedStep(by_name[name], members[name], batched_keys))
+            site = by_name[name]
+            out.append(site.step_class(site, members[name], batched_keys))
     return out

@@ -39,7 +39,8 @@ class Evidence:
             "  ELBO       %12.3f  (s.e. %.3f)   lower bound" % (self.elbo, self.elbo_se),
             "  IWAE_%-4d  %12.3f  (s.e. %.3f)   tighter lower bound" % (self.iwae_k, self.iwae, self.iwae_se),
             "  %s %12.3f  (s.e. %.3f)   estimate; k-hat %.2f, %s" % (
-                "PSIS      " if self.khat < 0.7 else "truncated IS (unreliable)", self.psis, self.psis_se,
+                "PSIS      " if self.khat < 0.7 else "IS        " if not np.isfinite(self.khat) else
+                "truncated IS (unreliable)", self.psis, self.psis_se,
                 self.khat, psis.verdict(self.khat, self.psis - self.elbo)),
         ])
 

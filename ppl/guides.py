@@ -19,6 +19,7 @@ LOG_2PI = math.log(2 * math.pi)
 class Guide:
     name = ""
     rank = None
+    counts = None       # CountFactors, when the model has count latents (WithCounts)
 
     def __init__(self, dim, init_scale=0.1):
         self.dim = dim
@@ -220,10 +221,71 @@ class LowRank(Guide):
         return onp.concatenate([sd, onp.repeat(sd, self.rank), onp.full(self.dim, 0.5)])
 
 
+class WithCounts(Guide):
+    """A Gaussian guide over the continuous latents times independent factors over the count latents
+    (ppl.counts). phi = [the Gaussian's phi, psi]; a draw is [continuous z, counts], counts as floats;
+    the noise is [the Gaussian's, one dimension per count]. entropy() is the Gaussian's only: the
+    counts' part of the ELBO is estimated from draws (see infer.elbo)."""
+
+    def __init__(self, inner, counts):
+        super().__init__(inner.dim, inner.init_scale)
+        self.inner, self.counts = inner, counts
+        self.name, self.rank = inner.name, inner.rank
+        self.count_moments = None       # the counts' means and sds where q starts (from prior simulation)
+
+    @property
+    def noise_dim(self):
+        return self.inner.noise_dim + self.counts.noise_dim
+
+    @property
+    def size(self):
+        return self.inner.size + self.counts.size
+
+    @property
+    def min_fixed_draws(self):
+        return self.inner.min_fixed_draws
+
+    def initial(self):
+        ones = onp.ones(self.counts.noise_dim)
+        moments = (ones, ones) if self.count_moments is None else self.count_moments
+        return onp.concatenate([self.inner.initial(), self.counts.initial(*moments)])
+
+    def split(self, phi):
+        return phi[:self.inner.size], phi[self.inner.size:]
+
+    def sample(self, phi, eps):
+        inner, psi = self.split(phi)
+        continuous = self.inner.sample(inner, eps[:, :self.inner.noise_dim])
+        return np.concatenate([continuous, self.counts.draw(psi, eps[:, self.inner.noise_dim:])], axis=1)
+
+    def count_log_q(self, phi, z):
+        """log q of each count, (S, C)."""
+        return self.counts.log_q(self.split(phi)[1], z[:, self.dim:])
+
+    def entropy(self, phi):
+        return self.inner.entropy(self.split(phi)[0])
+
+    def log_density(self, phi, z):
+        inner = self.inner.log_density(self.split(phi)[0], z[:, :self.dim])
+        return inner + np.sum(self.count_log_q(phi, z), axis=-1)
+
+    def mean_sd(self, phi):
+        return self.inner.mean_sd(self.split(phi)[0])
+
+    def precondition(self, phi, grad):
+        inner, psi = self.split(phi)
+        n = self.inner.size
+        return onp.concatenate([self.inner.precondition(inner, grad[:n]), self.counts.precondition(psi, grad[n:])])
+
+    def step_limit(self, phi):
+        inner, psi = self.split(phi)
+        return onp.concatenate([self.inner.step_limit(inner), self.counts.step_limit(psi)])
+
+
 GUIDES = {"meanfield": MeanField, "fullrank": FullRank, "lowrank": LowRank}
 
 
-def make(name, dim, rank=None):
-    if name == "lowrank":
-        return LowRank(dim, rank=2 if rank is None else rank)
-    return GUIDES[name](dim)
+def make(name, dim, rank=None, counts=None):
+    """A guide over dim continuous coordinates, times `counts` (CountFactors) if given."""
+    guide = LowRank(dim, rank=2 if rank is None else rank) if name == "lowrank" else GUIDES[name](dim)
+    return WithCounts(guide, counts) if counts is not None else guide

@@ -39,9 +39,41 @@ def elbo(model, guide, phi, theta, eps, estimator="reparam"):
     (zero in expectation) from the gradient; when q equals the posterior the gradient is then zero
     for every draw."""
     z = guide.sample(phi, eps)
+    if guide.counts is not None:
+        return elbo_with_counts(model, guide, phi, theta, z, estimator)
     if estimator == "stl":
         return anp.mean(model.log_joint(z, theta) - guide.log_density(getval(phi), z))
     return anp.mean(model.log_joint(z, theta)) + guide.entropy(phi)
+
+
+def elbo_with_counts(model, guide, phi, theta, z, estimator="reparam", rao_blackwell=True, baseline=True):
+    """The ELBO when q has factors over count latents (ppl.counts): its value, and a surrogate whose
+    gradient is the reparameterisation gradient for everything continuous plus a score-function
+    estimate for the count factors' parameters psi,
+
+        grad_psi ELBO = E_q[ sum_n grad_psi log q(k_n) (f_n(k) - log q(k_n) - b_n) ]
+
+    with f_n the terms that depend on k_n (rao_blackwell; otherwise the whole log joint, and
+    log q of every count) and b_n the mean of the other draws' signals (baseline). The surrogate
+    term is zero in value, so the value is the plain ELBO estimate."""
+    local = {}
+    log_joint = model.log_joint(z, theta, local=local if rao_blackwell else None)
+    log_q = guide.count_log_q(phi, z)                                   # (S, C)
+    fixed_log_q = getval(log_q)
+    if estimator == "stl":
+        continuous = anp.mean(log_joint - guide.inner.log_density(getval(guide.split(phi)[0]), z[:, :guide.dim]))
+    else:
+        continuous = anp.mean(log_joint) + guide.entropy(phi)
+    value = continuous - np.mean(np.sum(fixed_log_q, axis=1))
+    s = np.shape(fixed_log_q)[0]
+    if rao_blackwell:
+        f = np.concatenate([np.reshape(getval(local[site.name]), (s, -1)) for site in guide.counts.sites], axis=1)
+        signal = f - fixed_log_q
+    else:
+        signal = (getval(log_joint) - np.sum(fixed_log_q, axis=1))[:, None] + np.zeros_like(fixed_log_q)
+    if baseline and s > 1:
+        signal = signal - (np.sum(signal, axis=0) - signal) / (s - 1)
+    return value + anp.mean(anp.sum((log_q - fixed_log_q) * signal, axis=1))
 
 
 @dataclass
@@ -171,8 +203,13 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
     # ---- stage 1: L-BFGS on a fixed-draw ELBO
     eps_fixed = rng.standard_normal((max(s.warmup_draws, guide.min_fixed_draws), dim))
 
+    # With fixed noise, counts drawn by inverse CDF are a step function of q's count parameters, which
+    # L-BFGS cannot follow: the warm start holds them, and stage 2 moves them by score-function steps.
+    held = slice(guide.inner.size, guide.size) if guide.counts is not None else slice(0, 0)
+
     def fixed(xv):
         value, grad = f(xv, eps_fixed)
+        grad[held] = 0.0
         if np.isfinite(value) and value < best["value"]:
             best.update(x=xv.copy(), value=value)
         return value, grad
@@ -329,6 +366,10 @@ def optimise_fixed_draws(model, guide, seed=0, settings=None, progress=None):
     the answer depends on which M draws were taken, from the sandwich covariance
     H^-1 Cov_m(grad f_m) H^-1 / M of the M-estimator (f_m: the objective at draw m)."""
     s = settings or Settings()
+    if guide.counts is not None:
+        raise PPLRuntimeError("method='dadvi' cannot fit count latents (%s): with fixed draws the ELBO is a "
+                              "step function of their q" % ", ".join(site.name for site in model.counts),
+                              hint="use method='stochastic'")
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     f = _Objective(model, guide)
@@ -449,9 +490,11 @@ def optimise_em(model, guide, seed=0, settings=None, progress=None):
     from the current ones and never returning a worse point, so the ELBO cannot decrease from one
     iteration to the next. Stops when an iteration raises it by less than em_tol."""
     s = settings or Settings()
-    if model.dim:
+    if model.dim or model.counts:
         raise PPLRuntimeError("method='em' needs every latent to be discrete with finite support; this model "
-                              "has continuous latents (%s)" % ", ".join(b.name for b in model.latents),
+                              "has %s (%s)" % (("continuous latents", ", ".join(b.name for b in model.latents))
+                                               if model.dim else ("count latents, with unbounded support",
+                                                                  ", ".join(c.name for c in model.counts))),
                               hint="use method='stochastic': it fits q over them and the params together")
     if not model.discrete:
         raise PPLRuntimeError("method='em' needs a discrete latent to take expectations over",

@@ -92,7 +92,7 @@ def verdict(k, gap=None):
     """What k-hat says about q, in plain words. `gap` (PSIS estimate minus ELBO, about KL(q || p))
     tells a q whose tails are merely lighter than the posterior's from one that misses mass."""
     if not np.isfinite(k):
-        return "unknown: too few draws to judge q"
+        return "unknown: too few draws, or too few distinct weights (a discrete q), to judge q"
     if gap is not None and k >= 0.5 and gap < NEGLIGIBLE_GAP:
         return ("good: q is within %.3f nats of the posterior (KL); k-hat only reflects tails lighter than "
                 "the posterior's" % max(gap, 0.0))

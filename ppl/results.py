@@ -108,6 +108,12 @@ class Fit:
             self.warnings.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap)))
 
     @property
+    def sampled(self):
+        """Does q have anything to draw (continuous or count latents), or is it exact (only summed-out
+        discrete latents, whose conditional posteriors are computed, not drawn)?"""
+        return bool(self.compiled.dim or self.compiled.counts)
+
+    @property
     def converged(self):
         return self.status == "converged"
 
@@ -133,7 +139,7 @@ class Fit:
         if name not in sites:
             raise PPLError("'%s' is not a discrete latent of this model" % name,
                            hint="discrete latents: " + (", ".join(sites) or "none"))
-        z = self.unconstrained_draws(draws if self.guide.dim else 1, seed)
+        z = self.unconstrained_draws(draws if self.sampled else 1, seed)
         with np.errstate(all="ignore"):
             _, probs = self.compiled.discrete_posteriors(z, self.theta)
         return probs[name].mean(axis=0)
@@ -173,7 +179,7 @@ class Fit:
 
     def _summarise(self, draws, n, weights, title=None):
         c = self.compiled
-        groups = [(b.name, b.shape, "latent") for b in c.latents] + \
+        groups = [(b.name, b.shape, "latent") for b in c.latents + c.counts] + \
                  [(b.name, b.shape, "param") for b in c.params] + \
                  [(name, shape, "derived") for name, shape in c.derived]
         rows, kinds = [], {}
@@ -191,7 +197,7 @@ class Fit:
 
     def params(self):
         """The fitted point values of the params: name -> array."""
-        values = self.compiled.values(np.zeros((1, self.guide.dim)), self.theta)
+        values = self.compiled.values(np.zeros((1, self.compiled.dim + self.compiled.count_dim)), self.theta)
         return {b.name: values[b.name][0] for b in self.compiled.params}
 
     def evidence(self, draws=None, k=50, seed=None):
@@ -211,7 +217,7 @@ class Fit:
     def report(self):
         """What the CLI prints after a fit: the table, the bound, the status."""
         lines = [str(self.summary()), ""]
-        if self.guide.dim:
+        if self.sampled:
             lines.append("ELBO %.3f (Monte Carlo s.e. %.3f): a lower bound on log p(data)" % (self.elbo, self.elbo_se))
         else:
             lines.append("ELBO %.3f = log p(data%s): with no continuous latents the bound is exact" % (
@@ -222,11 +228,14 @@ class Fit:
         else:
             lines.append("%s after %d gradient evaluations in %.2f s (%s guide)" % (
                 self.status, self.grad_evals, self.seconds, self.guide.name))
-        if self.guide.dim or not self.compiled.discrete:
+        if self.sampled or not self.compiled.discrete:
             lines.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap)))
         for site in self.compiled.discrete:
             lines.append("%s: discrete, %d values, summed out exactly; its posterior: fit.discrete_posterior('%s')"
                          % (site.name, site.size, site.name))
+        for site in self.compiled.counts:
+            lines.append("%s: a count (%s prior); q over it is a discretised logistic, fitted by score-function "
+                         "gradients" % (site.name, site.family))
         if self.mc_error is not None and self.guide.dim:
             worst = self.mc_error_in_sds()
             lines.append("fixed-draw Monte Carlo error: up to %.3f posterior sds in a mean" % worst)

@@ -91,7 +91,6 @@ ERRORS = [
     ("a = 'text'", "unexpected character", 1),
     ("data y: real[N]\nmu ~ Normal(0, 1)\nz = y[mu]", "index must be known from data", 3),
     ("data y: real[N]\nz = y[0.5]", "index must be an integer", 2),
-    ("mu: int ~ Poisson(3)", "discrete latent with unbounded support (Poisson)", 1),
     ("z ~ Bernoulli(0.5)\ndata y: real[N]\nw = y[0:z]", "can only index alone", 3),
     ("data y: real[N, 2]\nz ~ Bernoulli(0.5)\nw = y[z, 0]", "can only index alone", 3),
     ("z: real ~ Bernoulli(0.5)", "declared real, but Bernoulli gives integers", 1),
