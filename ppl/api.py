@@ -6,6 +6,7 @@ import os
 from . import guides, infer
 from .check import check
 from .compile import compile_model
+from .amortised import amortised_guide
 from .counts import CountFactors, prior_moments
 from .errors import PPLError
 from .model import bind
@@ -57,14 +58,16 @@ class Model:
                            self.source, hint="check the sizes in the data and in the model's types") from None
 
     def fit(self, data=None, seed=0, guide="meanfield", rank=None, method="stochastic", max_steps=None,
-            progress=None, init=None, **settings):
+            progress=None, init=None, amortize=None, **settings):
         """Maximise the ELBO: q over the latents and point values for the params. Returns a Fit.
 
         method: "stochastic" (fresh draws every step, iterate averaging), "dadvi" (one fixed set of
         draws, L-BFGS to exact convergence, with a Monte Carlo error estimate in Fit.mc_error), "em"
         (expectation-maximisation, when every latent is discrete with finite support), or "advi"
         (Stan's ADVI settings, as a baseline to compare against).
-        init: initial values of params, name -> value (in the param's own, constrained terms)."""
+        init: initial values of params, name -> value (in the param's own, constrained terms).
+        amortize: {latent: [hidden layer sizes]} makes q over that latent's rows an encoder network's
+        output for the matching data rows (a VAE's encoder) instead of separate factors per row."""
         _keep_freed_heap()
         s = _settings(settings, seed, rank, max_steps)
         compiled = self.bind(data or {})
@@ -78,7 +81,15 @@ class Model:
                 raise err.located(self.source)
         if guide not in guides.GUIDES:
             raise PPLError("unknown guide '%s'" % guide, hint="choose one of: " + ", ".join(guides.GUIDES))
-        q = guides.make(guide, compiled.dim, rank, CountFactors(compiled.counts) if compiled.counts else None)
+        if amortize is not None:
+            if guide != "meanfield":
+                raise PPLError("amortize replaces mean-field factors; guide='%s' cannot be amortised" % guide,
+                               hint="use guide='meanfield' (the default) with amortize")
+            q = amortised_guide(compiled, amortize, seed)
+            if compiled.counts:
+                q = guides.WithCounts(q, CountFactors(compiled.counts))
+        else:
+            q = guides.make(guide, compiled.dim, rank, CountFactors(compiled.counts) if compiled.counts else None)
         if compiled.counts:
             q.count_moments = prior_moments(compiled, seed)
         methods = {"stochastic": infer.optimise, "dadvi": infer.optimise_fixed_draws, "em": infer.optimise_em,
@@ -113,7 +124,7 @@ class Model:
         return "<Model %s>" % self.name
 
 
-FIT_ARGUMENTS = ["data", "seed", "guide", "rank", "method", "max_steps", "progress", "init"]
+FIT_ARGUMENTS = ["data", "seed", "guide", "rank", "method", "max_steps", "progress", "init", "amortize"]
 
 
 def _settings(settings, seed, rank, max_steps):

@@ -20,6 +20,7 @@ class Guide:
     name = ""
     rank = None
     counts = None       # CountFactors, when the model has count latents (WithCounts)
+    adam_coords = onp.zeros(0, dtype=int)    # coordinates of phi the stochastic stage moves by Adam steps
 
     def __init__(self, dim, init_scale=0.1):
         self.dim = dim
@@ -231,6 +232,7 @@ class WithCounts(Guide):
         super().__init__(inner.dim, inner.init_scale)
         self.inner, self.counts = inner, counts
         self.name, self.rank = inner.name, inner.rank
+        self.adam_coords = inner.adam_coords
         self.count_moments = None       # the counts' means and sds where q starts (from prior simulation)
 
     @property

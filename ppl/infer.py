@@ -88,6 +88,7 @@ class Settings:
     average_step_size: float = 0.05
     average_draws: int = 16
     max_steps: int = 10000         # cap on stochastic steps
+    max_seconds: float = 0.0       # stochastic method: stop after this long, with the best answer so far (0: no limit)
     final_draws: int = 50000       # draws for the final ELBO and k-hat, at most, and fewer for
     final_budget: float = 2e8      # large models: about this many data elements in all,
     final_min_draws: int = 2000    # but never fewer than this (a count, not a time: reproducible)
@@ -185,8 +186,9 @@ def _describe_values(values):
     return " at " + ", ".join(parts) if parts else ""
 
 
-def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
-    """Fit q (and the params) by maximising the ELBO. Returns a Result."""
+def optimise(model, guide, seed=0, settings=None, progress=None, init=None, params=None):
+    """Fit q (and the params) by maximising the ELBO. Returns a Result. init: q's starting phi.
+    params: the params' unconstrained values, held fixed (only q is fitted)."""
     s = settings or Settings()
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
@@ -194,8 +196,17 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
         raise PPLRuntimeError("unknown estimator '%s'" % s.estimator, hint="choose reparam or stl")
     f = _Objective(model, guide)
     dim = guide.noise_dim
-    theta0 = _initial_params(model, rng)
+    theta0 = _initial_params(model, rng) if params is None else np.asarray(params, dtype=float)
     x = np.concatenate([guide.initial() if init is None else init, theta0])
+    n_phi = f.n_phi
+    held = np.zeros(len(x), dtype=bool)          # coordinates no step moves
+    if params is not None:
+        held[n_phi:] = True
+    # With fixed noise, counts drawn by inverse CDF are a step function of q's count parameters, which
+    # L-BFGS cannot follow: the warm start holds them too, and stage 2 moves them by score-function steps.
+    held_at_start = held.copy()
+    if guide.counts is not None:
+        held_at_start[guide.inner.size:guide.size] = True
     trace, warnings = [], []
     status, message = "converged", "the ELBO stopped improving"
     best = {"x": x, "value": np.inf}
@@ -203,13 +214,11 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
     # ---- stage 1: L-BFGS on a fixed-draw ELBO
     eps_fixed = rng.standard_normal((max(s.warmup_draws, guide.min_fixed_draws), dim))
 
-    # With fixed noise, counts drawn by inverse CDF are a step function of q's count parameters, which
-    # L-BFGS cannot follow: the warm start holds them, and stage 2 moves them by score-function steps.
-    held = slice(guide.inner.size, guide.size) if guide.counts is not None else slice(0, 0)
-
     def fixed(xv):
+        if s.max_seconds and time.perf_counter() - start > s.max_seconds:
+            raise _OutOfTime
         value, grad = f(xv, eps_fixed)
-        grad[held] = 0.0
+        grad[held_at_start] = 0.0
         if np.isfinite(value) and value < best["value"]:
             best.update(x=xv.copy(), value=value)
         return value, grad
@@ -230,10 +239,10 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
         # ---- stage 2: natural-gradient steps with fresh draws, then iterate averaging
         stage = 2
         f.estimator = s.estimator
-        n_phi = f.n_phi
         lr = s.step_size
-        adam_m = np.zeros(len(x) - n_phi)
-        adam_v = np.zeros(len(x) - n_phi)
+        adam = np.concatenate([guide.adam_coords, np.arange(n_phi, len(x))])     # the rest: natural gradient
+        adam = adam[~held[adam]]
+        adam_m, adam_v = np.zeros(len(adam)), np.zeros(len(adam))
         windows, current = [], []
         failures, before, kept, extensions = 0, x, [], 0
         # The preconditioner and step limits come from the warm start and stay fixed: updated as q
@@ -241,6 +250,8 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
         anchor = x[:n_phi].copy()
         limit = guide.step_limit(anchor)
         for step in range(1, s.max_steps + 1):
+            if s.max_seconds and time.perf_counter() - start > s.max_seconds:
+                raise _OutOfTime
             eps = rng.standard_normal((s.average_draws if averaging else s.draws_per_step, dim))
             value, grad = f(x, eps)
             if not (np.isfinite(value) and np.all(np.isfinite(grad))):
@@ -254,20 +265,21 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
             trace.append(-value)
             if progress:
                 progress(len(trace), -value)
-            dphi = np.clip(-lr * guide.precondition(anchor, grad[:n_phi]), -limit, limit)
-            dtheta = np.zeros(0)
-            if len(x) > n_phi:
-                g = grad[n_phi:]
+            dx = np.zeros(len(x))
+            dx[:n_phi] = np.clip(-lr * guide.precondition(anchor, grad[:n_phi]), -limit, limit)
+            if len(adam):
+                g = grad[adam]
                 adam_m = 0.9 * adam_m + 0.1 * g
                 adam_v = 0.999 * adam_v + 0.001 * g * g
                 mhat, vhat = adam_m / (1 - 0.9 ** step), adam_v / (1 - 0.999 ** step)
-                dtheta = -s.param_step_size * mhat / (np.sqrt(vhat) + 1e-8)
+                dx[adam] = -s.param_step_size * mhat / (np.sqrt(vhat) + 1e-8)
+            dx[held] = 0.0
             before = x
-            x = x + np.concatenate([dphi, dtheta])
+            x = x + dx
             if averaging:
                 avg_sum += x
                 avg_n += 1
-                kept.append(x[:n_phi])
+                kept.append(np.asarray(guide.mean_sd(x[:n_phi])[0]))
             if s.monitor and step % 10 == 0:
                 s.monitor(avg_sum / avg_n if averaging else x, f.evals)
             if averaging:
@@ -292,8 +304,11 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
             if averaging and avg_n:
                 x = avg_sum / avg_n
             warnings.append(message + "; the answer may be inaccurate (raise max_steps)")
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _OutOfTime) as stop:
         status, message = "interrupted", "the fit was interrupted; this is the best q so far"
+        if isinstance(stop, _OutOfTime):
+            status, message = "time limit", "the time limit (%g s) was reached; this is the best q so far" % \
+                s.max_seconds
         warnings.append(message)
         if stage == 1 and np.isfinite(best["value"]):
             x = best["x"]
@@ -308,16 +323,20 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None):
                   log_w)
 
 
+class _OutOfTime(Exception):
+    pass
+
+
 def _iterates_settled(iterates, guide, average):
-    """Judge convergence from the iterates' own noise (after Dhaka et al. 2020): the means of the
-    two halves of the averaging window must agree within 0.1 of q's sd (a split-R-hat-style check
-    that the iterates no longer drift), and the Monte Carlo standard error of their average,
-    from 10 batch means, must be below 0.02 of q's sd."""
+    """Judge convergence from the iterates' own noise (after Dhaka et al. 2020): q's means at the
+    iterates (rows of `iterates`), averaged over each half of the averaging window, must agree
+    within 0.1 of q's sd (a split-R-hat-style check that the iterates no longer drift), and the
+    Monte Carlo standard error of their average, from 10 batch means, must be below 0.02 of q's sd."""
     n = len(iterates)
     _, sd = guide.mean_sd(average)
-    scale = np.concatenate([np.asarray(sd), np.full(len(average) - guide.dim, np.inf)])
+    scale = np.asarray(sd, dtype=float)
     scale = np.where(np.isfinite(scale) & (scale > 0), scale, np.inf)
-    cols = slice(0, guide.dim)          # judged on q's means, in q's own units
+    cols = slice(0, guide.dim)
     first, second = iterates[: n // 2, cols].mean(0), iterates[n // 2:, cols].mean(0)
     drift = np.max(np.abs(first - second) / scale[cols]) if guide.dim else 0.0
     batches = iterates[: n - n % 10, cols].reshape(10, -1, guide.dim).mean(axis=1) if guide.dim else None

@@ -1,7 +1,8 @@
 """A fitted model: q's draws in the constrained space, summaries, the ELBO."""
 import numpy as np
 
-from . import evidence, infer, psis
+from . import evidence, guides, infer, psis
+from .counts import CountFactors, prior_moments
 from .errors import PPLError, PPLRuntimeError
 
 
@@ -143,6 +144,32 @@ class Fit:
         with np.errstate(all="ignore"):
             _, probs = self.compiled.discrete_posteriors(z, self.theta)
         return probs[name].mean(axis=0)
+
+    def held_out(self, data, seed=None, max_steps=None, max_seconds=None):
+        """The fitted model on other data (held-out rows, say) with the params held at their fitted
+        values: a Fit whose ELBO is a lower bound on log p(data | params). With an amortised guide, q
+        over the new rows is the encoder's output, not refitted (the other latents keep their q);
+        otherwise q over the new data's latents is fitted afresh, as Model.fit would, params fixed."""
+        compiled = self.model.bind(data)
+        seed = self.seed if seed is None else seed
+        s = infer.Settings()
+        if max_steps is not None:
+            s.max_steps = int(max_steps)
+        if max_seconds is not None:
+            s.max_seconds = float(max_seconds)
+        if hasattr(self.guide, "for_data"):
+            guide = self.guide.for_data(compiled)
+            rng = np.random.default_rng([seed, 5])
+            log_w, value, se = infer.final_elbo(compiled, guide, self.phi, self.theta, rng, s)
+            result = infer.Result(self.phi, self.theta, value, se, [], "converged",
+                                  "q from the encoder, not refitted", 0, 0.0, [], log_w)
+        else:
+            counts = CountFactors(compiled.counts) if compiled.counts else None
+            guide = guides.make(self.guide.name, compiled.dim, self.guide.rank, counts)
+            if counts is not None:
+                guide.count_moments = prior_moments(compiled, seed)
+            result = infer.optimise(compiled, guide, seed=seed, settings=s, params=self.theta)
+        return Fit(self.model, compiled, guide, result, seed, self.method)
 
     def posterior_predictive(self, n=1000, seed=None):
         """Replicated data from the posterior predictive: data name -> array (n, *shape)."""
