@@ -452,7 +452,7 @@ class _Compiler:
         dim, pdim = sum(b.size for b in self.latents), sum(b.size for b in self.params)
         env = {"__z__": rng.normal(0, 0.5, (2, dim)), "__theta__": rng.normal(0, 0.1, pdim)}
         for site in self.discrete + self.counts:     # not grouped yet: compare at one value of each
-            env[site.name] = onp.floor(rng.random((2,) + site.shape) * site.counts()).astype(int)
+            env[site.name] = site.first + onp.floor(rng.random((2,) + site.shape) * site.counts()).astype(int)
         with onp.errstate(all="ignore"):
             for step in self.steps[:mark[0]]:
                 step.density(env)
@@ -711,29 +711,57 @@ class _Compiler:
         """A latent with finite support: summed out of the log joint by enumeration (ppl.enumeration).
         With unbounded support: a count, with a factor of q of its own (ppl.counts)."""
         name = s.target.id
-        if d.support.upper is None:
+        lower, upper = self.int_bounds(s.type, scope)
+        if d.support.upper is None and upper is None:
+            if lower is not None:
+                raise self.error("a count latent with only a lower bound is not supported", s.type.span,
+                                 hint="give it an upper bound too (it is then summed out over that range), or none")
             self.counts.append(CountSite(name, shape, d.name, s.target.span))
         else:
-            self.discrete.append(self.finite_site(s, d, form, args, shape))
+            self.discrete.append(self.finite_site(s, d, form, args, shape, lower, upper))
         value = Value(shape, True, fn=_reader(name), batched=True, discrete=frozenset([name]))
         scope[name] = value
         self.add_sample(s.span, "latent", value, d, form, args, (name, None))
 
-    def finite_site(self, s, d, form, args, shape):
-        valid = None
+    def int_bounds(self, t, scope):
+        """The constant bounds of a declared int type (None where absent)."""
+        out = []
+        for node in (None, None) if t is None else (t.lower, t.upper):
+            if node is None:
+                out.append(None)
+                continue
+            v = self.exprs.compile(node, scope)
+            if not (v.is_const and v.shape == () and v.is_int):
+                raise self.error("a discrete latent's bounds must be whole numbers known from data", node.span)
+            out.append(int(v.const))
+        return out
+
+    def finite_site(self, s, d, form, args, shape, lower=None, upper=None):
+        """The values a discrete latent is summed over: its support, or the range its declared type
+        gives (then its prior is renormalised over that range: a truncated prior)."""
+        n = None
         if d.categories:
-            size = args[form.params[0].name][0].shape[-1]
+            natural = args[form.params[0].name][0].shape[-1] - 1
         elif d.support.upper == "n":
             n = args["n"][0]
             if not n.is_const:
                 raise self.error("a discrete latent's number of trials must be known from data", s.dist.span)
-            size = int(onp.max(n.const)) + 1
-            valid = onp.arange(size).reshape((size,) + (1,) * len(shape)) <= onp.broadcast_to(n.const, shape)
+            natural = int(onp.max(n.const))
         else:
-            size = int(d.support.upper) + 1
+            natural = d.support.upper      # None: unbounded
+        first = 0 if lower is None else lower
+        last = natural if upper is None else upper
+        if first < 0 or (natural is not None and last > natural) or last < first:
+            raise self.error("'%s' is declared int<lower=%d, upper=%d>, which is not inside %s's support (%s)" % (
+                s.target.id, first, last, d.name, d.support.describe() if natural is None else
+                "0..%d" % natural), s.type.span, hint="the bounds may only narrow the support")
+        size = last - first + 1
         if size * max(1, int(onp.prod(shape))) > MAX_ELEMENTS:
             raise self.error("'%s' has too many values to enumerate" % s.target.id, s.target.span)
-        return DiscreteSite(s.target.id, shape, size, s.target.span, valid)
+        values = first + onp.arange(size).reshape((size,) + (1,) * len(shape))
+        valid = values <= onp.broadcast_to(n.const, shape) if n is not None else None
+        truncated = first > 0 or natural is None or last < natural
+        return DiscreteSite(s.target.id, shape, size, s.target.span, valid, first, truncated)
 
     def check_type_support(self, t, d, s):
         want = _type_support(t)

@@ -32,6 +32,7 @@ class CountSite:
     family: str              # the prior's: Poisson, Geometric or NegativeBinomial
     span: object
     offset: int = 0          # where its elements sit in z, after the continuous latents
+    first = 0                # the smallest value
 
     @property
     def size(self):

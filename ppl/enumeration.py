@@ -26,9 +26,11 @@ from .expressions import fmt_shape
 class DiscreteSite:
     name: str
     shape: tuple
-    size: int                # K: the values are 0..K-1
+    size: int                # K: the values are first..first+K-1
     span: object
     valid: object = None     # (K, *shape) bool where some values are impossible (Binomial with varying n)
+    first: int = 0           # the smallest value (a declared int<lower=...>)
+    truncated: bool = False  # the declared type narrows the support: the prior is renormalised over it
 
     @property
     def step_class(self):
@@ -91,12 +93,17 @@ class EnumeratedStep:
         """(K, S, *shape): log p(z[n] = k, the data that depend on it | the rest)."""
         site, k = self.site, self.site.size
         s = anp.shape(env["__z__"])[0]
-        values = onp.broadcast_to(onp.repeat(onp.arange(k), s).reshape((k * s,) + (1,) * len(site.shape)),
+        values = onp.broadcast_to(onp.repeat(site.first + onp.arange(k), s).reshape((k * s,) + (1,) * len(site.shape)),
                                   (k * s,) + site.shape)
-        total = sum(r for _, r in self._terms(self._replicate(env, k), values))
-        table = anp.reshape(total, (k, s) + site.shape)
+        terms = self._terms(self._replicate(env, k), values)
+        table = anp.reshape(sum(r for _, r in terms), (k, s) + site.shape)
         if site.valid is not None:
             table = anp.where(site.valid[:, None], table, -onp.inf)
+        if site.truncated:      # the prior's mass on the values summed over: its normalising constant
+            prior = anp.reshape(terms[0][1], (k, s) + site.shape)
+            if site.valid is not None:
+                prior = anp.where(site.valid[:, None], prior, -onp.inf)
+            table = table - logsumexp(prior, axis=0)
         return table
 
     # ---- as a step of the compiled model
@@ -118,18 +125,25 @@ class EnumeratedStep:
 
     def set_values(self, env):
         """Draw z from its exact conditional posterior, then compute what is derived from it."""
-        table = onp.asarray(self.table(env))
-        probs = onp.exp(table - onp.max(table, axis=0, keepdims=True))
-        cumulative = onp.cumsum(probs / probs.sum(axis=0, keepdims=True), axis=0)
-        u = env["__rng__"].random(table.shape[1:])
-        z = onp.minimum((u > cumulative).sum(axis=0), self.site.size - 1)
-        env[self.site.name] = z
+        env[self.site.name] = self.site.first + _draw_index(onp.asarray(self.table(env)), env["__rng__"])
         for step in self.members:
             if getattr(step, "pointwise", None) is None:
                 step.density(env)
 
     def simulate(self, env, rng, prior, n):
-        if prior:
+        if prior and self.site.truncated:     # from the prior renormalised over the declared range
+            site, k = self.site, self.site.size
+            values = onp.broadcast_to(onp.repeat(site.first + onp.arange(k), n).reshape(
+                (k * n,) + (1,) * len(site.shape)), (k * n,) + site.shape)
+            local = self._replicate(env, k)
+            local[site.name] = values
+            table = onp.reshape(onp.asarray(self.prior.pointwise(local), dtype=float) + onp.zeros((1,) + site.shape),
+                                (k, n) + site.shape)
+            if site.valid is not None:
+                table = onp.where(site.valid[:, None], table, -onp.inf)
+            env["__rng__"] = rng
+            env[site.name] = site.first + _draw_index(table, rng)
+        elif prior:
             self.prior.simulate(env, rng, prior, n)
             env[self.site.name] = onp.asarray(env[self.site.name]).astype(onp.int64)
         else:
@@ -145,7 +159,7 @@ class EnumeratedStep:
         if not site.shape:
             return
         counts = site.counts()
-        values = onp.floor(rng.random(site.shape) * counts).astype(int)
+        values = site.first + onp.floor(rng.random(site.shape) * counts).astype(int)
         local = dict(env)
         base = self._terms(dict(local), values[None])
         size = values.size
@@ -153,7 +167,7 @@ class EnumeratedStep:
             if counts.flat[j] < 2:
                 continue
             changed = values.copy()
-            changed.flat[j] = (changed.flat[j] + 1) % counts.flat[j]
+            changed.flat[j] = site.first + (changed.flat[j] - site.first + 1) % counts.flat[j]
             for (step, before), (_, after) in zip(base, self._terms(dict(local), changed[None])):
                 moved = ~onp.isclose(onp.asarray(before[0]), onp.asarray(after[0]), rtol=1e-9, atol=1e-12,
                                      equal_nan=True)
@@ -168,6 +182,14 @@ class EnumeratedStep:
                         hint="each element of a statement may depend only on its own element of '%s', as in "
                              "x ~ Normal(mu[%s], s) with x and %s of the same length" % (
                                  site.name, site.name, site.name))
+
+
+def _draw_index(table, rng):
+    """An index k along axis 0 of a table of log weights (K, ...), drawn in proportion to exp(table)."""
+    probs = onp.exp(table - onp.max(table, axis=0, keepdims=True))
+    cumulative = onp.cumsum(probs / probs.sum(axis=0, keepdims=True), axis=0)
+    u = rng.random(table.shape[1:])
+    return onp.minimum((u > cumulative).sum(axis=0), len(table) - 1)
 
 
 def group_enumerated(steps, sites, batched_keys, source):

@@ -133,8 +133,8 @@ class Fit:
             return self.compiled.values(z, self.theta, rng=self._rng(seed, 4))
 
     def discrete_posterior(self, name, draws=1000, seed=None):
-        """A discrete latent's posterior, element by element: array (*shape, K), P(name[n] = k | data).
-        It is exact given the rest of the model, averaged over draws of q of the continuous latents
+        """A discrete latent's posterior, element by element: array (*shape, K), P(name[n] = k | data)
+        for its K values (0..K-1, or lower..upper when its type declares bounds). It is exact given the rest of the model, averaged over draws of q of the continuous latents
         (for a mixture fitted by EM, exactly the responsibilities)."""
         sites = {site.name: site for site in self.compiled.discrete}
         if name not in sites:

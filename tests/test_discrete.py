@@ -194,3 +194,30 @@ def test_a_loop_over_the_elements_of_a_discrete_latent():
     exact = sum(logsumexp([np.log(0.7) + stats.norm.logpdf(v, 0, 1), np.log(0.3) + stats.norm.logpdf(v, 3, 1)])
                 for v in x)
     assert compiled.log_joint(np.zeros((1, 0)))[0] == pytest.approx(exact, rel=1e-12)
+
+
+def test_a_bounded_int_latent_is_summed_over_its_range_with_the_prior_renormalised():
+    y = np.array([5.0, 6.0, 7.5])
+    model = ppl.compile("data y: real[N]\nk: int<lower=2, upper=9> ~ Poisson(4)\ny ~ Normal(k, 2)")
+    compiled = model.bind({"y": y})
+    ks = np.arange(2, 10)
+    prior = stats.poisson.logpmf(ks, 4) - logsumexp(stats.poisson.logpmf(ks, 4))
+    joint = prior + stats.norm.logpdf(y[:, None], ks, 2).sum(0)
+    assert np.isclose(compiled.log_joint(np.zeros((1, 0)))[0], logsumexp(joint))
+    fit = model.fit({"y": y})
+    assert np.allclose(fit.discrete_posterior("k"), np.exp(joint - logsumexp(joint)))
+    draws = fit.draws(4000)["k"]
+    assert draws.min() >= 2 and draws.max() <= 9
+    prior_draws = compiled.simulate(np.random.default_rng(0), 20000)[0]["k"]
+    freq = np.bincount(prior_draws, minlength=10)[2:] / len(prior_draws)
+    assert np.max(np.abs(freq - np.exp(prior))) < 0.01
+
+
+@pytest.mark.parametrize("declared, message", [
+    ("k: int<lower=0, upper=3> ~ Bernoulli(0.5)", "not inside Bernoulli's support"),
+    ("k: int<lower=2> ~ Poisson(3)", "only a lower bound"),
+    ("k: int<lower=0, upper=z> ~ Poisson(3)", "whole numbers known from data"),
+])
+def test_bad_bounds_on_a_discrete_latent(declared, message):
+    with pytest.raises(ppl.PPLError, match=message):
+        ppl.compile("data z: real\n" + declared).bind({"z": 1.0})
