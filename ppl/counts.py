@@ -33,6 +33,7 @@ class CountSite:
     span: object
     offset: int = 0          # where its elements sit in z, after the continuous latents
     first = 0                # the smallest value
+    truncated = False        # prior simulation draws from the prior itself
 
     @property
     def size(self):

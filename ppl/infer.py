@@ -209,6 +209,9 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
         held_at_start[guide.inner.size:guide.size] = True
     trace, warnings = [], []
     status, message = "converged", "the ELBO stopped improving"
+    if not len(x):      # every latent summed out and no params: the ELBO is exact, nothing to fit
+        log_w, value, se = final_elbo(model, guide, x, x, rng, s)
+        return Result(x, x, value, se, [value], status, "nothing to fit", 0, time.perf_counter() - start, [], log_w)
     best = {"x": x, "value": np.inf}
 
     # ---- stage 1: L-BFGS on a fixed-draw ELBO

@@ -35,7 +35,7 @@ class Summary:
 
     def __str__(self):
         if not self.rows:
-            return "(nothing to summarise: the model has no latents, params or derived quantities)"
+            return "(nothing to summarise here: no continuous or count latents, params or derived quantities)"
         width = max(len("name"), max(len(n) for n, _ in self.rows))
         head = "%-*s" % (width, "name") + "".join("%11s" % c for c in self.columns)
         lines = ([self.title] if self.title else []) + [head, "-" * len(head)]
