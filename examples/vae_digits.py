@@ -25,7 +25,10 @@ ENCODER = [32]         # the encoder's hidden layer sizes
 
 
 def digits():
-    from sklearn.datasets import load_digits
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise SystemExit("this example loads scikit-learn's digits: pip install scikit-learn (or '.[test]')")
     x = (load_digits().data > 7).astype(int)          # 1797 images, pixels 0..16 -> 0/1
     order = np.random.default_rng(0).permutation(len(x))
     return x[order[:1500]], x[order[1500:]]
