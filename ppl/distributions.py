@@ -8,7 +8,7 @@ Some distributions have more than one parameterisation (Bernoulli p= or
 logit=); each is a Form, chosen by the keyword names a call uses.
 """
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import autograd.numpy as np
 from autograd.scipy.special import betaln, gammaln, logsumexp
