@@ -73,7 +73,7 @@ def test_vae_on_digits_held_out_elbo_improves_with_training():
     start = model.fit(train, seed=0, amortize={"z": [16]}, warmup_iters=0, max_steps=1)
     fit = model.fit(train, seed=0, amortize={"z": [16]}, warmup_iters=30, max_steps=1500)
     before, after = start.held_out(test).elbo / 100, fit.held_out(test).elbo / 100
-    assert after > before + 5, (before, after)         # nats per image; measured -44.4 -> -25.7
+    assert after > before + 5, (before, after)         # nats per image; measured -47.5 -> -25.7
     trace = fit.elbo_trace
     assert np.mean(trace[-100:]) > np.mean(trace[:20]) + 300
 
