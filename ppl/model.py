@@ -104,6 +104,9 @@ def _convert(name, decl, arr, source):
 def bind(checked, data):
     """Validate `data` (a mapping of names to values) against the program's data declarations."""
     source = checked.source
+    if data is not None and not hasattr(data, "keys"):
+        raise PPLDataError("data must be a mapping of names to values, got %s" % type(data).__name__, None, source,
+                           hint='as in {"y": [1.2, 0.4], "N": 2}')
     data = dict(data or {})
     compiler = ExprCompiler(source)
     scope, values, sizes, warnings = {}, {}, {}, []

@@ -150,8 +150,15 @@ class Fit:
         values: a Fit whose ELBO is a lower bound on log p(data | params). With an amortised guide, q
         over the new rows is the encoder's output, not refitted (the other latents keep their q);
         otherwise q over the new data's latents is fitted afresh, as Model.fit would, params fixed."""
+        for name, value in (("max_steps", max_steps), ("max_seconds", max_seconds), ("seed", seed)):
+            if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                          and value >= 0):
+                raise PPLError("held_out(%s=%r): it takes a non-negative number" % (name, value))
+        if getattr(self.guide, "inner", None) is not None and hasattr(self.guide.inner, "for_data"):
+            raise PPLError("held_out cannot evaluate an amortised guide together with count latents yet",
+                           hint="fit without amortize to evaluate held-out data by refitting q")
         compiled = self.model.bind(data)
-        seed = self.seed if seed is None else seed
+        seed = self.seed if seed is None else int(seed)
         s = infer.Settings()
         if max_steps is not None:
             s.max_steps = int(max_steps)

@@ -85,3 +85,17 @@ def test_held_out_without_amortising_refits_q_with_the_params_held():
     new = fit.held_out({"y": rng.normal(size=(6, 3))})
     assert new.compiled.dim == 13 and np.array_equal(new.theta, fit.theta)
     assert np.isfinite(new.elbo) and new.converged
+
+
+def test_held_out_and_fit_refuse_what_they_cannot_take():
+    fit = ppl.compile(TWO_LEVELS).fit({"y": np.zeros((4, 3))}, seed=0, max_steps=50)
+    with pytest.raises(PPLError, match="must be a mapping"):
+        fit.held_out("y")
+    with pytest.raises(PPLError, match="non-negative"):
+        fit.held_out({"y": np.zeros((2, 3))}, max_steps=-3)
+    with pytest.raises(PPLError, match="must be a mapping"):
+        ppl.compile(TWO_LEVELS).fit([1, 2])
+    mixed = ppl.compile("data y: real[N, 2]\nz: real[N, 1] ~ Normal(0, 1)\nk ~ Poisson(3)\ny ~ Normal(z + k, 1)")
+    amortised = mixed.fit({"y": np.zeros((6, 2))}, amortize={"z": [4]}, max_steps=50)
+    with pytest.raises(PPLError, match="amortised guide together with count latents"):
+        amortised.held_out({"y": np.zeros((3, 2))})
