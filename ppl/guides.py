@@ -51,6 +51,10 @@ class MeanField(Guide):
     def initial(self):
         return onp.concatenate([onp.zeros(self.dim), onp.full(self.dim, math.log(self.init_scale))])
 
+    def initial_near(self, mean, sd):
+        """Start at these means and marginal sds (a warm start from another fit)."""
+        return onp.concatenate([mean, onp.log(sd)])
+
     def split(self, phi):
         return phi[:self.dim], phi[self.dim:]
 
@@ -108,6 +112,10 @@ class FullRank(Guide):
     def initial(self):
         packed = onp.where(self._is_diag, math.log(self.init_scale), 0.0)
         return onp.concatenate([onp.zeros(self.dim), packed])
+
+    def initial_near(self, mean, sd):
+        packed = onp.where(self._is_diag, onp.log(sd)[self._rows], 0.0)
+        return onp.concatenate([mean, packed])
 
     def split(self, phi):
         return phi[:self.dim], phi[self.dim:]
@@ -178,6 +186,11 @@ class LowRank(Guide):
         B = onp.zeros((self.dim, self.rank))
         B[onp.arange(self.dim), onp.arange(self.dim) % max(self.rank, 1)] = 0.01 * self.init_scale
         return onp.concatenate([onp.zeros(self.dim), B.ravel(), onp.full(self.dim, math.log(self.init_scale))])
+
+    def initial_near(self, mean, sd):
+        phi = self.initial()
+        phi[:self.dim], phi[-self.dim:] = mean, onp.log(sd)
+        return phi
 
     def split(self, phi):
         d, r = self.dim, self.rank
@@ -251,6 +264,10 @@ class WithCounts(Guide):
         ones = onp.ones(self.counts.noise_dim)
         moments = (ones, ones) if self.count_moments is None else self.count_moments
         return onp.concatenate([self.inner.initial(), self.counts.initial(*moments)])
+
+    def initial_near(self, mean, sd):
+        """The Gaussian part near these means and sds; the counts' factors where initial() puts them."""
+        return onp.concatenate([self.inner.initial_near(mean, sd), self.initial()[self.inner.size:]])
 
     def split(self, phi):
         return phi[:self.inner.size], phi[self.inner.size:]

@@ -382,7 +382,7 @@ def log_weights(model, guide, phi, theta, rng, n, chunk=64):
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def optimise_fixed_draws(model, guide, seed=0, settings=None, progress=None):
+def optimise_fixed_draws(model, guide, seed=0, settings=None, progress=None, init=None):
     """The deterministic method (DADVI; Giordano, Ingram & Broderick 2024): maximise the ELBO averaged
     over one fixed set of M draws with L-BFGS until it has converged exactly, then estimate how much
     the answer depends on which M draws were taken, from the sandwich covariance
@@ -396,7 +396,7 @@ def optimise_fixed_draws(model, guide, seed=0, settings=None, progress=None):
     start = time.perf_counter()
     f = _Objective(model, guide)
     theta0 = _initial_params(model, rng)
-    x0 = np.concatenate([guide.initial(), theta0])
+    x0 = np.concatenate([guide.initial() if init is None else init, theta0])
     m = max(s.dadvi_draws, guide.min_fixed_draws)
     eps = _rqmc_normals(m, guide.noise_dim, rng) if s.dadvi_rqmc else rng.standard_normal((m, guide.noise_dim))
     trace, warnings = [], []
