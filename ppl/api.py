@@ -3,7 +3,7 @@ import difflib
 import numbers
 import os
 
-from . import guides, infer
+from . import guides, infer, warmstart
 from .check import check
 from .compile import compile_model
 from .amortised import amortised_guide
@@ -58,7 +58,7 @@ class Model:
                            self.source, hint="check the sizes in the data and in the model's types") from None
 
     def fit(self, data=None, seed=0, guide="meanfield", rank=None, method="stochastic", max_steps=None,
-            progress=None, init=None, amortize=None, **settings):
+            progress=None, init=None, amortize=None, warm_start=None, **settings):
         """Maximise the ELBO: q over the latents and point values for the params. Returns a Fit.
 
         method: "stochastic" (fresh draws every step, iterate averaging), "dadvi" (one fixed set of
@@ -67,20 +67,24 @@ class Model:
         (Stan's ADVI settings, as a baseline to compare against).
         init: initial values of params, name -> value (in the param's own, constrained terms).
         amortize: {latent: [hidden layer sizes]} makes q over that latent's rows an encoder network's
-        output for the matching data rows (a VAE's encoder) instead of separate factors per row."""
+        output for the matching data rows (a VAE's encoder) instead of separate factors per row.
+        warm_start: an earlier Fit, of this model or an edited one: latents whose statements are
+        unchanged start from its q, params from its values (Fit.warm_start says which)."""
         _keep_freed_heap()
         s = _settings(settings, seed, rank, max_steps)
-        compiled = self.bind(data or {})
-        if init:
-            if not isinstance(init, dict):
-                raise PPLError("init must be a dict of param name -> initial value, got %s" % type(init).__name__,
-                               hint='as in init={"mu": [-1, 0, 1]}')
-            try:
-                compiled.param_init = compiled.param_init_from(init)
-            except PPLError as err:
-                raise err.located(self.source)
+        if warm_start is not None and not isinstance(warm_start, Fit):
+            raise PPLError("warm_start must be a Fit (the result of an earlier fit), got %s" %
+                           type(warm_start).__name__)
+        methods = {"stochastic": infer.optimise, "dadvi": infer.optimise_fixed_draws, "em": infer.optimise_em,
+                   "advi": infer.optimise_advi}
+        if method not in methods:
+            raise PPLError("unknown method '%s'" % method, hint="choose one of: " + ", ".join(methods))
         if guide not in guides.GUIDES:
             raise PPLError("unknown guide '%s'" % guide, hint="choose one of: " + ", ".join(guides.GUIDES))
+        if init and not isinstance(init, dict):
+            raise PPLError("init must be a dict of param name -> initial value, got %s" % type(init).__name__,
+                           hint='as in init={"mu": [-1, 0, 1]}')
+        compiled = self.bind(data or {})
         if amortize is not None:
             if guide != "meanfield":
                 raise PPLError("amortize replaces mean-field factors; guide='%s' cannot be amortised" % guide,
@@ -92,16 +96,23 @@ class Model:
             q = guides.make(guide, compiled.dim, rank, CountFactors(compiled.counts) if compiled.counts else None)
         if compiled.counts:
             q.count_moments = prior_moments(compiled, seed)
-        methods = {"stochastic": infer.optimise, "dadvi": infer.optimise_fixed_draws, "em": infer.optimise_em,
-                   "advi": infer.optimise_advi}
-        if method not in methods:
-            raise PPLError("unknown method '%s'" % method, hint="choose one of: " + ", ".join(methods))
+        start = None
+        if warm_start is not None and method != "advi":     # advi keeps Stan's initialisation, as a baseline
+            start = warmstart.plan(warm_start, self, compiled, q)
+        if init:     # after the warm start: values named here win
+            try:
+                compiled.param_init = compiled.param_init_from(init)
+            except PPLError as err:
+                raise err.located(self.source)
+        starting_q = {} if start is None or start.phi is None or method == "em" else {"init": start.phi}
         try:
-            result = methods[method](compiled, q, seed=seed, settings=s, progress=progress)
+            result = methods[method](compiled, q, seed=seed, settings=s, progress=progress, **starting_q)
         except MemoryError:
             raise PPLError("the fit needs more memory than this machine has", None, self.source,
                            hint="fewer draws per step or a smaller data set") from None
-        return Fit(self, compiled, q, result, seed, method)
+        fit = Fit(self, compiled, q, result, seed, method)
+        fit.warm_start = start
+        return fit
 
     def structure(self):
         """The model's names by role, as `ppl check` prints them."""
@@ -120,11 +131,26 @@ class Model:
                 out["derived"].append((s.name, "depends on " + (", ".join(sorted(s.deps)) or "constants")))
         return out
 
+    def describe(self, data=None):
+        """The structure as text (what `ppl check` prints); with data, also what binding it gives."""
+        lines = []
+        for title, names in self.structure().items():
+            if names:
+                width = max(len(n) for n, _ in names)
+                lines += ["", "%s:" % title] + ["  %-*s  %s" % (width, name, what) for name, what in names]
+        if data is not None:
+            compiled = self.bind(data)
+            lines += ["", "data bound: %d latent dimensions (unconstrained), %d param dimensions" % (
+                compiled.dim, compiled.param_dim)]
+            lines += ["warning: " + w for w in compiled.bound.warnings + compiled.warnings]
+        return "\n".join(lines[1:] if lines and not lines[0] else lines)
+
     def __repr__(self):
         return "<Model %s>" % self.name
 
 
-FIT_ARGUMENTS = ["data", "seed", "guide", "rank", "method", "max_steps", "progress", "init", "amortize"]
+FIT_ARGUMENTS = ["data", "seed", "guide", "rank", "method", "max_steps", "progress", "init", "amortize",
+                 "warm_start"]
 
 
 def _settings(settings, seed, rank, max_steps):
@@ -163,6 +189,12 @@ def _settings(settings, seed, rank, max_steps):
     return s
 
 
+# how a latent with a distribution's support is mapped to the unconstrained space q lives in
+SUPPORT_TRANSFORMS = {"real": "identity", "positive": "log", "interval": "logit (scaled)",
+                      "simplex": "stick-breaking", "cholesky_corr": "tanh + Cholesky",
+                      "integer": "none (discrete: summed out exactly, or a count with its own q)"}
+
+
 def _latent_description(sym):
     from .distributions import DISTRIBUTIONS
     if sym.declared_latent:
@@ -174,8 +206,7 @@ def _latent_description(sym):
                 (t.lower is not None, t.upper is not None)]
         return "%s, density from slices; transform %s" % (type_source(t), transform)
     d = DISTRIBUTIONS[sym.dist.func]
-    transform = {"real": "identity", "positive": "log", "interval": "logit (scaled)", "simplex": "stick-breaking",
-                 "cholesky_corr": "tanh + Cholesky", "integer": "none (discrete: summed out exactly)"}[d.support.kind]
+    transform = SUPPORT_TRANSFORMS[d.support.kind]
     typ = type_source(sym.type) + ", " if sym.type is not None else "shape %s, " % describe(sym.shape)
     support = d.support.describe()
     form = d.form_for([k.name for k in sym.dist.kwargs])

@@ -4,7 +4,6 @@ import csv
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -12,30 +11,7 @@ from . import __version__, data as datafiles
 from .api import load
 from .errors import PPLError
 from .results import element_labels
-
-
-class Progress:
-    """A one-line progress display on stderr, shown only once a fit has run for a second."""
-
-    def __init__(self, stream=sys.stderr, delay=1.0):
-        self.stream, self.delay = stream, delay
-        self.start = time.perf_counter()
-        self.shown = False
-        self.last = 0.0
-
-    def __call__(self, step, elbo):
-        now = time.perf_counter()
-        if now - self.start < self.delay or now - self.last < 0.1:
-            return
-        self.last = now
-        self.shown = True
-        self.stream.write("\r  step %6d   ELBO %14.4f   %5.1f s" % (step, elbo, now - self.start))
-        self.stream.flush()
-
-    def close(self):
-        if self.shown:
-            self.stream.write("\r" + " " * 60 + "\r")
-            self.stream.flush()
+from .terminal import Progress
 
 
 def _load_data(args):
@@ -110,23 +86,15 @@ def cmd_compare(args):
 
 def cmd_check(args):
     model = load(args.model)
-    s = model.structure()
-    print("%s: ok" % args.model)
-    for title, key in (("data", "data"), ("sizes", "sizes"), ("params", "params"), ("latents", "latents"),
-                       ("derived", "derived")):
-        if s[key]:
-            print("\n%s:" % title)
-            width = max(len(n) for n, _ in s[key])
-            for name, what in s[key]:
-                print("  %-*s  %s" % (width, name, what))
-    if args.data:
-        data, _ = _load_data(args)
-        compiled = model.bind(data)
-        print("\ndata bound: %d latent dimensions (unconstrained), %d param dimensions" % (
-            compiled.dim, compiled.param_dim))
-        for w in compiled.bound.warnings + compiled.warnings:
-            print("warning: " + w)
+    data = _load_data(args)[0] if args.data else None
+    print("%s: ok\n" % args.model)
+    print(model.describe(data))
     return 0
+
+
+def cmd_repl(args):
+    from .repl import run
+    return run(load=args.model)
 
 
 def build_parser():
@@ -166,6 +134,12 @@ def build_parser():
     c.add_argument("model")
     c.add_argument("--data", action="append", metavar="FILE", help="also bind and check this data")
     c.set_defaults(run=cmd_check)
+    r = sub.add_parser("repl", help="build, fit and look at a model interactively",
+                       description="An interactive session: type statements and data, :fit, :summary, :plot, "
+                                   "change a prior and refit (from the last q), :save. :help lists the commands. "
+                                   "With stdin not a terminal, runs the inputs it reads, printing results only.")
+    r.add_argument("model", nargs="?", help="a model file to start from (its data file beside it is bound too)")
+    r.set_defaults(run=cmd_repl)
     return p
 
 

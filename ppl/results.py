@@ -33,19 +33,36 @@ class Summary:
     def to_dict(self):
         return {name: dict(stats) for name, stats in self.rows}
 
-    def __str__(self):
+    def names(self):
+        """The latents, params and derived quantities summarised, in order."""
+        return list(dict.fromkeys(label.split("[")[0] for label, _ in self.rows))
+
+    def select(self, names):
+        """The rows of these names (every element of each)."""
+        names = set(names)
+        rows = [(label, stats) for label, stats in self.rows if label.split("[")[0] in names]
+        return Summary(rows, self.kinds, self.title)
+
+    def format(self, max_rows=None):
+        """The table as text; with max_rows, longer tables are cut and say how many rows are left out."""
         if not self.rows:
             return "(nothing to summarise here: no continuous or count latents, params or derived quantities)"
         width = max(len("name"), max(len(n) for n, _ in self.rows))
         head = "%-*s" % (width, "name") + "".join("%11s" % c for c in self.columns)
         lines = ([self.title] if self.title else []) + [head, "-" * len(head)]
-        for name, stats in self.rows:
+        shown = self.rows if max_rows is None or len(self.rows) <= max_rows else self.rows[:max_rows]
+        for name, stats in shown:
             if self.kinds.get(name) == "param":
                 cells = ["%11s" % _num(stats["mean"])] + ["%11s" % "(point)"] + ["%11s" % ""] * 3
             else:
                 cells = ["%11s" % _num(stats[c]) for c in self.columns]
             lines.append("%-*s" % (width, name) + "".join(cells))
+        if len(shown) < len(self.rows):
+            lines.append("... %d more rows" % (len(self.rows) - len(shown)))
         return "\n".join(lines)
+
+    def __str__(self):
+        return self.format()
 
     __repr__ = __str__
 
@@ -98,6 +115,7 @@ class Fit:
         self.warnings = list(compiled.bound.warnings) + list(compiled.warnings) + list(result.warnings)
         self.seed = seed
         self.mc_error = result.mc_error   # dadvi: s.e. of q's parameters over the choice of fixed draws
+        self.warm_start = None            # warmstart.WarmStart when Model.fit started from an earlier fit
         self._summary = None
         self._log_weights = np.asarray(result.log_weights)   # at the final draws behind ELBO and k-hat
         self.khat, self.kl_gap = float("nan"), None
@@ -248,9 +266,9 @@ class Fit:
                                   draws or max(10000, 2 * k))
         return evidence.estimate(log_w, k)
 
-    def report(self):
-        """What the CLI prints after a fit: the table, the bound, the status."""
-        lines = [str(self.summary()), ""]
+    def report(self, max_rows=None):
+        """What the CLI prints after a fit: the table (cut at max_rows), the bound, the status."""
+        lines = [self.summary().format(max_rows), ""]
         if self.sampled:
             lines.append("ELBO %.3f (Monte Carlo s.e. %.3f): a lower bound on log p(data)" % (self.elbo, self.elbo_se))
         else:
@@ -262,7 +280,10 @@ class Fit:
         else:
             lines.append("%s after %d gradient evaluations in %.2f s (%s guide)" % (
                 self.status, self.grad_evals, self.seconds, self.guide.name))
-        if self.sampled or not self.compiled.discrete:
+        if self.warm_start is not None:
+            lines.append(self.warm_start.describe())
+        khat_shown = self.sampled or not self.compiled.discrete
+        if khat_shown:
             lines.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap)))
         for site in self.compiled.discrete:
             lines.append("%s: discrete, %d values, summed out exactly; its posterior: fit.discrete_posterior('%s')"
@@ -274,7 +295,8 @@ class Fit:
             worst = self.mc_error_in_sds()
             lines.append("fixed-draw Monte Carlo error: up to %.3f posterior sds in a mean" % worst)
         for w in self.warnings:
-            lines.append("warning: " + w)
+            if not (khat_shown and w.startswith("k-hat")):     # said on the k-hat line already
+                lines.append("warning: " + w)
         return "\n".join(lines)
 
     def to_json(self):
