@@ -57,7 +57,7 @@ class Completer:
     def candidates(self, line, word):
         head = line.lstrip()
         if head.startswith(":") and " " not in head:
-            return list(COMMANDS)
+            return [c + " " for c in COMMANDS]       # (Python's readline appends nothing itself)
         command = head.split(" ", 1)[0]
         if command in (":load", ":data", ":save"):
             return [p + ("/" if os.path.isdir(p) else "") for p in glob.glob(os.path.expanduser(word) + "*")]
@@ -68,7 +68,7 @@ class Completer:
                 ["method=" + m for m in ("stochastic", "dadvi", "em", "advi")]
         if command in (":summary", ":draws", ":plot"):
             return self.session.fit.summary().names() if self.session.fit is not None else []
-        return self.session.names() + list(DISTRIBUTIONS) + list(FUNCTIONS) + KEYWORDS
+        return self.session.names() + [name + "(" for name in list(DISTRIBUTIONS) + list(FUNCTIONS)] + KEYWORDS
 
     def __call__(self, word, state):
         if state == 0:
@@ -129,20 +129,23 @@ def run(session=None, stdin=None, stdout=None, stderr=None, load=None):
         progress = Progress(stderr) if interactive else None
         try:
             out = session.handle(text, progress=progress)
+            if progress:
+                progress.close()
+            if out:
+                stdout.write(out + "\n")
+                stdout.flush()
         except PPLError as err:
             failures += 1
             show_error(err)
-            return
         except KeyboardInterrupt:
             failures += 1
             stderr.write("\ninterrupted; the model, the data and the last fit are as they were\n")
-            return
-        finally:
-            if progress:
-                progress.close()
-        if out:
-            stdout.write(out + "\n")
-            stdout.flush()
+        except (Quit, BrokenPipeError):
+            raise
+        except Exception as err:       # a fault of ppl's own: say so, and keep the person's session
+            failures += 1
+            show_error(PPLError("internal error (%s: %s); the session goes on as it was" % (
+                type(err).__name__, err), hint="please report this with the input that caused it"))
 
     readline = None
     if interactive:
@@ -171,7 +174,7 @@ def run(session=None, stdin=None, stdout=None, stderr=None, load=None):
                 stdout.write("\n")
                 source = inputs(read_line)
                 continue
-            except (EOFError, StopIteration):
+            except EOFError:
                 if interactive:
                     stdout.write("\n")
                 break
@@ -179,6 +182,14 @@ def run(session=None, stdin=None, stdout=None, stderr=None, load=None):
                 do(text)
             except Quit:
                 break
+            except KeyboardInterrupt:      # between the end of a command and the next prompt
+                stdout.write("\n")
+    except BrokenPipeError:                # `ppl repl < script | head`: stop quietly
+        try:                               # (and let Python's final flush go nowhere)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 1
     finally:
         if readline is not None:
             try:
