@@ -353,8 +353,9 @@ class Session:
         if name not in draws:
             self._element(fit, name, 2)     # raises the error naming what there is
         values = np.asarray(draws[name])
-        head = "%s: %d draw%s from q, shape %s each" % (name, n, "s" if n > 1 else "",
-                                                        "[%s]" % ", ".join(map(str, values.shape[1:])) or "scalar")
+        shape = values.shape[1:]
+        head = "%s: %d draw%s from the fit, %s each" % (name, n, "s" if n > 1 else "",
+                                                        "shape [%s]" % ", ".join(map(str, shape)) if shape else "a scalar")
         with np.printoptions(precision=4, suppress=True, linewidth=100, threshold=200, edgeitems=4):
             body = str(values if values.ndim > 1 else values.reshape(-1))
         return head + "\n" + body

@@ -80,7 +80,7 @@ def test_a_whole_session_at_a_terminal(tmp_path):
     elbo = t(":elbo")
     assert "IWAE_50" in elbo and "PSIS" in elbo and "gap: IWAE - ELBO" in elbo
     draws = t(":draws tau 5")
-    assert "tau: 5 draws from q" in draws
+    assert "tau: 5 draws from the fit" in draws
     assert "ELBO at each step" in t(":plot tau")
     assert "sigma  > 0" in t(":help Normal")
     assert ":undo" in t(":help")
@@ -147,18 +147,7 @@ def test_ctrl_c_stops_a_fit_and_keeps_the_best_q(tmp_path):
     child.expect(pexpect.EOF)
 
 
-SCRIPT = """data J: int
-data y: real[J]
-data sigma: real<lower=0>[J]
-J = 8
-y = [28, 8, -3, 7, -1, 1, 18, 12]
-sigma = [15, 10, 16, 11, 9, 11, 10, 18]
-mu ~ Normal(0, 5)
-tau ~ HalfCauchy(5)
-eta: real[J] ~ Normal(0, 1)
-theta = mu + tau * eta
-y ~ Normal(theta, sigma)
-:fit
+SCRIPT = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "eight_schools_session.txt")).read() + """:fit
 tau ~ HalfNormal(1)
 y ~ Normal(theta sigma)
 :fit

@@ -11,17 +11,7 @@ from ppl.errors import PPLError
 from ppl.repl import inputs, needs_more
 from ppl.session import Quit, Session
 
-EIGHT_SCHOOLS = """data J: int
-data y: real[J]
-data sigma: real<lower=0>[J]
-J = 8
-y = [28, 8, -3, 7, -1, 1, 18, 12]
-sigma = [15, 10, 16, 11, 9, 11, 10, 18]
-mu ~ Normal(0, 5)
-tau ~ HalfCauchy(5)
-eta: real[J] ~ Normal(0, 1)
-theta = mu + tau * eta
-y ~ Normal(theta, sigma)""".split("\n")
+EIGHT_SCHOOLS = open(os.path.join(os.path.dirname(__file__), "eight_schools_session.txt")).read().splitlines()
 
 
 def typed(*lines):
@@ -132,10 +122,11 @@ def test_fit_summary_draws_elbo_plot(fitted):
     ev = s.fit.evidence()
     assert "%.3f" % ev.elbo in elbo and "%.3f" % (ev.iwae - ev.elbo) in elbo
     draws = s.handle(":draws eta 3").split("\n")
-    assert draws[0] == "eta: 3 draws from q, shape [8] each" and len(draws) == 4
+    assert draws[0] == "eta: 3 draws from the fit, shape [8] each" and len(draws) == 4
     plot = s.handle(":plot eta[2]")
     assert plot.startswith("ELBO at each step") and "eta[2]: 4000 draws from q" in plot
     assert "element 0 of 8" in s.handle(":plot eta")
+    assert s.handle(":draws tau 2").startswith("tau: 2 draws from the fit, a scalar each\n[")
     assert "tau: 4000 draws" in s.handle(":plot tau")
 
 
