@@ -1,10 +1,12 @@
-"""Reading data files: JSON (a Stan-style object of names to values) and CSV
-(columns to names; columns `X[0]`, `X[1]`, ... or `X.0`, `X.1` make a matrix X).
+"""Reading data files: JSON (a Stan-style object of names to values), CSV
+(columns to names; columns `X[0]`, `X[1]`, ... or `X.0`, `X.1` make a matrix X)
+and NumPy's .npz (one array per name, read with allow_pickle=False).
 Nothing here unpickles or evaluates anything."""
 import csv
 import json
 import os
 import re
+import zipfile
 
 import numpy as np
 
@@ -16,6 +18,8 @@ _COLUMN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\]|\.(\d+))$")
 def read(path):
     """A data file -> dict name -> value. The format is chosen by the file's extension."""
     ext = os.path.splitext(path)[1].lower()
+    if ext == ".npz":
+        return _read_npz(path)
     try:
         with open(path, encoding="utf-8", newline="") as f:
             text = f.read()
@@ -27,7 +31,26 @@ def read(path):
         return _read_json(text, path)
     if ext == ".csv":
         return _read_csv(text, path)
-    raise PPLDataError("cannot read data file %s: use .json or .csv" % path)
+    raise PPLDataError("cannot read data file %s: use .json, .csv or .npz" % path)
+
+
+def _read_npz(path):
+    """NumPy's .npz archive: one array per name. Object arrays are refused (allow_pickle=False): loading
+    them would run code from the file."""
+    if os.path.exists(path) and not zipfile.is_zipfile(path):
+        raise PPLDataError("data file %s is not a .npz archive (np.savez writes one)" % path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except OSError as err:
+        raise PPLDataError("cannot read data file %s: %s" % (path, err.strerror or err)) from None
+    except ValueError as err:
+        if "pickle" in str(err):
+            raise PPLDataError("data file %s holds Python objects, which ppl does not load" % path,
+                               hint="save plain numeric arrays: np.savez(path, y=np.asarray(y, dtype=float))") from None
+        raise PPLDataError("data file %s is not a valid .npz archive: %s" % (path, err)) from None
+    except Exception as err:       # zipfile.BadZipFile and friends
+        raise PPLDataError("data file %s is not a valid .npz archive (%s)" % (path, type(err).__name__)) from None
 
 
 def _read_json(text, path):
@@ -89,9 +112,9 @@ def _is_number(c):
 
 
 def default_path(model_path):
-    """The data file that sits beside a model: NAME.json, NAME.data.json or NAME.csv."""
+    """The data file that sits beside a model: NAME.json, NAME.data.json, NAME.csv or NAME.npz."""
     stem = os.path.splitext(model_path)[0]
-    for candidate in (stem + ".json", stem + ".data.json", stem + ".csv"):
+    for candidate in (stem + ".json", stem + ".data.json", stem + ".csv", stem + ".npz"):
         if os.path.exists(candidate):
             return candidate
     return None
