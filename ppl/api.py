@@ -8,6 +8,7 @@ from .check import check
 from .compile import compile_model
 from .amortised import amortised_guide
 from .counts import CountFactors, prior_moments
+from .display import model_html
 from .errors import PPLError
 from .model import bind
 from .printer import expr_source, type_source
@@ -144,6 +145,9 @@ class Model:
                 compiled.dim, compiled.param_dim)]
             lines += ["warning: " + w for w in compiled.bound.warnings + compiled.warnings]
         return "\n".join(lines[1:] if lines and not lines[0] else lines)
+
+    def _repr_html_(self):
+        return model_html(self)
 
     def __repr__(self):
         return "<Model %s>" % self.name

@@ -114,6 +114,7 @@ class Result:
     warnings: list = field(default_factory=list)
     log_weights: object = None     # log p(x, z) - log q(z) at the final draws, for diagnostics
     mc_error: object = None        # deterministic method: Monte Carlo s.e. of each variational parameter
+    warmup_steps: int = 0          # the first entries of trace are the fixed-draw warm start's (L-BFGS)
 
 
 class _Objective:
@@ -227,7 +228,7 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
         return value, grad
 
     record = _recorder(trace, progress, s.monitor, f)
-    stage, averaging, avg_sum, avg_n = 1, False, np.zeros_like(x), 0
+    stage, averaging, avg_sum, avg_n, warmup_steps = 1, False, np.zeros_like(x), 0, 0
     try:
         if s.warmup_iters > 0:
             lbfgs.minimise(fixed, x, max_iter=s.warmup_iters, callback=record)
@@ -240,7 +241,7 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
             raise explain_nonfinite(model, guide, *f.split(x), eps_fixed)
 
         # ---- stage 2: natural-gradient steps with fresh draws, then iterate averaging
-        stage = 2
+        stage, warmup_steps = 2, len(trace)
         f.estimator = s.estimator
         lr = s.step_size
         adam = np.concatenate([guide.adam_coords, np.arange(n_phi, len(x))])     # the rest: natural gradient
@@ -322,8 +323,10 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
     log_w, value, se = final_elbo(model, guide, phi, theta, rng, s)
     if not np.isfinite(value) and status != "interrupted":
         raise explain_nonfinite(model, guide, phi, theta, rng.standard_normal((64, dim)))
+    if stage == 1:
+        warmup_steps = len(trace)
     return Result(phi, theta, value, se, trace, status, message, f.evals, time.perf_counter() - start, warnings,
-                  log_w)
+                  log_w, warmup_steps=warmup_steps)
 
 
 class _OutOfTime(Exception):

@@ -1,8 +1,9 @@
 """A fitted model: q's draws in the constrained space, summaries, the ELBO."""
 import numpy as np
 
-from . import evidence, guides, infer, psis
+from . import evidence, guides, infer, interop, psis
 from .counts import CountFactors, prior_moments
+from .display import fit_html, html_table
 from .errors import PPLError, PPLRuntimeError
 
 
@@ -32,6 +33,13 @@ class Summary:
 
     def to_dict(self):
         return {name: dict(stats) for name, stats in self.rows}
+
+    def to_dataframe(self):
+        """A pandas DataFrame: one row per element, columns mean, sd, 5%, 50%, 95%, kind."""
+        return interop.summary_dataframe(self)
+
+    def _repr_html_(self):
+        return html_table(self)
 
     def names(self):
         """The latents, params and derived quantities summarised, in order."""
@@ -108,6 +116,7 @@ class Fit:
         self.elbo = result.elbo
         self.elbo_se = result.elbo_se
         self.elbo_trace = np.asarray(result.trace)
+        self.warmup_steps = result.warmup_steps     # the trace's first entries: L-BFGS on fixed draws
         self.status = result.status
         self.message = result.message
         self.grad_evals = result.grad_evals
@@ -298,6 +307,24 @@ class Fit:
             if not (khat_shown and w.startswith("k-hat")):     # said on the k-hat line already
                 lines.append("warning: " + w)
         return "\n".join(lines)
+
+    def _repr_html_(self):
+        return fit_html(self)
+
+    def plot_elbo(self, ax=None):
+        """The ELBO trace with the evidence estimate above it (matplotlib): the gap is about KL(q || p)."""
+        from .plots import plot_elbo
+        return plot_elbo(self, ax)
+
+    def plot_posterior(self, names=None, n=4000):
+        """Histograms (scalars) and interval plots (arrays) of q's marginals (matplotlib). Returns the figure."""
+        from .plots import plot_posterior
+        return plot_posterior(self, names, n)
+
+    def to_arviz(self, n=1000, seed=None):
+        """arviz.InferenceData: posterior (n draws of q, one chain), observed_data, posterior_predictive,
+        sample_stats (lp, log_q per draw; the ELBO trace; the ELBO, its s.e. and k-hat as attributes)."""
+        return interop.to_arviz(self, n, seed)
 
     def to_json(self):
         return {"summary": self.summary().to_dict(), "elbo": self.elbo, "elbo_se": self.elbo_se,
