@@ -7,3 +7,9 @@ from .results import Fit
 __all__ = ["Model", "Fit", "compile", "compare", "load", "PPLError", "PPLSyntaxError", "PPLCheckError", "PPLDataError",
            "PPLRuntimeError"]
 __version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython):
+    """`%load_ext ppl`: the %%ppl cell magic (ppl.notebook)."""
+    from .notebook import register
+    register(ipython)

@@ -5,6 +5,7 @@ import os
 
 from . import guides, infer, warmstart
 from .check import check
+from .functions import with_user_functions
 from .compile import compile_model
 from .amortised import amortised_guide
 from .counts import CountFactors, prior_moments
@@ -40,12 +41,15 @@ def _keep_freed_heap():
 class Model:
     """A parsed and checked program, ready to be given data and fitted."""
 
-    def __init__(self, text, filename="<string>"):
+    def __init__(self, text, filename="<string>", functions=None):
         self.text = text
         self.filename = filename
         program, source = parse(text, filename)
         self.source = source
-        self.checked = check(program, source)
+        table, problem = with_user_functions(functions)
+        if problem:
+            raise PPLError(problem[0], hint=problem[1])
+        self.checked = check(program, source, table)
         self.name = os.path.splitext(os.path.basename(filename))[0] if filename != "<string>" else "model"
 
     def bind(self, data):
@@ -222,12 +226,15 @@ def _latent_description(sym):
     return "%s%s; support %s; transform %s" % (typ, d.name, support, transform)
 
 
-def compile(text, filename="<string>"):
-    """Model text -> Model."""
-    return Model(text, filename)
+def compile(text, filename="<string>", functions=None):
+    """Model text -> Model. functions: {name: Python function} callable in the model, written with
+    autograd.numpy and elementwise (see README)."""
+    if functions is not None and not isinstance(functions, dict):
+        raise PPLError("functions must be a dict of name -> Python function, got %s" % type(functions).__name__)
+    return Model(text, filename, functions)
 
 
-def load(path):
+def load(path, functions=None):
     """A model file -> Model."""
     try:
         with open(path, encoding="utf-8") as f:
@@ -236,4 +243,4 @@ def load(path):
         raise PPLError("cannot read model file %s: %s" % (path, err.strerror or err)) from None
     except UnicodeDecodeError:
         raise PPLError("model file %s is not UTF-8 text" % path) from None
-    return Model(text, path)
+    return Model(text, path, functions)

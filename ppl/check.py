@@ -39,6 +39,7 @@ class CheckedProgram:
     symbols: dict                       # top-level names -> Symbol
     sample_kinds: dict = field(default_factory=dict)  # id(Sample) -> "latent" | "observe" | "prior"
     warnings: list = field(default_factory=list)
+    functions: dict = field(default_factory=lambda: dict(FUNCTIONS))   # name -> functions.Function
 
     def names(self, role):
         return [s.name for s in self.symbols.values() if s.role == role]
@@ -70,11 +71,11 @@ class _Scope:
 
 
 class _Checker:
-    def __init__(self, program, source):
-        self.program, self.source = program, source
+    def __init__(self, program, source, functions):
+        self.program, self.source, self.functions = program, source, functions
         self.top = _Scope()
         self.kinds, self.warnings = {}, []
-        self.shapes = ShapeInference(source)
+        self.shapes = ShapeInference(source, functions)
 
     def error(self, message, span, hint=None):
         return PPLCheckError(message, span, self.source, hint)
@@ -89,14 +90,15 @@ class _Checker:
                 raise self.error("latent '%s' is declared but never given a distribution" % sym.name, sym.span,
                                  hint="add a statement such as `%s ~ Normal(0, 1)` or give each slice one"
                                  % sym.name)
-        return CheckedProgram(self.program, self.source, dict(self.top.names), self.kinds, self.warnings)
+        return CheckedProgram(self.program, self.source, dict(self.top.names), self.kinds, self.warnings,
+                              self.functions)
 
     def define(self, scope, sym):
         if sym.name in RESERVED:
             raise self.error("'%s' is a reserved word and cannot be a name" % sym.name, sym.span)
-        if sym.name in FUNCTIONS or sym.name in DISTRIBUTIONS:
-            raise self.error("'%s' is a built-in %s and cannot be redefined" % (
-                sym.name, "function" if sym.name in FUNCTIONS else "distribution"), sym.span,
+        if sym.name in self.functions or sym.name in DISTRIBUTIONS:
+            raise self.error("'%s' is a %s and cannot be redefined" % (
+                sym.name, "function" if sym.name in self.functions else "built-in distribution"), sym.span,
                 hint="choose another name")
         old = scope.lookup(sym.name)
         if old is not None:
@@ -252,7 +254,7 @@ class _Checker:
     def distribution(self, call, scope):
         d = DISTRIBUTIONS.get(call.func)
         if d is None:
-            if call.func in FUNCTIONS:
+            if call.func in self.functions:
                 raise self.error("'%s' is a function, not a distribution" % call.func, call.func_span)
             raise self.error("unknown distribution '%s'" % call.func, call.func_span,
                              hint=_suggest(call.func, DISTRIBUTIONS) or "see `ppl help` for the list")
@@ -311,7 +313,7 @@ class _Checker:
         if isinstance(e, ast.Name):
             sym = scope.lookup(e.id)
             if sym is None:
-                if e.id in FUNCTIONS:
+                if e.id in self.functions:
                     raise self.error("'%s' is a function; call it with parentheses" % e.id, e.span)
                 raise self.error("unknown name '%s'" % e.id, e.span,
                                  hint=_suggest(e.id, scope.visible()) or "define it before this line")
@@ -337,12 +339,12 @@ class _Checker:
                 deps |= self.subscript(sub, scope, single=len(e.subscripts) == 1)
             return deps, is_int
         if isinstance(e, ast.Call):
-            f = FUNCTIONS.get(e.func)
+            f = self.functions.get(e.func)
             if f is None:
                 if e.func in DISTRIBUTIONS:
                     raise self.error("'%s' is a distribution; use it on the right of '~'" % e.func, e.func_span)
                 raise self.error("unknown function '%s'" % e.func, e.func_span,
-                                 hint=_suggest(e.func, FUNCTIONS) or "see the README's function list")
+                                 hint=_suggest(e.func, self.functions) or "see the README's function list")
             if e.kwargs:
                 raise self.error("%s takes no keyword arguments" % e.func, e.kwargs[0].span)
             lo, hi = f.arity
@@ -367,5 +369,6 @@ def _signatures(d):
     return " or ".join("(%s)" % ", ".join(p.name for p in f.params) for f in d.forms)
 
 
-def check(program, source):
-    return _Checker(program, source).run()
+def check(program, source, functions=FUNCTIONS):
+    """functions: the table of callable functions (the built-ins, and any a person adds)."""
+    return _Checker(program, source, functions).run()

@@ -26,6 +26,9 @@ def _load_data(args):
 
 
 def cmd_fit(args):
+    for path in (args.plot, args.draws):
+        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise PPLError("cannot write %s: the folder %s does not exist" % (path, os.path.dirname(path)))
     model = load(args.model)
     data, paths = _load_data(args)
     progress = Progress() if not args.json and sys.stderr.isatty() else None
@@ -37,6 +40,9 @@ def cmd_fit(args):
             progress.close()
     if args.draws:
         write_draws_csv(fit, args.draws, args.n_draws)
+    if args.plot:
+        from .plots import save_overview
+        save_overview(fit, args.plot)
     ev = fit.evidence() if fit.sampled else None
     if args.json:
         out = fit.to_json()
@@ -52,6 +58,8 @@ def cmd_fit(args):
             print(ev)
         if args.draws:
             print("wrote %d draws to %s" % (args.n_draws, args.draws))
+        if args.plot:
+            print("wrote the ELBO trace and the marginals to %s" % args.plot)
     return 130 if fit.status == "interrupted" else 0
 
 
@@ -113,6 +121,8 @@ def build_parser():
     f.add_argument("--draws", metavar="OUT.csv", help="write draws from the fitted posterior to a CSV file")
     f.add_argument("--n-draws", type=int, default=1000, help="how many draws --draws writes (default 1000)")
     f.add_argument("--json", action="store_true", help="print the results as JSON")
+    f.add_argument("--plot", metavar="OUT.png", help="draw the ELBO trace and the posterior marginals to an image "
+                                                     "(.png, .pdf, .svg; needs matplotlib: pip install \"ppl[plot]\")")
     f.add_argument("--guide", default="meanfield", choices=["meanfield", "fullrank", "lowrank"],
                    help="variational family: independent Normals (default), a full covariance, or low rank")
     f.add_argument("--rank", type=int, default=None, help="rank of the lowrank guide (default 2)")

@@ -319,7 +319,7 @@ class _Compiler:
         self.bound = bound
         self.source = bound.source
         self.kinds = bound.checked.sample_kinds
-        self.exprs = ExprCompiler(self.source)
+        self.exprs = ExprCompiler(self.source, bound.checked.functions)
         self.latents, self.params, self.derived, self.steps, self.warnings = [], [], [], [], []
         self.discrete = []      # DiscreteSite per discrete latent (enumerated, not part of z)
         self.counts = []        # CountSite per unbounded discrete latent (in z, after the continuous latents)

@@ -109,8 +109,8 @@ _BINOPS = {"+": anp.add, "-": anp.subtract, "*": anp.multiply, "/": _true_divide
 class ExprCompiler:
     """Compiles expressions against a scope: name -> Value."""
 
-    def __init__(self, source):
-        self.source = source
+    def __init__(self, source, functions=FUNCTIONS):
+        self.source, self.functions = source, functions
 
     def error(self, message, span, hint=None):
         return PPLCheckError(message, span, self.source, hint)
@@ -263,10 +263,34 @@ class ExprCompiler:
             fn = lambda env: f_target(env)[rows(env)]
         return Value(shape, target.is_int, fn=fn, batched=True, discrete=discrete_of([target, index]))
 
+    def _try_user_function(self, fun, shapes, e):
+        """Call a person's function on test arrays of these shapes (with and without a leading draw axis)
+        and differentiate through it: it must keep the broadcast shape and work with autograd."""
+        import autograd
+        shape = broadcast_shapes(shapes, e.span, self.source)
+        tests = [onp.full(s, 0.5) for s in shapes]
+        try:
+            with onp.errstate(all="ignore"):
+                out = onp.shape(fun.impl(*tests))
+                wide = [onp.full((2,) + s, 0.5) for s in shapes]
+                batched = onp.shape(fun.impl(*wide))
+                for i in range(len(wide)):
+                    autograd.grad(lambda x: anp.sum(fun.impl(*wide[:i], x, *wide[i + 1:])))(wide[i])
+        except Exception as err:
+            raise self.error("calling %s on test arrays of shapes %s failed: %s: %s" % (
+                e.func, ", ".join(_fmt(s) for s in shapes), type(err).__name__, err), e.span,
+                hint="write it with autograd.numpy (import autograd.numpy as np), elementwise") from None
+        if out != shape or batched != (2,) + shape:
+            raise self.error("%s must work elementwise: on arrays of shapes %s it returned shape %s, not %s" % (
+                e.func, ", ".join(_fmt(s) for s in shapes), _fmt(out), _fmt(shape)), e.span,
+                hint="a function of the language keeps the (broadcast) shape of its arguments and any leading axes")
+
     def _call(self, e, scope):
-        fun = FUNCTIONS[e.func]
+        fun = self.functions[e.func]
         args = [self.compile(a, scope) for a in e.args]
-        if fun.kind == "elementwise":
+        if fun.kind == "user":
+            self._try_user_function(fun, [a.shape for a in args], e)
+        if fun.kind in ("elementwise", "user"):
             return elementwise(fun.impl, args, e.span, self.source)
         if fun.kind == "constructor":
             sizes = []

@@ -64,3 +64,38 @@ FUNCTIONS = {f.name: f for f in [
     Function("ones", (1, 3), "constructor", np.ones, "an array of ones of the given sizes"),
     Function("zeros", (1, 3), "constructor", np.zeros, "an array of zeros of the given sizes"),
 ]}
+
+
+def with_user_functions(user):
+    """The built-in table plus a person's own functions (name -> Python callable). Each must be
+    elementwise (the result has the broadcast shape of its arguments) and written with autograd.numpy
+    so gradients pass through it; the compiler tests both where it is called. Returns (table, error):
+    error is None or (message, hint)."""
+    import inspect
+    from .distributions import DISTRIBUTIONS
+    table = dict(FUNCTIONS)
+    for name, f in (user or {}).items():
+        if not isinstance(name, str) or not name.isidentifier():
+            return None, ("function name %r is not a name" % (name,), "use letters, digits and _")
+        if name in FUNCTIONS or name in DISTRIBUTIONS:
+            return None, ("'%s' is a built-in %s and cannot be replaced" % (
+                name, "function" if name in FUNCTIONS else "distribution"), "give your function another name")
+        if not callable(f):
+            return None, ("functions['%s'] is not callable: %r" % (name, f), "pass a Python function")
+        try:
+            params = list(inspect.signature(f).parameters.values())
+        except (TypeError, ValueError):
+            params = None
+        if params is None:
+            arity = (1, 8)
+        elif any(p.kind == p.VAR_POSITIONAL for p in params):
+            arity = (sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                         and p.default is p.empty), 8)
+        else:
+            positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            arity = (sum(1 for p in positional if p.default is p.empty), len(positional))
+        if arity[1] == 0:
+            return None, ("functions['%s'] takes no arguments" % name, "a function of the language takes 1 or more")
+        doc = (inspect.getdoc(f) or "").split("\n")[0] or "a Python function"
+        table[name] = Function(name, arity, "user", f, doc)
+    return table, None

@@ -108,7 +108,7 @@ def bind(checked, data):
         raise PPLDataError("data must be a mapping of names to values, got %s" % type(data).__name__, None, source,
                            hint='as in {"y": [1.2, 0.4], "N": 2}')
     data = dict(data or {})
-    compiler = ExprCompiler(source)
+    compiler = ExprCompiler(source, checked.functions)
     scope, values, sizes, warnings = {}, {}, {}, []
     declared = [s for s in checked.program.statements if isinstance(s, ast.DataDecl)]
     names = {d.name for d in declared}

@@ -60,8 +60,8 @@ def broadcast(shapes, span, source, what="these values"):
 
 
 class ShapeInference:
-    def __init__(self, source):
-        self.source = source
+    def __init__(self, source, functions=FUNCTIONS):
+        self.source, self.functions = source, functions
 
     def error(self, message, span, hint=None):
         return PPLCheckError(message, span, self.source, hint)
@@ -127,9 +127,9 @@ class ShapeInference:
         return tuple(out) + tuple(rest)
 
     def call(self, e, lookup):
-        f = FUNCTIONS[e.func]
+        f = self.functions[e.func]
         args = [self.of(a, lookup) for a in e.args]
-        if f.kind == "elementwise":
+        if f.kind in ("elementwise", "user"):
             return broadcast(args, e.span, self.source)
         if f.kind == "constructor":
             return tuple(dim_of(a) for a in e.args)
