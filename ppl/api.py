@@ -89,7 +89,7 @@ class Model:
         if init and not isinstance(init, dict):
             raise PPLError("init must be a dict of param name -> initial value, got %s" % type(init).__name__,
                            hint='as in init={"mu": [-1, 0, 1]}')
-        compiled = self.bind(data or {})
+        compiled = self.bind({} if data is None else data)
         if amortize is not None:
             if guide != "meanfield":
                 raise PPLError("amortize replaces mean-field factors; guide='%s' cannot be amortised" % guide,

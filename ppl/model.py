@@ -107,7 +107,7 @@ def bind(checked, data):
     if data is not None and not hasattr(data, "keys"):
         raise PPLDataError("data must be a mapping of names to values, got %s" % type(data).__name__, None, source,
                            hint='as in {"y": [1.2, 0.4], "N": 2}')
-    data = dict(data or {})
+    data = {} if data is None else {name: data[name] for name in data.keys()}
     compiler = ExprCompiler(source, checked.functions)
     scope, values, sizes, warnings = {}, {}, {}, []
     declared = [s for s in checked.program.statements if isinstance(s, ast.DataDecl)]
