@@ -14,6 +14,11 @@ def _require(module, extra):
                        hint='pip install "ppl[%s]" (or pip install %s)' % (extra, module)) from None
 
 
+def check_count(what, n, least=1):
+    if not (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= least):
+        raise PPLError("%s(n=%r): n is how many draws, a whole number of at least %d" % (what, n, least))
+
+
 def summary_dataframe(summary):
     """A Summary -> pandas DataFrame: one row per element (index `name[i, j]`), columns mean, sd, 5%, 50%,
     95% and kind (latent, param or derived)."""
@@ -35,6 +40,7 @@ def to_arviz(fit, n=1000, seed=None):
     ELBO trace of the optimisation as elbo_trace (dimension `step`) and the final ELBO, its standard
     error and k-hat as attributes."""
     az = _require("arviz", "arviz")
+    check_count("to_arviz", n)
     z = fit.unconstrained_draws(n, seed)
     with np.errstate(all="ignore"):
         draws = fit.compiled.values(z, fit.theta, rng=fit._rng(seed, 4))

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from .errors import PPLError
-from .interop import _require
+from .interop import _require, check_count
 
 BLUE, RED, GREY = "#1f5fa8", "#c0392b", "#7f8c8d"
 
@@ -112,6 +112,7 @@ def plot_posterior(fit, names=None, n=4000, fig=None):
     90% interval per element of a vector or matrix. names: default every latent (at most 12).
     Returns the figure."""
     from .results import element_labels
+    check_count("plot_posterior", n, 2)
     draws = fit.draws(n)
     if names is None:
         names = [b.name for b in fit.compiled.latents + fit.compiled.counts][:12]

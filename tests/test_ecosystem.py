@@ -6,7 +6,12 @@ import re
 import subprocess
 import sys
 
+import arviz as az
+import matplotlib
+import nbclient
+import nbformat
 import numpy as np
+import pandas as pd
 import pytest
 
 import ppl
@@ -26,7 +31,6 @@ def fit():
 
 
 def test_arviz_summary_agrees_with_ours(fit):
-    az = pytest.importorskip("arviz")
     idata = fit.to_arviz(n=4000)
     assert set(idata.groups()) >= {"posterior", "observed_data", "posterior_predictive", "sample_stats"}
     theirs = az.summary(idata, kind="stats", var_names=["mu", "tau", "eta", "theta"])
@@ -42,7 +46,6 @@ def test_arviz_summary_agrees_with_ours(fit):
 
 
 def test_summary_dataframe(fit):
-    pytest.importorskip("pandas")
     frame = fit.summary().to_dataframe()
     assert list(frame.columns) == ["mean", "sd", "5%", "50%", "95%", "kind"]
     assert frame.loc["tau", "mean"] == fit.summary()["tau"]["mean"] and frame.loc["theta[7]", "kind"] == "derived"
@@ -50,7 +53,6 @@ def test_summary_dataframe(fit):
 
 
 def test_plots(fit, tmp_path):
-    matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
     ax = fit.plot_elbo()
     labels = [line.get_label() for line in ax.get_lines()]
@@ -77,7 +79,6 @@ def test_html_reprs(fit):
 
 
 def test_npz_and_pandas_data(tmp_path):
-    pd = pytest.importorskip("pandas")
     np.savez(tmp_path / "d.npz", J=8, y=np.array(DATA["y"], float), sigma=np.array(DATA["sigma"], float))
     from ppl import data
     loaded = data.read(str(tmp_path / "d.npz"))
@@ -119,7 +120,6 @@ def test_python_functions_in_a_model():
 
 
 def test_cell_magic():
-    pytest.importorskip("IPython")
     from IPython.testing.globalipapp import start_ipython
     ip = start_ipython()
     ip.run_line_magic("load_ext", "ppl")
@@ -130,9 +130,6 @@ def test_cell_magic():
 
 
 def test_a_notebook_runs_headless(tmp_path, monkeypatch):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    pytest.importorskip("ipykernel")
     cells = [
         "%load_ext ppl",
         "%%ppl schools\n" + open(EIGHT).read(),

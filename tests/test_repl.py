@@ -5,11 +5,9 @@ import re
 import subprocess
 import sys
 
-import pytest
+import pexpect
 
 import ppl
-
-pexpect = pytest.importorskip("pexpect")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(ppl.__file__)))
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "examples")
