@@ -296,16 +296,38 @@ class Session:
         return fit.report(max_rows=30)
 
     def cmd_summary(self, args):
-        summary = self._need_fit().summary()
+        fit = self._need_fit()
+        summary = fit.summary()
         if not args:
             return str(summary)
-        known = summary.names()
+        discrete = {site.name for site in fit.compiled.discrete}
+        if len(args) == 1 and args[0] in discrete:
+            return self._discrete_table(fit, args[0])
+        known = summary.names() + sorted(discrete)
         for name in args:
             if name not in known:
                 close = difflib.get_close_matches(name, known, n=1)
                 raise PPLError("the last fit has no '%s'" % name,
                                hint=("did you mean '%s'? " % close[0] if close else "") + "names: " + ", ".join(known))
+        if any(name in discrete for name in args):
+            raise PPLError(":summary shows a discrete latent on its own", hint=":summary %s" % next(
+                name for name in args if name in discrete))
         return str(summary.select(args))
+
+    def _discrete_table(self, fit, name, rows=20):
+        """P(name[i] = k | data) per element: exact given q of the continuous latents, averaged over it."""
+        probs = np.asarray(fit.discrete_posterior(name))
+        flat = probs.reshape(-1, probs.shape[-1])
+        site = next(site for site in fit.compiled.discrete if site.name == name)
+        labels = element_labels(name, probs.shape[:-1])
+        width = max(len(label) for label in labels[:rows])
+        head = "%-*s" % (width, name) + "".join("%8s" % ("P=%d" % (site.first + k)) for k in range(flat.shape[1]))
+        lines = ["posterior of the discrete latent %s (summed out exactly)" % name, head, "-" * len(head)]
+        for label, p in zip(labels[:rows], flat[:rows]):
+            lines.append("%-*s" % (width, label) + "".join("%8.3f" % v for v in p))
+        if len(labels) > rows:
+            lines.append("... %d more elements" % (len(labels) - rows))
+        return "\n".join(lines)
 
     def cmd_elbo(self, args):
         fit = self._need_fit()

@@ -256,3 +256,17 @@ def test_a_new_name_bound_to_numbers_is_data_but_a_latent_name_is_redefined():
     assert "mu" in s.model.checked.names("derived") and "mu" not in s.data
     s.handle("J = 9")
     assert s.data["J"] == 9
+
+
+def test_summary_of_a_discrete_latent_is_its_exact_posterior():
+    s = Session()
+    s.handle(":load examples/gmm.ppl")
+    s.handle(":fit method=em")
+    table = s.handle(":summary z").split("\n")
+    assert table[1].split() == ["z", "P=0", "P=1", "P=2"] and table[-1] == "... 280 more elements"
+    probs = s.fit.discrete_posterior("z")
+    for line, p in zip(table[3:23], probs):
+        values = [float(v) for v in line.split()[1:]]
+        assert values == pytest.approx(p, abs=6e-4) and sum(values) == pytest.approx(1, abs=2e-3)
+    with pytest.raises(PPLError, match="discrete latent on its own"):
+        s.handle(":summary z mu")
