@@ -14,6 +14,8 @@ import shlex
 import sys
 
 from . import __version__
+from .api import METHODS
+from .guides import GUIDES
 from .distributions import DISTRIBUTIONS
 from .errors import PPLError
 from .functions import FUNCTIONS
@@ -64,8 +66,10 @@ class Completer:
         if command == ":help":
             return list(COMMANDS) + [c[1:] for c in COMMANDS] + list(DISTRIBUTIONS) + list(FUNCTIONS)
         if command == ":fit":
-            return [k + "=" for k in FIT_OPTIONS] + ["guide=" + g for g in ("meanfield", "fullrank", "lowrank")] + \
-                ["method=" + m for m in ("stochastic", "dadvi", "em", "advi")]
+            key, eq, _ = line.rsplit(" ", 1)[-1].partition("=")
+            if eq:       # `=` separates words for readline: complete the value alone
+                return {"guide": list(GUIDES), "method": list(METHODS), "warm": ["yes", "no"]}.get(key, [])
+            return [k + "=" for k in FIT_OPTIONS]
         if command in (":summary", ":draws", ":plot"):
             return self.session.fit.summary().names() if self.session.fit is not None else []
         return self.session.names() + [name + "(" for name in list(DISTRIBUTIONS) + list(FUNCTIONS)] + KEYWORDS

@@ -22,8 +22,9 @@ import numpy as np
 from . import ast, data as datafiles
 from .api import SUPPORT_TRANSFORMS, Model, load
 from .distributions import DISTRIBUTIONS
-from .errors import PPLDataError, PPLError, Source, Span
+from .errors import PPLError, Source, Span
 from .functions import FUNCTIONS
+from .model import as_array
 from .results import element_labels
 from .syntax import parse
 from .terminal import histogram, line_chart
@@ -70,26 +71,6 @@ def _literal(node):
     return None
 
 
-def _as_data(value, span, source):
-    try:
-        arr = np.array(value)
-    except ValueError:
-        raise PPLDataError("the rows of this list have different lengths", span, source,
-                           hint="data arrays must be rectangular, like [[1, 2], [3, 4]]") from None
-    if arr.dtype == object:
-        raise PPLDataError("the rows of this list have different lengths", span, source,
-                           hint="data arrays must be rectangular, like [[1, 2], [3, 4]]")
-    if arr.dtype.kind == "f" and np.all(arr == np.round(arr)) and not _has_decimal_point(value):
-        arr = arr.astype(np.int64)
-    return arr.item() if arr.ndim == 0 else arr
-
-
-def _has_decimal_point(value):
-    if isinstance(value, list):
-        return any(_has_decimal_point(v) for v in value)
-    return isinstance(value, float)
-
-
 def _split_statements(text):
     """Model text -> the text of each top-level statement, comments and blank lines before it included
     (so joining them gives the text back)."""
@@ -105,6 +86,12 @@ def _split_statements(text):
         elif any(line.strip() for line in lines):
             chunks.append("\n".join(lines))
     return chunks
+
+
+def _no_such(name, known):
+    close = difflib.get_close_matches(name, known, n=1)
+    return PPLError("the last fit has no '%s'" % name,
+                    hint=("did you mean '%s'? " % close[0] if close else "") + "names: " + ", ".join(known))
 
 
 def _comments_and_statement(chunk):
@@ -196,9 +183,9 @@ class Session:
             where.append(old)
         if not done:
             return "(no change: the model says this already)"
-        before = list(self.statements)
+        undo = self._snapshot("; ".join(done))
         self._set_model(statements, where, text)
-        self.undo_stack.append(("; ".join(done), before, dict(self.data), dict(self.data_origin)))
+        self.undo_stack.append(undo)
         replaced = [d for d in done if d.startswith("replaced")]
         return "\n".join(replaced)
 
@@ -209,7 +196,8 @@ class Session:
         return sym is None or sym.role in ("data", "size")
 
     def _bind_inline(self, stmt, text):
-        value = _as_data(_literal(stmt.value), stmt.value.span, Source(text, "<input>"))
+        value = as_array(stmt.name, _literal(stmt.value), stmt.value.span, Source(text, "<input>"))
+        value = value.item() if value.ndim == 0 else value
         self._push("bound %s" % stmt.name)
         self.data[stmt.name] = value
         self.data_origin[stmt.name] = None
@@ -218,9 +206,8 @@ class Session:
     def _set_model(self, statements, where, typed):
         """Check the statements as a model and make it current; errors in what was just typed point
         into the input, others into the model."""
-        text = "\n".join(statements) + "\n" if statements else ""
         try:
-            model = Model(text, "<model>") if statements else None
+            model = Model("\n".join(statements) + "\n", "<model>")
         except PPLError as err:
             raise self._relocate(err, statements, where, typed) from None
         self.statements, self.model = statements, model
@@ -236,9 +223,12 @@ class Session:
             err.source = Source(typed, "<input>")
         return err
 
+    def _snapshot(self, what):
+        return what, list(self.statements), self.model, dict(self.data), dict(self.data_origin)
+
     def _push(self, what):
         """Remember the state before a change, for :undo."""
-        self.undo_stack.append((what, list(self.statements), dict(self.data), dict(self.data_origin)))
+        self.undo_stack.append(self._snapshot(what))
 
     # ---- commands --------------------------------------------------------------
 
@@ -306,9 +296,7 @@ class Session:
         known = summary.names() + sorted(discrete)
         for name in args:
             if name not in known:
-                close = difflib.get_close_matches(name, known, n=1)
-                raise PPLError("the last fit has no '%s'" % name,
-                               hint=("did you mean '%s'? " % close[0] if close else "") + "names: " + ", ".join(known))
+                raise _no_such(name, known)
         if any(name in discrete for name in args):
             raise PPLError(":summary shows a discrete latent on its own", hint=":summary %s" % next(
                 name for name in args if name in discrete))
@@ -342,18 +330,16 @@ class Session:
             lines.append("  (the fit stopped early: %s)" % fit.message)
         return "\n".join(lines)
 
-    def _element(self, fit, label, n=4000):
-        """Draws of one name or one element (`eta[3]`) from the fitted q, and the element's label."""
+    @staticmethod
+    def _element(draws, label):
+        """One name's or one element's (`eta[3]`) column of draws, its label, and how many elements the
+        name has."""
         name, _, rest = label.partition("[")
-        draws = fit.draws(n)
         if name not in draws:
-            known = list(draws)
-            close = difflib.get_close_matches(name, known, n=1)
-            raise PPLError("the last fit has no '%s'" % name,
-                           hint=("did you mean '%s'? " % close[0] if close else "") + "names: " + ", ".join(known))
+            raise _no_such(name, list(draws))
         values = np.asarray(draws[name], dtype=float)
         labels = element_labels(name, values.shape[1:])
-        flat = values.reshape(n, -1)
+        flat = values.reshape(len(values), -1)
         chosen = label if rest else labels[0]
         if chosen not in labels:
             raise PPLError("%s is not an element of %s, whose shape is [%s]" % (
@@ -372,9 +358,10 @@ class Session:
             raise PPLError(":draws: the count must be between 1 and 100000")
         name = args[0]
         draws = fit.draws(n)
-        if name not in draws:
-            self._element(fit, name, 2)     # raises the error naming what there is
-        values = np.asarray(draws[name])
+        if name in draws:
+            values = np.asarray(draws[name])
+        else:                        # an element, eta[3], or an unknown name (which _element reports)
+            values, name, _ = self._element(draws, name)
         shape = values.shape[1:]
         head = "%s: %d draw%s from the fit, %s each" % (name, n, "s" if n > 1 else "",
                                                         "shape [%s]" % ", ".join(map(str, shape)) if shape else "a scalar")
@@ -395,7 +382,7 @@ class Session:
             latents = [b.name for b in fit.compiled.latents + fit.compiled.counts]
             label = latents[0] if latents else None
         if label is not None and fit.sampled:
-            values, chosen, size = self._element(fit, label)
+            values, chosen, size = self._element(fit.draws(4000), label)
             note = " (element 0 of %d; :plot %s[i] for another)" % (size, label) if size > 1 and "[" not in label \
                 else ""
             out.append("")
@@ -405,13 +392,14 @@ class Session:
 
     def cmd_data(self, args):
         if args:
-            loaded = {}
+            loaded, origin = {}, {}
             for path in args:
-                loaded.update(datafiles.read(path))
+                values = datafiles.read(path)
+                loaded.update(values)
+                origin.update(dict.fromkeys(values, path))
             self._push("bound %s from %s" % (", ".join(loaded), ", ".join(args)))
-            for name, value in loaded.items():
-                self.data[name] = value
-                self.data_origin[name] = args[-1]
+            self.data.update(loaded)
+            self.data_origin.update(origin)
             return "bound " + ", ".join("%s: %s" % (n, _shape_text(v)) for n, v in loaded.items())
         if not self.data and self.model is None:
             return "no data bound; type NAME = [numbers], or :data FILE.json"
@@ -441,9 +429,8 @@ class Session:
         found = datafiles.default_path(path)
         loaded = datafiles.read(found) if found else {}
         self._push("loaded %s" % path)
-        self.statements, self.model = _split_statements(model.text) if model.text.strip() else [], None
-        if self.statements:
-            self.model = Model(self.text(), "<model>")
+        self.statements = _split_statements(model.text) if model.text.strip() else []
+        self.model = model if self.statements else None     # errors quote the file until the first edit
         for name, value in loaded.items():
             self.data[name] = value
             self.data_origin[name] = found
@@ -500,9 +487,7 @@ class Session:
     def cmd_undo(self, args):
         if not self.undo_stack:
             raise PPLError("nothing to undo")
-        what, statements, data, origin = self.undo_stack.pop()
-        self.statements, self.data, self.data_origin = statements, data, origin
-        self.model = Model(self.text(), "<model>") if statements else None
+        what, self.statements, self.model, self.data, self.data_origin = self.undo_stack.pop()
         return "undone: " + what
 
     def cmd_reset(self, args):

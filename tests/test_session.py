@@ -127,6 +127,7 @@ def test_fit_summary_draws_elbo_plot(fitted):
     assert plot.startswith("ELBO at each step") and "eta[2]: 4000 draws from q" in plot
     assert "element 0 of 8" in s.handle(":plot eta")
     assert s.handle(":draws tau 2").startswith("tau: 2 draws from the fit, a scalar each\n[")
+    assert s.handle(":draws eta[2] 3").startswith("eta[2]: 3 draws from the fit, a scalar each\n[")
     assert "tau: 4000 draws" in s.handle(":plot tau")
 
 
@@ -200,10 +201,11 @@ def test_undo_and_reset():
     assert s.handle(":undo") == "undone: bound extra"
     assert s.handle(":undo").startswith("undone: replaced `tau ~ HalfCauchy(5)`")
     assert s.text() == full and "extra" not in s.data
+    model = s.model
     s.handle(":reset")
     assert s.text() == "" and s.data == {} and s.model is None
     s.handle(":undo")
-    assert s.text() == full and s.data["J"] == 8
+    assert s.text() == full and s.data["J"] == 8 and s.model is model
 
 
 def test_save_writes_what_ppl_fit_reads(tmp_path):
@@ -231,11 +233,13 @@ def test_load_keeps_comments_and_an_edit_keeps_the_comment_above(tmp_path):
     assert os.path.basename(s.handle(":save %s" % (tmp_path / "m.ppl")).split()[1]) == "m.ppl"
 
 
-def test_data_from_csv(tmp_path):
+def test_data_from_csv_and_several_files(tmp_path):
     (tmp_path / "d.csv").write_text("x,y\n1.5,0\n2.5,1\n")
+    (tmp_path / "e.json").write_text('{"J": 3}')
     s = Session()
-    assert s.handle(":data %s" % (tmp_path / "d.csv")) == "bound x: real[2], y: int[2]"
+    assert s.handle(":data %s %s" % (tmp_path / "d.csv", tmp_path / "e.json")) == "bound x: real[2], y: int[2], J: int"
     assert np.array_equal(s.data["x"], [1.5, 2.5])
+    assert s.data_origin == {"x": str(tmp_path / "d.csv"), "y": str(tmp_path / "d.csv"), "J": str(tmp_path / "e.json")}
 
 
 def test_help():
