@@ -80,10 +80,8 @@ class Model:
         if warm_start is not None and not isinstance(warm_start, Fit):
             raise PPLError("warm_start must be a Fit (the result of an earlier fit), got %s" %
                            type(warm_start).__name__)
-        methods = {"stochastic": infer.optimise, "dadvi": infer.optimise_fixed_draws, "em": infer.optimise_em,
-                   "advi": infer.optimise_advi}
-        if method not in methods:
-            raise PPLError("unknown method '%s'" % method, hint="choose one of: " + ", ".join(methods))
+        if method not in METHODS:
+            raise PPLError("unknown method '%s'" % method, hint="choose one of: " + ", ".join(METHODS))
         if guide not in guides.GUIDES:
             raise PPLError("unknown guide '%s'" % guide, hint="choose one of: " + ", ".join(guides.GUIDES))
         if init and not isinstance(init, dict):
@@ -111,7 +109,7 @@ class Model:
                 raise err.located(self.source)
         starting_q = {} if start is None or start.phi is None or method == "em" else {"init": start.phi}
         try:
-            result = methods[method](compiled, q, seed=seed, settings=s, progress=progress, **starting_q)
+            result = METHODS[method](compiled, q, seed=seed, settings=s, progress=progress, **starting_q)
         except MemoryError:
             raise PPLError("the fit needs more memory than this machine has", None, self.source,
                            hint="fewer draws per step or a smaller data set") from None
@@ -157,6 +155,8 @@ class Model:
         return "<Model %s>" % self.name
 
 
+METHODS = {"stochastic": infer.optimise, "dadvi": infer.optimise_fixed_draws, "em": infer.optimise_em,
+           "advi": infer.optimise_advi}
 FIT_ARGUMENTS = ["data", "seed", "guide", "rank", "method", "max_steps", "progress", "init", "amortize",
                  "warm_start"]
 
@@ -229,8 +229,6 @@ def _latent_description(sym):
 def compile(text, filename="<string>", functions=None):
     """Model text -> Model. functions: {name: Python function} callable in the model, written with
     autograd.numpy and elementwise (see README)."""
-    if functions is not None and not isinstance(functions, dict):
-        raise PPLError("functions must be a dict of name -> Python function, got %s" % type(functions).__name__)
     return Model(text, filename, functions)
 
 

@@ -8,7 +8,8 @@ import sys
 import numpy as np
 
 from . import __version__, data as datafiles
-from .api import load
+from .api import METHODS, load
+from .guides import GUIDES
 from .errors import PPLError
 from .results import element_labels
 from .terminal import Progress
@@ -29,6 +30,9 @@ def cmd_fit(args):
     for path in (args.plot, args.draws):
         if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             raise PPLError("cannot write %s: the folder %s does not exist" % (path, os.path.dirname(path)))
+    if args.plot:
+        from .interop import require
+        require("matplotlib", "plot")      # before the fit, not after it
     model = load(args.model)
     data, paths = _load_data(args)
     progress = Progress() if not args.json and sys.stderr.isatty() else None
@@ -123,10 +127,10 @@ def build_parser():
     f.add_argument("--json", action="store_true", help="print the results as JSON")
     f.add_argument("--plot", metavar="OUT.png", help="draw the ELBO trace and the posterior marginals to an image "
                                                      "(.png, .pdf, .svg; needs matplotlib: pip install \"ppl[plot]\")")
-    f.add_argument("--guide", default="meanfield", choices=["meanfield", "fullrank", "lowrank"],
+    f.add_argument("--guide", default="meanfield", choices=list(GUIDES),
                    help="variational family: independent Normals (default), a full covariance, or low rank")
     f.add_argument("--rank", type=int, default=None, help="rank of the lowrank guide (default 2)")
-    f.add_argument("--method", default="stochastic", choices=["stochastic", "dadvi", "em", "advi"],
+    f.add_argument("--method", default="stochastic", choices=list(METHODS),
                    help="stochastic steps (default); dadvi: fixed draws and L-BFGS; em: expectation-maximisation "
                         "when every latent is discrete; advi: Stan's ADVI settings, for comparison")
     f.set_defaults(run=cmd_fit)
@@ -136,7 +140,7 @@ def build_parser():
     m.add_argument("models", nargs="+", metavar="MODEL")
     m.add_argument("--data", action="append", metavar="FILE", help="data for every model (default: each model's own)")
     m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--guide", default="meanfield", choices=["meanfield", "fullrank", "lowrank"])
+    m.add_argument("--guide", default="meanfield", choices=list(GUIDES))
     m.set_defaults(run=cmd_compare)
     c = sub.add_parser("check", help="parse and check a model; print its structure",
                        description="Parse and check MODEL without fitting it; print its data, params, latents "

@@ -1,16 +1,14 @@
 """HTML for notebooks: Jupyter shows a Model, a Fit or a Summary as tables
 through these (their _repr_html_), not as walls of text."""
+import math
 from html import escape
 
 MAX_ROWS = 40
 
 
-def _num(v):
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return escape(str(v))
-    if v != v or v in (float("inf"), float("-inf")):
+def number(v):
+    """A summary's number as text: 3 decimals, 4 significant digits from 100, 3 beyond 1e5 or below 1e-3."""
+    if v is None or not math.isfinite(v):
         return str(v)
     a = abs(v)
     return "%.3g" % v if a and (a >= 1e5 or a < 1e-3) else "%.4g" % v if a >= 100 else "%.3f" % v
@@ -21,10 +19,10 @@ def html_table(summary, max_rows=MAX_ROWS):
     rows = []
     for label, stats in summary.rows[:max_rows]:
         if summary.kinds.get(label) == "param":
-            cells = "<td>%s</td><td colspan=%d><i>point value</i></td>" % (_num(stats["mean"]),
+            cells = "<td>%s</td><td colspan=%d><i>point value</i></td>" % (number(stats["mean"]),
                                                                           len(summary.columns) - 1)
         else:
-            cells = "".join("<td>%s</td>" % _num(stats[c]) for c in summary.columns)
+            cells = "".join("<td>%s</td>" % number(stats[c]) for c in summary.columns)
         rows.append("<tr><th style='text-align:left'>%s</th>%s</tr>" % (escape(label), cells))
     more = len(summary.rows) - max_rows
     if more > 0:

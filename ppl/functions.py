@@ -74,6 +74,9 @@ def with_user_functions(user):
     import inspect
     from .distributions import DISTRIBUTIONS
     table = dict(FUNCTIONS)
+    if user is not None and not isinstance(user, dict):
+        return None, ("functions must be a dict of name -> Python function, got %s" % type(user).__name__,
+                      'as in functions={"softclip": softclip}')
     for name, f in (user or {}).items():
         if not isinstance(name, str) or not name.isidentifier():
             return None, ("function name %r is not a name" % (name,), "use letters, digits and _")

@@ -6,7 +6,7 @@ import numpy as np
 from .errors import PPLError
 
 
-def _require(module, extra):
+def require(module, extra):
     try:
         return __import__(module)
     except ImportError:
@@ -22,7 +22,7 @@ def check_count(what, n, least=1):
 def summary_dataframe(summary):
     """A Summary -> pandas DataFrame: one row per element (index `name[i, j]`), columns mean, sd, 5%, 50%,
     95% and kind (latent, param or derived)."""
-    pd = _require("pandas", "pandas")
+    pd = require("pandas", "pandas")
     columns = list(summary.columns)
     frame = pd.DataFrame([[stats[c] for c in columns] for _, stats in summary.rows],
                          index=[label for label, _ in summary.rows], columns=columns)
@@ -39,7 +39,7 @@ def to_arviz(fit, n=1000, seed=None):
     per draw lp = log p(data, z) and log_q = log q(z) (their difference averages to the ELBO), with the
     ELBO trace of the optimisation as elbo_trace (dimension `step`) and the final ELBO, its standard
     error and k-hat as attributes."""
-    az = _require("arviz", "arviz")
+    az = require("arviz", "arviz")
     check_count("to_arviz", n)
     z = fit.unconstrained_draws(n, seed)
     with np.errstate(all="ignore"):

@@ -6,17 +6,17 @@ import math
 import numpy as np
 
 from .errors import PPLError
-from .interop import _require, check_count
+from .interop import require, check_count
 
 BLUE, RED, GREY = "#1f5fa8", "#c0392b", "#7f8c8d"
 
 
 def _axes(ax, size):
     if ax is not None:
-        return ax.figure, ax
-    _require("matplotlib", "plot")
+        return ax
+    require("matplotlib", "plot")
     import matplotlib.pyplot as plt
-    return plt.subplots(figsize=size)
+    return plt.subplots(figsize=size)[1]
 
 
 def _smooth(values, width):
@@ -31,7 +31,7 @@ def plot_elbo(fit, ax=None):
     """The ELBO estimate at every step, its running mean, the final ELBO, and above it the estimate of
     log p(data) (PSIS where k-hat allows, else the IWAE bound) with its standard error: the distance
     between the last two is about KL(q || posterior). Returns the axes."""
-    fig, ax = _axes(ax, (8, 4.6))
+    ax = _axes(ax, (8, 4.6))
     trace = np.asarray(fit.elbo_trace, dtype=float)
     steps = np.arange(1, len(trace) + 1)
     warm = min(fit.warmup_steps, len(trace))
@@ -118,6 +118,8 @@ def plot_posterior(fit, names=None, n=4000, fig=None):
         names = [b.name for b in fit.compiled.latents + fit.compiled.counts][:12]
     elif isinstance(names, str):
         names = [names]
+    if not (isinstance(names, (list, tuple)) and all(isinstance(name, str) for name in names)):
+        raise PPLError("plot_posterior(names=%r): names is a name or a list of names" % (names,))
     unknown = [name for name in names if name not in draws]
     if unknown:
         raise PPLError("the fit has no '%s'" % unknown[0], hint="names: " + ", ".join(draws))
@@ -127,7 +129,7 @@ def plot_posterior(fit, names=None, n=4000, fig=None):
     cols = min(3, len(names))
     rows = math.ceil(len(names) / cols)
     if fig is None:
-        _require("matplotlib", "plot")
+        require("matplotlib", "plot")
         import matplotlib.pyplot as plt
         fig = plt.figure(figsize=(4.2 * cols, 2.9 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
@@ -144,7 +146,7 @@ def plot_posterior(fit, names=None, n=4000, fig=None):
 
 def save_overview(fit, path, names=None):
     """`ppl fit --plot PATH`: the ELBO trace above the posterior marginals, in one image."""
-    _require("matplotlib", "plot")
+    require("matplotlib", "plot")
     from matplotlib.figure import Figure
     if names is None:
         names = [b.name for b in fit.compiled.latents + fit.compiled.counts][:9]

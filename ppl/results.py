@@ -3,7 +3,7 @@ import numpy as np
 
 from . import evidence, guides, infer, interop, psis
 from .counts import CountFactors, prior_moments
-from .display import fit_html, html_table
+from .display import fit_html, html_table, number as _num
 from .errors import PPLError, PPLRuntimeError
 
 
@@ -74,14 +74,6 @@ class Summary:
 
     __repr__ = __str__
 
-
-def _num(v):
-    if v is None or not np.isfinite(v):
-        return str(v)
-    a = abs(v)
-    if a != 0 and (a >= 1e5 or a < 1e-3):
-        return "%.3g" % v
-    return "%.4g" % v if a >= 100 else "%.3f" % v
 
 
 def _column_stats(col, weights=None):

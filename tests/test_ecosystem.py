@@ -64,6 +64,8 @@ def test_plots(fit, tmp_path):
     assert titles[0].startswith("mu   mean") and titles[1].startswith("eta: mean and 90% interval")
     with pytest.raises(PPLError, match="no 'zeta'"):
         fit.plot_posterior(["zeta"])
+    with pytest.raises(PPLError, match="names is a name or a list of names"):
+        fit.plot_posterior(5)
     out = tmp_path / "fit.png"
     run = subprocess.run([sys.executable, "-m", "ppl", "fit", EIGHT, "--plot", str(out)], capture_output=True,
                          text=True)
@@ -117,6 +119,8 @@ def test_python_functions_in_a_model():
         ppl.compile(text, functions={"exp": anp.exp})
     with pytest.raises(PPLError, match="unknown function 'softclip'"):
         ppl.compile(text)
+    with pytest.raises(PPLError, match="functions must be a dict"):
+        ppl.Model(text, functions=[softclip])
 
 
 def test_cell_magic():
