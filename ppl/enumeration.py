@@ -156,7 +156,7 @@ class EnumeratedStep:
 
     def check_locality(self, env, rng, source):
         site = self.site
-        if not site.shape:
+        if not site.shape or 0 in site.shape:
             return
         counts = site.counts()
         values = site.first + onp.floor(rng.random(site.shape) * counts).astype(int)
