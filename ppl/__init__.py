@@ -1,10 +1,10 @@
 """ppl: a small probabilistic programming language fitted by variational inference."""
-from .api import Model, compile, load
+from .api import Model, compile, load, load_fit
 from .compare import compare
 from .errors import PPLCheckError, PPLDataError, PPLError, PPLRuntimeError, PPLSyntaxError
 from .results import Fit
 
-__all__ = ["Model", "Fit", "compile", "compare", "load", "PPLError", "PPLSyntaxError", "PPLCheckError", "PPLDataError",
+__all__ = ["Model", "Fit", "compile", "compare", "load", "load_fit", "PPLError", "PPLSyntaxError", "PPLCheckError", "PPLDataError",
            "PPLRuntimeError"]
 __version__ = "0.1.0"
 

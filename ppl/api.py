@@ -3,7 +3,9 @@ import difflib
 import numbers
 import os
 
-from . import guides, infer, warmstart
+import numpy as np
+
+from . import guides, infer, saving, warmstart
 from .check import check
 from .functions import with_user_functions
 from .compile import compile_model
@@ -62,8 +64,8 @@ class Model:
             raise PPLError("the model with this data needs more memory than this machine has", None,
                            self.source, hint="check the sizes in the data and in the model's types") from None
 
-    def fit(self, data=None, seed=0, guide="meanfield", rank=None, method="stochastic", max_steps=None,
-            progress=None, init=None, amortize=None, warm_start=None, **settings):
+    def fit(self, data=None, seed=0, guide=None, rank=None, method=None, max_steps=None,
+            progress=None, init=None, amortize=None, warm_start=None, checkpoint=None, resume=None, **settings):
         """Maximise the ELBO: q over the latents and point values for the params. Returns a Fit.
 
         method: "stochastic" (fresh draws every step, iterate averaging), "dadvi" (one fixed set of
@@ -74,8 +76,16 @@ class Model:
         amortize: {latent: [hidden layer sizes]} makes q over that latent's rows an encoder network's
         output for the matching data rows (a VAE's encoder) instead of separate factors per row.
         warm_start: an earlier Fit, of this model or an edited one: latents whose statements are
-        unchanged start from its q, params from its values (Fit.warm_start says which)."""
+        unchanged start from its q, params from its values (Fit.warm_start says which).
+        checkpoint: a file the stochastic method writes its whole state to every checkpoint_every steps
+        (500) and when interrupted; resume: such a file, to carry on from where it was, with the same
+        data (the seed, guide and method are the checkpoint's; options given here override its own)."""
         _keep_freed_heap()
+        if resume is not None:
+            return self._resume(data, resume, checkpoint, progress, settings, max_steps,
+                                dict(seed=seed, guide=guide, rank=rank, method=method, init=init,
+                                     amortize=amortize, warm_start=warm_start))
+        guide, method = guide or "meanfield", method or "stochastic"
         s = _settings(settings, seed, rank, max_steps)
         if warm_start is not None and not isinstance(warm_start, Fit):
             raise PPLError("warm_start must be a Fit (the result of an earlier fit), got %s" %
@@ -107,15 +117,55 @@ class Model:
                 compiled.param_init = compiled.param_init_from(init)
             except PPLError as err:
                 raise err.located(self.source)
-        starting_q = {} if start is None or start.phi is None or method == "em" else {"init": start.phi}
+        options = {} if start is None or start.phi is None or method == "em" else {"init": start.phi}
+        if checkpoint is not None:
+            if method != "stochastic" or amortize is not None:
+                raise PPLError("checkpoints are written by method='stochastic' without amortize",
+                               hint="the other methods are short, or (amortize) not yet checkpointed")
+            options["checkpoint"] = saving.Checkpointer(checkpoint, self, compiled, q, seed, s)
+        fit = Fit(self, compiled, q, self._run(METHODS[method], compiled, q, seed, s, progress, options),
+                  seed, method)
+        fit.warm_start = start
+        return fit
+
+    def _run(self, method, compiled, q, seed, s, progress, options):
         try:
-            result = METHODS[method](compiled, q, seed=seed, settings=s, progress=progress, **starting_q)
+            with np.errstate(all="ignore"):      # overflow is handled (and explained) where it matters
+                result = method(compiled, q, seed=seed, settings=s, progress=progress, **options)
         except MemoryError:
             raise PPLError("the fit needs more memory than this machine has", None, self.source,
                            hint="fewer draws per step or a smaller data set") from None
-        fit = Fit(self, compiled, q, result, seed, method)
-        fit.warm_start = start
-        return fit
+        if result.status != "interrupted":
+            problem = infer.degenerate(compiled, q, result.phi, result.theta)
+            if problem is not None:
+                raise problem
+        if not np.isfinite(result.elbo) and result.status != "interrupted":
+            raise infer.explain_nonfinite(compiled, q, result.phi, result.theta,
+                                          np.random.default_rng(seed).standard_normal((64, q.noise_dim)))
+        return result
+
+    def _resume(self, data, path, checkpoint, progress, settings, max_steps, given):
+        """fit(resume=PATH): the checkpoint's guide, seed and settings, its optimiser state, this data."""
+        meta, state = saving.read_checkpoint(path)
+        same = {"seed": (0, meta["seed"]), "guide": (meta["guide"],), "method": ("stochastic",),
+                "rank": (meta["rank"],)}
+        clashing = [k for k, v in given.items() if v is not None and v not in same.get(k, ())]
+        if clashing:
+            raise PPLError("resume carries on the checkpoint's fit (%s guide, seed %d); it cannot be combined "
+                           "with %s" % (meta["guide"], meta["seed"], ", ".join("%s=%r" % (k, given[k]) for k in clashing)),
+                           hint="leave them out (the checkpoint fixes them), or start afresh")
+        compiled = self.bind({} if data is None else data)
+        saving.check_belongs(meta, path, self.text, compiled.bound.data)
+        merged = dict(meta["settings"])
+        merged.update(settings)
+        s = _settings(merged, meta["seed"], meta["rank"], max_steps)
+        q = guides.make(meta["guide"], compiled.dim, meta["rank"], CountFactors(compiled.counts) if compiled.counts
+                        else None)
+        options = {"resume": state}
+        if checkpoint is not None:
+            options["checkpoint"] = saving.Checkpointer(checkpoint, self, compiled, q, meta["seed"], s)
+        return Fit(self, compiled, q, self._run(infer.optimise, compiled, q, meta["seed"], s, progress, options),
+                   meta["seed"], "stochastic")
 
     def structure(self):
         """The model's names by role, as `ppl check` prints them."""
@@ -158,7 +208,7 @@ class Model:
 METHODS = {"stochastic": infer.optimise, "dadvi": infer.optimise_fixed_draws, "em": infer.optimise_em,
            "advi": infer.optimise_advi}
 FIT_ARGUMENTS = ["data", "seed", "guide", "rank", "method", "max_steps", "progress", "init", "amortize",
-                 "warm_start"]
+                 "warm_start", "checkpoint", "resume"]
 
 
 def _settings(settings, seed, rank, max_steps):
@@ -242,3 +292,19 @@ def load(path, functions=None):
     except UnicodeDecodeError:
         raise PPLError("model file %s is not UTF-8 text" % path) from None
     return Model(text, path, functions)
+
+
+def load_fit(path, model=None, functions=None):
+    """A fit written by Fit.save. The model is rebuilt from the text stored in the file, or taken from
+    `model` (it must be the same program: a file from another model is refused)."""
+    meta, arrays = saving.read(path, "fit")
+    if model is None:
+        model = Model(meta["model_text"], meta.get("model_file", "<string>"), functions)
+    elif not isinstance(model, Model):
+        raise PPLError("load_fit(model=...) takes a Model, got %s" % type(model).__name__)
+    saving.check_belongs(meta, path, model.text)
+    compiled = model.bind(saving.stored_data(arrays))
+    q = guides.make(meta["guide"], compiled.dim, meta["rank"],
+                    CountFactors(compiled.counts) if compiled.counts else None)
+    result = saving.stored_result(meta, arrays, q, path)
+    return Fit(model, compiled, q, result, meta["seed"], meta["method"])

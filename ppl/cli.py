@@ -27,7 +27,7 @@ def _load_data(args):
 
 
 def cmd_fit(args):
-    for path in (args.plot, args.draws):
+    for path in (args.plot, args.draws, args.save):
         if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             raise PPLError("cannot write %s: the folder %s does not exist" % (path, os.path.dirname(path)))
     if args.plot:
@@ -36,9 +36,17 @@ def cmd_fit(args):
     model = load(args.model)
     data, paths = _load_data(args)
     progress = Progress() if not args.json and sys.stderr.isatty() else None
+    options = dict(seed=args.seed, max_steps=args.steps, progress=progress, guide=args.guide, rank=args.rank,
+                   method=args.method, checkpoint=args.checkpoint, resume=args.resume)
+    if args.resume:      # the checkpoint fixes the seed, guide and method
+        options.update(seed=0, guide=None, rank=None, method=None)
+        for flag, value in (("--seed", args.seed), ("--guide", args.guide), ("--rank", args.rank),
+                            ("--method", args.method)):
+            if value not in (None, 0):
+                raise PPLError("--resume carries on the checkpoint's fit; %s cannot change it" % flag,
+                               hint="leave %s out, or fit afresh without --resume" % flag)
     try:
-        fit = model.fit(data, seed=args.seed, max_steps=args.steps, progress=progress, guide=args.guide,
-                        rank=args.rank, method=args.method)
+        fit = model.fit(data, **options)
     finally:
         if progress:
             progress.close()
@@ -47,6 +55,8 @@ def cmd_fit(args):
     if args.plot:
         from .plots import save_overview
         save_overview(fit, args.plot)
+    if args.save:
+        fit.save(args.save)
     ev = fit.evidence() if fit.sampled else None
     if args.json:
         out = fit.to_json()
@@ -64,6 +74,11 @@ def cmd_fit(args):
             print("wrote %d draws to %s" % (args.n_draws, args.draws))
         if args.plot:
             print("wrote the ELBO trace and the marginals to %s" % args.plot)
+        if args.save:
+            print("saved the fit to %s (ppl.load_fit reads it)" % args.save)
+        if args.checkpoint and fit.status != "converged":
+            print("checkpoint in %s: ppl fit %s --resume %s carries on" % (args.checkpoint, args.model,
+                                                                          args.checkpoint))
     return 130 if fit.status == "interrupted" else 0
 
 
@@ -127,10 +142,14 @@ def build_parser():
     f.add_argument("--json", action="store_true", help="print the results as JSON")
     f.add_argument("--plot", metavar="OUT.png", help="draw the ELBO trace and the posterior marginals to an image "
                                                      "(.png, .pdf, .svg; needs matplotlib: pip install \"ppl[plot]\")")
-    f.add_argument("--guide", default="meanfield", choices=list(GUIDES),
+    f.add_argument("--save", metavar="OUT.npz", help="write the fit to a file that ppl.load_fit reads")
+    f.add_argument("--checkpoint", metavar="FILE.npz",
+                   help="write the optimiser's state to FILE every 500 steps and when interrupted")
+    f.add_argument("--resume", metavar="FILE.npz", help="carry on the fit saved in this checkpoint (same data)")
+    f.add_argument("--guide", default=None, choices=list(GUIDES),
                    help="variational family: independent Normals (default), a full covariance, or low rank")
     f.add_argument("--rank", type=int, default=None, help="rank of the lowrank guide (default 2)")
-    f.add_argument("--method", default="stochastic", choices=list(METHODS),
+    f.add_argument("--method", default=None, choices=list(METHODS),
                    help="stochastic steps (default); dadvi: fixed draws and L-BFGS; em: expectation-maximisation "
                         "when every latent is discrete; advi: Stan's ADVI settings, for comparison")
     f.set_defaults(run=cmd_fit)

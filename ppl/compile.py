@@ -122,15 +122,15 @@ class CompiledModel:
                 total = total + t
         return total
 
+    def term_values(self, z, theta=None):
+        """Each statement's contribution as the log joint computes it (differentiable): [(span, value)]."""
+        env = self._env(z, theta)
+        return [(step.span, t) for step in self.steps for t in [step.density(env)] if t is not None]
+
     def terms(self, z, theta=None):
         """Each statement's contribution, per draw: [(span, array (S,))]. For diagnostics."""
-        env = self._env(z, theta)
-        out = []
-        for step in self.steps:
-            t = step.density(env)
-            if t is not None:
-                out.append((step.span, onp.broadcast_to(onp.asarray(t, dtype=float), (onp.shape(z)[0],))))
-        return out
+        return [(span, onp.broadcast_to(onp.asarray(t, dtype=float), (onp.shape(z)[0],)))
+                for span, t in self.term_values(z, theta)]
 
     def values(self, z, theta=None, rng=None):
         """Constrained latents, params and derived quantities for each draw: name -> (S, *shape).

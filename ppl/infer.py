@@ -19,12 +19,15 @@ params (point values) are optimised with the same objective: L-BFGS in stage 1,
 Adam in stage 2.
 """
 import math
+import signal
+import threading
 import time
+import warnings as python_warnings
 from dataclasses import dataclass, field
 
 import autograd.numpy as anp
 import numpy as np
-from autograd import hessian, value_and_grad
+from autograd import grad, hessian, value_and_grad
 from autograd.tracer import getval
 
 from . import lbfgs
@@ -98,6 +101,7 @@ class Settings:
     monitor: object = None         # monitor(x, gradient evaluations so far): x is the current answer
     advi_tol: float = 0.01         # the ADVI baseline's relative-ELBO tolerance (0: run to max_steps)
     em_tol: float = 1e-9           # EM stops when an iteration raises the ELBO by less than this (nats)
+    checkpoint_every: int = 500    # with fit(checkpoint=PATH): write the state every this many steps
 
 
 @dataclass
@@ -161,22 +165,121 @@ def _initial_params(model, rng):
     return init
 
 
+def _finite_start(f, x, eps, guide, held, rng):
+    """A starting point where the ELBO and its gradient are finite: x itself; else q narrowed, since a
+    wide q reaches where the model overflows; else, as Stan does, random means and params in (-2, 2).
+    Returns (x, a note for the fit's warnings or None)."""
+    value, grad = f(x, eps)
+    # f is -ELBO. A log density of -1e6 per data element is a model overflowing where q reaches, not a fit
+    # to begin from: L-BFGS started there has collapsed q onto a wrong point (seen with y ~ Normal(0, exp(1000 s))).
+    hopeless = 1e6 * (1 + f.model.data_size)
+    fine = lambda v, g: np.isfinite(v) and np.all(np.isfinite(g)) and v < hopeless
+    if fine(value, grad) or not hasattr(guide, "initial_near"):
+        return x, None
+    n_phi = guide.size
+    mean, sd = (np.asarray(a, dtype=float) for a in guide.mean_sd(x[:n_phi]))
+    tries = [("q's sds %g times smaller" % (1 / k), mean, sd * k, x[n_phi:]) for k in (0.1, 0.01, 1e-3, 1e-4, 1e-6)]
+    jitter = np.random.default_rng(rng.integers(2 ** 32))      # drawn only here: other fits keep their bits
+    for i in range(20):
+        params = np.where(held[n_phi:], x[n_phi:], jitter.uniform(-2, 2, len(x) - n_phi))
+        tries.append(("random means and params in (-2, 2)", jitter.uniform(-2, 2, len(mean)), sd * 0.1 ** (i % 4),
+                      params))
+    for what, m, s, params in tries:
+        candidate = np.concatenate([guide.initial_near(m, s), params])
+        value, grad = f(candidate, eps)
+        if fine(value, grad):
+            return candidate, "the ELBO or its gradient was not finite (or overflowing) where q starts; started " \
+                              "from %s instead" % what
+    return x, None
+
+
 def explain_nonfinite(model, guide, phi, theta, eps):
-    """A PPLRuntimeError naming the first statement whose log density is not finite."""
+    """A PPLRuntimeError naming the latent whose q has run off to infinity (an improper posterior), or
+    the first statement whose log density, or else whose gradient, is not finite, with the values."""
+    improper = _runaway_latent(model, guide, phi)
+    if improper is not None:
+        return improper
+    # the draws that failed, else more of them: a rare draw in q's tail can be the one that overflows
+    searched = [eps] + [np.random.default_rng([len(eps), k]).standard_normal((512, guide.noise_dim)) for k in range(8)]
+    for e in searched:
+        z = guide.sample(phi, e)
+        with np.errstate(all="ignore"):
+            terms = model.terms(z, theta)
+        for span, t in terms:
+            bad = ~np.isfinite(t)
+            if np.any(bad):
+                j = int(np.argmax(bad))
+                with np.errstate(all="ignore"):
+                    at = _describe_values(model.values(z[j:j + 1], theta))
+                return PPLRuntimeError("the log density of this statement is %s%s" % (t[j], at), span, model.source,
+                                       hint="check that every scale stays positive and every value lies in its "
+                                       "distribution's support; weakly informative priors help")
     z = guide.sample(phi, eps)
     with np.errstate(all="ignore"):
-        terms = model.terms(z, theta)
-        values = model.values(z[:1], theta)
-    for span, t in terms:
-        bad = ~np.isfinite(t)
-        if np.any(bad):
-            at = _describe_values(values)
-            return PPLRuntimeError("the log density of this statement is %s%s" % (t[np.argmax(bad)], at), span,
-                                   model.source, hint="check that every scale stays positive and every value "
-                                   "lies in its distribution's support; weakly informative priors help")
+        at = _describe_values(model.values(z[:1], theta))
+    for i, (span, _) in enumerate(model.terms(z, theta)):
+        with np.errstate(all="ignore"), python_warnings.catch_warnings():
+            python_warnings.simplefilter("ignore")       # autograd's note that a term does not depend on z
+            gz, gt = grad(lambda zz, tt: anp.sum(model.term_values(zz, tt)[i][1]), (0, 1))(z[:1], theta)
+        if not (np.all(np.isfinite(gz)) and np.all(np.isfinite(gt))):
+            return PPLRuntimeError("the gradient of this statement's log density is not finite%s" % at, span,
+                                   model.source, hint="a function here is not differentiable at these values "
+                                   "(sqrt or log at 0, abs at 0, x^y with x = 0): start elsewhere with init=, or "
+                                   "rewrite it (sqrt(x + 1e-9), softplus instead of abs)")
     return PPLRuntimeError("the ELBO's gradient is not finite, though every statement's log density is",
                            None, model.source, hint="a function may be non-differentiable at these values "
                            "(sqrt or log at 0, abs at 0)")
+
+
+RUNAWAY_SD = 1e8      # q's sd in the unconstrained space: nothing a proper posterior gives
+
+
+def _runaway_latent(model, guide, phi):
+    with np.errstate(all="ignore"):
+        mean, sd = (np.asarray(a, dtype=float) for a in guide.mean_sd(phi))
+    bad = ~np.isfinite(mean) | ~np.isfinite(sd) | (sd > RUNAWAY_SD)
+    for block in model.latents:
+        hit = bad[block.offset:block.stop]
+        if np.any(hit):
+            j = int(np.argmax(hit))
+            return PPLRuntimeError(
+                "q over '%s' ran off to infinity (unconstrained mean %.3g, sd %.3g%s): its posterior looks improper"
+                % (block.name, mean[block.offset + j], sd[block.offset + j],
+                   "" if block.size == 1 else ", at element %d" % j), block.span, model.source,
+                hint="nothing pins '%s' down: give it a proper prior, or check that the data inform it" % block.name)
+    return None
+
+
+DEGENERATE_U = 15.0   # exp(-15) ~ 3e-7: a bounded param this close to its bound has collapsed onto it
+
+
+def degenerate(model, guide, phi, theta):
+    """After a fit: a param driven onto a bound of its type (a scale to 0, say: the likelihood grows
+    without bound there), or a q collapsed to a point, as a PPLRuntimeError; else None."""
+    for block in model.params:
+        u = np.asarray(theta[block.offset:block.stop], dtype=float)
+        name = block.transform.name
+        if name in ("lower", "upper"):          # the value is the bound -/+ exp(u)
+            toward = u < -DEGENERATE_U
+        elif name == "lower+upper":
+            toward = np.abs(u) > DEGENERATE_U
+        else:
+            toward = np.zeros(u.shape, bool)
+        if np.any(toward | ~np.isfinite(u)):
+            j = int(np.argmax(toward | ~np.isfinite(u)))
+            value = model.values(np.zeros((1, model.dim + model.count_dim)), theta)[block.name][0]
+            shown = np.asarray(value).reshape(-1)[j]
+            return PPLRuntimeError(
+                "param '%s' was driven onto a bound of its type (%s = %.3g%s): the fit is degenerate there "
+                "(the likelihood may grow without limit as it nears the bound)" % (block.name, block.name, shown,
+                                                      "" if block.size == 1 else " at element %d" % j),
+                block.span, model.source,
+                hint="a scale param fitted by maximum likelihood can collapse onto the data: give it a prior "
+                     "(make it a latent, as in %s ~ HalfNormal(1)) or a lower bound away from 0" % block.name)
+    runaway = _runaway_latent(model, guide, phi)
+    if runaway is not None:
+        return runaway
+    return None
 
 
 def _describe_values(values):
@@ -187,12 +290,68 @@ def _describe_values(values):
     return " at " + ", ".join(parts) if parts else ""
 
 
-def optimise(model, guide, seed=0, settings=None, progress=None, init=None, params=None):
+@dataclass
+class StochasticState:
+    """Where the stochastic method is: everything it needs to carry on exactly as if it had never
+    stopped. A checkpoint is this object on disk (see ppl.saving)."""
+    stage: int                     # 1: L-BFGS warm start (x is its best point so far), 2: stochastic steps
+    x: np.ndarray
+    rng: dict                      # the generator's state
+    trace: list
+    evals: int
+    seconds: float                 # spent before this state was written
+    warnings: list
+    step: int = 0                  # stochastic steps taken
+    warmup_steps: int = 0
+    lr: float = 0.0
+    adam_m: np.ndarray = None
+    adam_v: np.ndarray = None
+    windows: list = field(default_factory=list)
+    current: list = field(default_factory=list)
+    failures: int = 0
+    before: np.ndarray = None
+    averaging: bool = False
+    avg_sum: np.ndarray = None
+    avg_n: int = 0
+    kept: list = field(default_factory=list)
+    extensions: int = 0
+    anchor: np.ndarray = None
+
+    ARRAYS = ("x", "adam_m", "adam_v", "before", "avg_sum", "anchor", "windows", "kept", "trace", "current")
+
+    def to_files(self):
+        """(JSON-able scalars, arrays) for ppl.saving."""
+        meta, arrays = {}, {}
+        for name, value in self.__dict__.items():
+            if name in self.ARRAYS:
+                if value is not None:
+                    arrays["state/" + name] = np.asarray(value, dtype=float)
+            else:
+                meta[name] = value
+        return meta, arrays
+
+    @classmethod
+    def from_files(cls, meta, arrays):
+        values = dict(meta)
+        for name in cls.ARRAYS:
+            a = arrays.get("state/" + name)
+            values[name] = None if a is None else a
+        for name in ("windows", "kept"):
+            values[name] = [] if values[name] is None else list(values[name])
+        for name in ("trace", "current"):
+            values[name] = [] if values[name] is None else [float(v) for v in values[name]]
+        return cls(**values)
+
+
+def optimise(model, guide, seed=0, settings=None, progress=None, init=None, params=None, checkpoint=None,
+             resume=None):
     """Fit q (and the params) by maximising the ELBO. Returns a Result. init: q's starting phi.
-    params: the params' unconstrained values, held fixed (only q is fitted)."""
+    params: the params' unconstrained values, held fixed (only q is fitted).
+    checkpoint: called with a StochasticState every settings.checkpoint_every steps, at the end of the
+    warm start and when the fit is interrupted; resume: such a state, to carry on from."""
     s = settings or Settings()
     rng = np.random.default_rng(seed)
-    start = time.perf_counter()
+    clock = time.perf_counter()
     if s.estimator not in ("reparam", "stl"):
         raise PPLRuntimeError("unknown estimator '%s'" % s.estimator, hint="choose reparam or stl")
     f = _Objective(model, guide)
@@ -208,129 +367,191 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
     held_at_start = held.copy()
     if guide.counts is not None:
         held_at_start[guide.inner.size:guide.size] = True
-    trace, warnings = [], []
+    if resume is not None:
+        if len(resume.x) != len(x):
+            raise PPLRuntimeError("the checkpoint holds %d numbers for q and the params; this model and guide "
+                                  "need %d" % (len(resume.x), len(x)), hint="start afresh")
+        st = resume
+        rng.bit_generator.state = st.rng
+        f.evals = st.evals
+        x = np.array(st.x)
+    else:
+        st = StochasticState(1, x, None, [], 0, 0.0, [])
+    start = clock - st.seconds
     status, message = "converged", "the ELBO stopped improving"
     if not len(x):      # every latent summed out and no params: the ELBO is exact, nothing to fit
         log_w, value, se = final_elbo(model, guide, x, x, rng, s)
         return Result(x, x, value, se, [value], status, "nothing to fit", 0, time.perf_counter() - start, [], log_w)
+    trace, warnings = st.trace, st.warnings
     best = {"x": x, "value": np.inf}
 
-    # ---- stage 1: L-BFGS on a fixed-draw ELBO
-    eps_fixed = rng.standard_normal((max(s.warmup_draws, guide.min_fixed_draws), dim))
-
-    def fixed(xv):
-        if s.max_seconds and time.perf_counter() - start > s.max_seconds:
-            raise _OutOfTime
-        value, grad = f(xv, eps_fixed)
-        grad[held_at_start] = 0.0
-        if np.isfinite(value) and value < best["value"]:
-            best.update(x=xv.copy(), value=value)
-        return value, grad
+    def save_state():
+        if checkpoint is not None:
+            st.x, st.trace, st.warnings, st.evals = x, trace, warnings, f.evals
+            st.rng, st.seconds = rng.bit_generator.state, time.perf_counter() - start
+            checkpoint(st)
 
     record = _recorder(trace, progress, s.monitor, f)
-    stage, averaging, avg_sum, avg_n, warmup_steps = 1, False, np.zeros_like(x), 0, 0
+    stop = _StopRequest()
     try:
-        if s.warmup_iters > 0:
-            lbfgs.minimise(fixed, x, max_iter=s.warmup_iters, callback=record)
-        else:
-            fixed(x)
-        if np.isfinite(best["value"]):
-            x = best["x"]
-        else:
-            value, grad = f(x, eps_fixed)
-            raise explain_nonfinite(model, guide, *f.split(x), eps_fixed)
+        stop.__enter__()
+        if st.stage == 1:
+            # ---- stage 1: L-BFGS on a fixed-draw ELBO
+            eps_fixed = rng.standard_normal((max(s.warmup_draws, guide.min_fixed_draws), dim))
+
+            def fixed(xv):
+                stop.check()
+                if s.max_seconds and time.perf_counter() - start > s.max_seconds:
+                    raise _OutOfTime
+                value, grad = f(xv, eps_fixed)
+                grad[held_at_start] = 0.0
+                if np.isfinite(value) and value < best["value"]:
+                    best.update(x=xv.copy(), value=value)
+                return value, grad
+
+            x, note = _finite_start(f, x, eps_fixed, guide, held, rng)
+            if note:
+                warnings.append(note)
+            if s.warmup_iters > 0:
+                lbfgs.minimise(fixed, x, max_iter=s.warmup_iters, callback=record)
+            else:
+                fixed(x)
+            if np.isfinite(best["value"]):
+                x = best["x"]
+            else:
+                value, grad = f(x, eps_fixed)
+                raise explain_nonfinite(model, guide, *f.split(x), eps_fixed)
+            # The preconditioner and step limits come from the warm start and stay fixed: updated as q
+            # changes, a growing covariance would allow ever larger steps (seen with full-rank q).
+            n_adam = len(_adam_coords(guide, n_phi, len(x), held))
+            st.stage, st.warmup_steps, st.lr, st.anchor = 2, len(trace), s.step_size, x[:n_phi].copy()
+            st.adam_m, st.adam_v, st.before = np.zeros(n_adam), np.zeros(n_adam), x
+            save_state()
 
         # ---- stage 2: natural-gradient steps with fresh draws, then iterate averaging
-        stage, warmup_steps = 2, len(trace)
         f.estimator = s.estimator
-        lr = s.step_size
-        adam = np.concatenate([guide.adam_coords, np.arange(n_phi, len(x))])     # the rest: natural gradient
-        adam = adam[~held[adam]]
-        adam_m, adam_v = np.zeros(len(adam)), np.zeros(len(adam))
-        windows, current = [], []
-        failures, before, kept, extensions = 0, x, [], 0
-        # The preconditioner and step limits come from the warm start and stay fixed: updated as q
-        # changes, a growing covariance would allow ever larger steps (seen with full-rank q).
-        anchor = x[:n_phi].copy()
-        limit = guide.step_limit(anchor)
-        for step in range(1, s.max_steps + 1):
+        adam = _adam_coords(guide, n_phi, len(x), held)      # the rest: natural gradient
+        limit = guide.step_limit(st.anchor)
+        for step in range(st.step + 1, s.max_steps + 1):
+            stop.check()       # here, between steps, the state is whole: a checkpoint resumes exactly
             if s.max_seconds and time.perf_counter() - start > s.max_seconds:
                 raise _OutOfTime
-            eps = rng.standard_normal((s.average_draws if averaging else s.draws_per_step, dim))
+            if checkpoint is not None and s.checkpoint_every and step > 1 and (step - 1) % s.checkpoint_every == 0:
+                save_state()
+            st.step = step
+            eps = rng.standard_normal((s.average_draws if st.averaging else s.draws_per_step, dim))
             value, grad = f(x, eps)
             if not (np.isfinite(value) and np.all(np.isfinite(grad))):
-                failures += 1
-                if failures >= 8:
+                st.failures += 1
+                if st.failures >= 8:
                     raise explain_nonfinite(model, guide, *f.split(x), eps)
-                x, lr = before, lr * 0.5     # undo the step that led here, and take smaller ones
+                x, st.lr = st.before, st.lr * 0.5     # undo the step that led here, and take smaller ones
                 continue
-            failures = 0
-            current.append(-value)
+            st.failures = 0
+            st.current.append(-value)
             trace.append(-value)
             if progress:
                 progress(len(trace), -value)
             dx = np.zeros(len(x))
-            dx[:n_phi] = np.clip(-lr * guide.precondition(anchor, grad[:n_phi]), -limit, limit)
+            dx[:n_phi] = np.clip(-st.lr * guide.precondition(st.anchor, grad[:n_phi]), -limit, limit)
             if len(adam):
                 g = grad[adam]
-                adam_m = 0.9 * adam_m + 0.1 * g
-                adam_v = 0.999 * adam_v + 0.001 * g * g
-                mhat, vhat = adam_m / (1 - 0.9 ** step), adam_v / (1 - 0.999 ** step)
+                st.adam_m = 0.9 * st.adam_m + 0.1 * g
+                st.adam_v = 0.999 * st.adam_v + 0.001 * g * g
+                mhat, vhat = st.adam_m / (1 - 0.9 ** step), st.adam_v / (1 - 0.999 ** step)
                 dx[adam] = -s.param_step_size * mhat / (np.sqrt(vhat) + 1e-8)
             dx[held] = 0.0
-            before = x
+            st.before = x
             x = x + dx
-            if averaging:
-                avg_sum += x
-                avg_n += 1
-                kept.append(np.asarray(guide.mean_sd(x[:n_phi])[0]))
+            if st.averaging:
+                st.avg_sum = st.avg_sum + x
+                st.avg_n += 1
+                st.kept.append(np.asarray(guide.mean_sd(x[:n_phi])[0]))
             if s.monitor and step % 10 == 0:
-                s.monitor(avg_sum / avg_n if averaging else x, f.evals)
-            if averaging:
-                if avg_n >= s.average_steps * (1 + extensions):
-                    settled, why = _iterates_settled(np.array(kept), guide, avg_sum[:n_phi] / avg_n)
-                    if settled or extensions >= 4:
-                        x = avg_sum / avg_n
+                s.monitor(st.avg_sum / st.avg_n if st.averaging else x, f.evals)
+            if st.averaging:
+                if st.avg_n >= s.average_steps * (1 + st.extensions):
+                    settled, why = _iterates_settled(np.array(st.kept), guide, st.avg_sum[:n_phi] / st.avg_n)
+                    if settled or st.extensions >= 4:
+                        x = st.avg_sum / st.avg_n
                         if not settled:
                             warnings.append("the averaged iterates had not settled (%s); the answer may be "
                                             "noisier than usual" % why)
                         break
-                    extensions += 1
-            elif len(current) == s.window:
-                windows.append(np.array(current))
-                current = []
-                if len(windows) >= 2 and not _improving(windows[-2], windows[-1]):
-                    averaging = True
-                    lr = min(lr, s.average_step_size)
+                    st.extensions += 1
+            elif len(st.current) == s.window:
+                st.windows.append(np.array(st.current))
+                st.current = []
+                if len(st.windows) >= 2 and not _improving(st.windows[-2], st.windows[-1]):
+                    st.averaging, st.avg_sum = True, np.zeros_like(x)
+                    st.lr = min(st.lr, s.average_step_size)
         else:
             status = "step cap"
             message = "the step cap (%d) was reached before the ELBO stopped improving" % s.max_steps
-            if averaging and avg_n:
-                x = avg_sum / avg_n
+            if st.averaging and st.avg_n:
+                x = st.avg_sum / st.avg_n
             warnings.append(message + "; the answer may be inaccurate (raise max_steps)")
-    except (KeyboardInterrupt, _OutOfTime) as stop:
+    except (KeyboardInterrupt, _OutOfTime) as reason:
+        if st.stage == 1 and np.isfinite(best["value"]):
+            x = best["x"]
+        save_state()       # the state to resume from, before x becomes the answer so far
         status, message = "interrupted", "the fit was interrupted; this is the best q so far"
-        if isinstance(stop, _OutOfTime):
+        if isinstance(reason, _OutOfTime):
             status, message = "time limit", "the time limit (%g s) was reached; this is the best q so far" % \
                 s.max_seconds
-        warnings.append(message)
-        if stage == 1 and np.isfinite(best["value"]):
-            x = best["x"]
-        elif averaging and avg_n:
-            x = avg_sum / avg_n
+        if checkpoint is not None:
+            message += " (checkpoint written: resume from it to carry on)"
+        warnings = warnings + [message]
+        if st.stage == 2 and st.averaging and st.avg_n:
+            x = st.avg_sum / st.avg_n
+    finally:
+        stop.__exit__()
 
     phi, theta = f.split(x)
-    log_w, value, se = final_elbo(model, guide, phi, theta, rng, s)
-    if not np.isfinite(value) and status != "interrupted":
-        raise explain_nonfinite(model, guide, phi, theta, rng.standard_normal((64, dim)))
-    if stage == 1:
-        warmup_steps = len(trace)
-    return Result(phi, theta, value, se, trace, status, message, f.evals, time.perf_counter() - start, warnings,
-                  log_w, warmup_steps=warmup_steps)
+    log_w, value, se = final_elbo(model, guide, phi, theta, rng, s, strict=status != "interrupted")
+    warmup_steps = len(trace) if st.stage == 1 else st.warmup_steps
+    return Result(phi, theta, value, se, list(trace), status, message, f.evals, time.perf_counter() - start,
+                  list(warnings), log_w, warmup_steps=warmup_steps)
+
+
+def _adam_coords(guide, n_phi, n, held):
+    adam = np.concatenate([guide.adam_coords, np.arange(n_phi, n)]).astype(int)
+    return adam[~held[adam]]
 
 
 class _OutOfTime(Exception):
     pass
+
+
+class _StopRequest:
+    """Ctrl-C during a fit asks it to stop at the end of the current step, where its state is whole
+    (so the answer so far, and a checkpoint, are consistent); a second Ctrl-C stops it at once.
+    Only the main thread can take signals: elsewhere Ctrl-C keeps Python's usual behaviour."""
+
+    def __init__(self):
+        self.requested, self.previous = False, None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self.previous = signal.signal(signal.SIGINT, self._handler)
+            except ValueError:
+                self.previous = None
+        return self
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def check(self):
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
 
 
 def _iterates_settled(iterates, guide, average):
@@ -361,10 +582,15 @@ def _improving(previous, latest):
     return diff > 2 * se
 
 
-def final_elbo(model, guide, phi, theta, rng, s):
-    """The log weights behind the reported ELBO and k-hat, the ELBO and its Monte Carlo s.e."""
-    log_w = log_weights(model, guide, phi, theta, rng, final_draws(model, guide, s))
-    return log_w, float(np.mean(log_w)), float(np.std(log_w) / math.sqrt(len(log_w)))
+def final_elbo(model, guide, phi, theta, rng, s, strict=True):
+    """The log weights behind the reported ELBO and k-hat, the ELBO and its Monte Carlo s.e. strict: a
+    non-finite ELBO is a PPLRuntimeError naming the statement, found at the draws that gave it."""
+    failed = []
+    log_w = log_weights(model, guide, phi, theta, rng, final_draws(model, guide, s), failed=failed)
+    value = float(np.mean(log_w))
+    if strict and not np.isfinite(value):
+        raise explain_nonfinite(model, guide, phi, theta, failed[0] if failed else rng.standard_normal((64, guide.noise_dim)))
+    return log_w, value, float(np.std(log_w) / math.sqrt(len(log_w)))
 
 
 def final_draws(model, guide, s):
@@ -374,14 +600,17 @@ def final_draws(model, guide, s):
     return int(min(s.final_draws, max(s.final_min_draws, s.final_budget // per_draw)))
 
 
-def log_weights(model, guide, phi, theta, rng, n, chunk=64):
-    """log p(x, z) - log q(z) for n fresh draws z of q. Their mean is the ELBO."""
+def log_weights(model, guide, phi, theta, rng, n, chunk=64, failed=None):
+    """log p(x, z) - log q(z) for n fresh draws z of q. Their mean is the ELBO. The noise behind
+    non-finite ones is appended to the list `failed`, if given."""
     out = []
     with np.errstate(all="ignore"):
         for done in range(0, n, chunk):
             eps = rng.standard_normal((min(chunk, n - done), guide.noise_dim))
             z = guide.sample(phi, eps)
             out.append(np.asarray(model.log_joint(z, theta)) - np.asarray(guide.log_density(phi, z)))
+            if failed is not None and not np.all(np.isfinite(out[-1])):
+                failed.append(eps[~np.isfinite(out[-1])])
     return np.concatenate(out) if out else np.zeros(0)
 
 

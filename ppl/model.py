@@ -2,6 +2,7 @@
 resolved against the declared sizes, and its values checked against the
 declared type. Sizes that appear in shapes but are never declared are read
 off the arrays and must agree wherever they appear."""
+import difflib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,16 +51,22 @@ def as_array(name, value, span, source):
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError):
-        raise fail("the nested lists are ragged (rows of different lengths)",
+        raise fail("the nested lists are ragged: %s" % (_ragged(value) or "rows of different lengths"),
                    hint="every row of an array must have the same length") from None
     if arr.dtype == object:
-        flat = [v for v in _flatten(value)] if isinstance(value, (list, tuple)) else []
+        flat = list(_flatten(value.tolist() if isinstance(value, np.ndarray) else value))
         if any(isinstance(v, (str, bytes)) for v in flat):
             raise fail("expected numbers, found text in the array")
         if any(v is None for v in flat):
             raise fail("expected numbers, found a missing value (null)",
                        hint="missing data are not supported; drop those rows")
-        raise fail("the nested lists are ragged (rows of different lengths)",
+        if any(isinstance(v, dict) for v in flat):
+            raise fail("expected numbers, found a mapping inside the array")
+        huge = [v for v in flat if isinstance(v, int) and abs(v) >= 2 ** 63]
+        if huge:
+            raise fail("expected numbers that fit in 64 bits, found %.3g" % huge[0],
+                       hint="integers go up to 2^53 exactly; pass large values as reals")
+        raise fail("the nested lists are ragged: %s" % (_ragged(value) or "rows of different lengths"),
                    hint="every row of an array must have the same length")
     if arr.dtype.kind in "USa":
         raise fail("expected numbers, found text in the array")
@@ -68,6 +75,30 @@ def as_array(name, value, span, source):
     if arr.dtype.kind not in "iuf":
         raise fail("expected numbers, found values of type %s" % arr.dtype)
     return arr
+
+
+def _ragged(value, at=()):
+    """Where nested lists stop being rectangular, in words, or None."""
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)) or not value:
+        return None
+    nested = [isinstance(v, (list, tuple, np.ndarray)) for v in value]
+    label = lambda i: "[%s]" % ", ".join(map(str, at + (i,)))
+    if any(nested) and not all(nested):
+        i = nested.index(not nested[0])
+        return "%s is %s but %s is %s" % (label(0), "a list" if nested[0] else "a number",
+                                          label(i), "a list" if nested[i] else "a number")
+    if all(nested):
+        lengths = [len(v) for v in value]
+        for i, n in enumerate(lengths):
+            if n != lengths[0]:
+                return "row %s has %d values but row %s has %d" % (label(i), n, label(0), lengths[0])
+        for i, v in enumerate(value):
+            found = _ragged(v, at + (i,))
+            if found:
+                return found
+    return None
 
 
 def _flatten(v):
@@ -108,6 +139,10 @@ def bind(checked, data):
         raise PPLDataError("data must be a mapping of names to values, got %s" % type(data).__name__, None, source,
                            hint='as in {"y": [1.2, 0.4], "N": 2}')
     data = {} if data is None else {name: data[name] for name in data.keys()}
+    for key in data:
+        if not isinstance(key, str):
+            raise PPLDataError("data names must be text, found the key %r (%s)" % (key, type(key).__name__), None,
+                               source, hint="name each value as the model's data declarations do")
     compiler = ExprCompiler(source, checked.functions)
     scope, values, sizes, warnings = {}, {}, {}, []
     declared = [s for s in checked.program.statements if isinstance(s, ast.DataDecl)]
@@ -116,9 +151,11 @@ def bind(checked, data):
     if missing:
         d = missing[0]
         given = ", ".join(sorted(map(str, data))) or "nothing"
-        raise PPLDataError("data '%s' is missing" % d.name, d.span, source,
-                           hint="the model declares %s; given: %s" % (
-                               ", ".join(x.name for x in missing), given))
+        close = difflib.get_close_matches(d.name, [k for k in data if k not in names], n=1)
+        raise PPLDataError("data '%s' is missing: expected %s, found no value named '%s'" % (
+            d.name, d.type.source(), d.name), d.span, source,
+            hint=("'%s' is given: a misspelling of '%s'?" % (close[0], d.name)) if close else
+            "the model declares %s; given: %s" % (", ".join(x.name for x in missing), given))
     for key in data:
         if key not in names:
             warnings.append("data '%s' is not used by the model (it declares %s)" % (
@@ -147,7 +184,8 @@ def bind(checked, data):
             want = compiler.compile(dim, scope)
             want_n = int(want.const)
             if want_n < 0:
-                raise PPLDataError("size %s is negative (%d)" % (_src(dim), want_n), dim.span, source)
+                raise PPLDataError("data '%s': its size %s must be 0 or more, found %d" % (
+                    decl.name, _src(dim), want_n), dim.span, source)
             if want_n != n:
                 raise PPLDataError("data '%s': axis %d should have size %s = %d, found %d" % (
                     decl.name, axis, _src(dim), want_n, n), decl.span, source)
@@ -196,13 +234,23 @@ def _check_bounds(decl, arr, compiler, scope, source):
 
 def _check_constrained(decl, arr, source):
     t, msg = decl.type, None
-    if t.base == "simplex" and not (np.all(arr >= 0) and np.allclose(arr.sum(-1), 1.0, atol=1e-8)):
-        msg = "a simplex must be non-negative and sum to 1"
+    if t.base == "simplex" and not np.all(arr >= 0):
+        bad = arr < 0
+        msg = "expected a simplex (non-negative, summing to 1), found %s%s" % (_first_bad_value(arr, bad), _where(bad))
+    elif t.base == "simplex" and not np.allclose(arr.sum(-1), 1.0, atol=1e-8):
+        sums = arr.sum(-1)
+        bad = ~np.isclose(sums, 1.0, atol=1e-8)
+        msg = "expected a simplex (non-negative, summing to 1), found a sum of %.6g%s" % (
+            _first_bad_value(sums, bad), _where(bad))
     elif t.base == "ordered" and not np.all(np.diff(arr, axis=-1) > 0):
-        msg = "an ordered vector must be strictly increasing"
+        bad = np.diff(arr, axis=-1) <= 0
+        at = tuple(np.argwhere(bad)[0])
+        msg = "expected an ordered vector (strictly increasing), found %s then %s at [%s]" % (
+            arr[at], arr[at[:-1] + (at[-1] + 1,)], ", ".join(str(int(i)) for i in at[:-1] + (at[-1] + 1,)))
     elif t.base == "cholesky_corr":
         if arr.shape[0] != arr.shape[1] or not np.allclose(arr, np.tril(arr)) or \
                 not np.allclose((arr ** 2).sum(-1), 1.0) or not np.all(np.diag(arr) > 0):
-            msg = "a cholesky_corr must be lower-triangular with unit-length rows and a positive diagonal"
+            msg = "expected a cholesky_corr (lower-triangular, unit-length rows, positive diagonal), found a " \
+                  "matrix that is not"
     if msg:
         raise PPLDataError("data '%s': %s" % (decl.name, msg), decl.span, source)

@@ -100,6 +100,7 @@ class Fit:
 
     def __init__(self, model, compiled, guide, result, seed, method="stochastic"):
         self.model = model
+        self.result = result              # what the optimiser returned, as Fit.save writes it
         self.method = method
         self.compiled = compiled
         self.guide = guide
@@ -317,6 +318,12 @@ class Fit:
         """arviz.InferenceData: posterior (n draws of q, one chain), observed_data, posterior_predictive,
         sample_stats (lp, log_q per draw; the ELBO trace; the ELBO, its s.e. and k-hat as attributes)."""
         return interop.to_arviz(self, n, seed)
+
+    def save(self, path):
+        """Write this fit to a file (.npz: arrays, and the model text, data and settings as JSON; no
+        pickle), to be read back by ppl.load_fit(path)."""
+        from .saving import save_fit
+        save_fit(self, path)
 
     def to_json(self):
         return {"summary": self.summary().to_dict(), "elbo": self.elbo, "elbo_se": self.elbo_se,

@@ -4,6 +4,8 @@ import functools
 import os
 from importlib import resources
 
+import math
+
 import lark
 from lark import Lark, Token, Transformer, v_args
 
@@ -158,7 +160,11 @@ class _ToAst(Transformer):
     def number(self, meta, c):
         text = str(c[0])
         is_int = not any(ch in text for ch in ".eE")
-        return ast.Number(_span(meta), int(text) if is_int else float(text), is_int)
+        value = int(text) if is_int and len(text) < 20 else float(text)
+        if not math.isfinite(value) or (is_int and abs(value) > 2 ** 53):
+            raise PPLSyntaxError("the number %s is too large" % (text if len(text) < 30 else text[:20] + "..."),
+                                 _span(meta), hint="integers go up to 2^53 and reals up to about 1.8e308")
+        return ast.Number(_span(meta), value, is_int)
 
     def name(self, meta, c):
         return ast.Name(_span(meta), str(c[0]))

@@ -1,0 +1,154 @@
+"""Interrupt, checkpoint, resume, save and load: no work is lost, and nothing is attached to the
+wrong model or data."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import ppl
+from conftest import ROOT, example
+
+
+def _interrupt_after(calls):
+    """A monitor that sends this process SIGINT, as Ctrl-C would, at its `calls`-th call."""
+    seen = [0]
+
+    def monitor(x, evals):
+        seen[0] += 1
+        if seen[0] == calls:
+            os.kill(os.getpid(), signal.SIGINT)
+    return monitor
+
+
+@pytest.fixture(scope="module")
+def schools():
+    path, data = example("eight_schools")
+    return ppl.load(path), data
+
+
+def test_ctrl_c_returns_the_best_fit_so_far_marked_unconverged(schools):
+    model, data = schools
+    fit = model.fit(data, seed=3, monitor=_interrupt_after(20))
+    assert fit.status == "interrupted" and not fit.converged
+    assert any("interrupted" in w for w in fit.warnings)
+    s = fit.summary()
+    assert np.isfinite(s["mu"]["mean"]) and np.isfinite(fit.elbo)
+
+
+def test_resuming_a_checkpoint_gives_the_uninterrupted_fit_bit_for_bit(schools, tmp_path):
+    model, data = schools
+    whole = model.fit(data, seed=3, checkpoint=tmp_path / "whole.npz", checkpoint_every=100)
+    assert whole.converged and os.path.exists(tmp_path / "whole.npz")
+    part = model.fit(data, seed=3, checkpoint=tmp_path / "part.npz", checkpoint_every=100,
+                     monitor=_interrupt_after(40))
+    assert part.status == "interrupted" and "checkpoint written" in part.message
+    resumed = model.fit(data, resume=tmp_path / "part.npz")
+    assert resumed.converged
+    assert np.array_equal(resumed.phi, whole.phi) and resumed.elbo == whole.elbo
+    assert np.array_equal(resumed.elbo_trace, whole.elbo_trace) and resumed.grad_evals == whole.grad_evals
+    assert str(resumed.summary()) == str(whole.summary())
+
+
+def test_resume_from_a_periodic_checkpoint_after_a_crash(schools, tmp_path):
+    # the process died without a word: the last periodic checkpoint is all there is
+    model, data = schools
+    whole = model.fit(data, seed=4)
+    ckpt = tmp_path / "crash.npz"
+    model.fit(data, seed=4, checkpoint=ckpt, checkpoint_every=50, max_steps=320)   # stands in for the crash
+    resumed = model.fit(data, resume=ckpt, max_steps=10000)
+    assert np.array_equal(resumed.phi, whole.phi)
+
+
+def test_resume_refuses_other_data_another_model_and_other_settings(schools, tmp_path):
+    model, data = schools
+    ckpt = tmp_path / "c.npz"
+    model.fit(data, seed=3, checkpoint=ckpt, max_steps=60)
+    other = dict(data, y=[v + 1 for v in data["y"]])
+    with pytest.raises(ppl.PPLError, match="written for other data"):
+        model.fit(other, resume=ckpt)
+    centred = ppl.compile(model.text.replace("HalfCauchy(5)", "HalfCauchy(2)"))
+    with pytest.raises(ppl.PPLError, match="different model"):
+        centred.fit(data, resume=ckpt)
+    with pytest.raises(ppl.PPLError, match="cannot be combined with guide='fullrank'"):
+        model.fit(data, resume=ckpt, guide="fullrank")
+    with pytest.raises(ppl.PPLError, match="not a ppl checkpoint file"):
+        model.fit(data, resume=os.path.join(ROOT, "examples", "eight_schools.json"))
+    with pytest.raises(ppl.PPLError, match="cannot read"):
+        model.fit(data, resume=tmp_path / "missing.npz")
+    with pytest.raises(ppl.PPLError, match="folder .* does not exist"):
+        model.fit(data, checkpoint=tmp_path / "no" / "such.npz")
+    with pytest.raises(ppl.PPLError, match="method='stochastic'"):
+        model.fit(data, checkpoint=ckpt, method="dadvi")
+    # a comment or spacing changed is the same model
+    same = ppl.compile("# the same program\n" + model.text.replace("~", " ~ "))
+    assert same.fit(data, resume=ckpt, max_steps=10000).converged   # the checkpoint's own cap was 60
+
+
+def test_save_and_load_round_trip(schools, tmp_path):
+    model, data = schools
+    fit = model.fit(data, seed=5)
+    fit.save(tmp_path / "fit.npz")
+    again = ppl.load_fit(tmp_path / "fit.npz")
+    assert str(again.summary()) == str(fit.summary()) and again.elbo == fit.elbo and again.khat == fit.khat
+    for name, arr in fit.draws(50).items():
+        assert np.array_equal(arr, again.draws(50)[name])
+    assert again.evidence().as_dict() == fit.evidence().as_dict()
+    assert again.report() == fit.report()
+    with_model = ppl.load_fit(tmp_path / "fit.npz", model=model)
+    assert with_model.model is model and np.array_equal(with_model.phi, fit.phi)
+    # the file is plain arrays: it loads without pickle
+    with np.load(tmp_path / "fit.npz", allow_pickle=False) as archive:
+        assert "phi" in archive.files and all(archive[k].dtype != object for k in archive.files)
+
+
+def test_load_fit_refuses_another_model_and_files_that_are_not_fits(schools, tmp_path):
+    model, data = schools
+    model.fit(data, seed=5, max_steps=50).save(tmp_path / "fit.npz")
+    other = ppl.compile(model.text.replace("Normal(0, 5)", "Normal(0, 10)"))
+    with pytest.raises(ppl.PPLError, match="different model"):
+        ppl.load_fit(tmp_path / "fit.npz", model=other)
+    np.savez(tmp_path / "plain.npz", a=np.ones(3))
+    with pytest.raises(ppl.PPLError, match="not a ppl fit file"):
+        ppl.load_fit(tmp_path / "plain.npz")
+    np.save(tmp_path / "pickled.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    os.replace(tmp_path / "pickled.npy", tmp_path / "pickled.npz")
+    with pytest.raises(ppl.PPLError, match="not a ppl fit file"):
+        ppl.load_fit(tmp_path / "pickled.npz")
+    (tmp_path / "text.npz").write_text("hello")
+    with pytest.raises(ppl.PPLError, match="not a ppl fit file"):
+        ppl.load_fit(tmp_path / "text.npz")
+    with pytest.raises(ppl.PPLError, match="not a ppl fit file"):      # a checkpoint is not a fit
+        model.fit(data, checkpoint=tmp_path / "c.npz", max_steps=20)
+        ppl.load_fit(tmp_path / "c.npz")
+
+
+def test_cli_interrupt_with_a_checkpoint_then_resume(tmp_path):
+    model = tmp_path / "slow.ppl"
+    model.write_text("data y: real[N]\nmu ~ Normal(0, 1)\ns ~ HalfNormal(1)\nfor t in range(N) {\n"
+                     "  y[t:t+1] ~ Normal(mu, s)\n}\n")
+    (tmp_path / "slow.json").write_text('{"y": [%s]}' % ", ".join(["0.3", "-1.2", "0.8"] * 40))
+    ckpt = tmp_path / "slow.ckpt.npz"
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    cmd = [sys.executable, "-m", "ppl", "fit", str(model), "--steps", "100000", "--checkpoint", str(ckpt)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline:     # the warm start is over
+        time.sleep(0.2)
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "mu" in out and "interrupted" in out and "--resume" in out and "Traceback" not in err
+    r = subprocess.run([sys.executable, "-m", "ppl", "fit", str(model), "--resume", str(ckpt), "--steps", "600",
+                        "--save", str(tmp_path / "fit.npz")], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "mu" in r.stdout and "saved the fit" in r.stdout
+    fit = ppl.load_fit(tmp_path / "fit.npz")
+    assert abs(fit.summary()["mu"]["mean"] - np.mean([0.3, -1.2, 0.8])) < 0.2
+    r = subprocess.run([sys.executable, "-m", "ppl", "fit", str(model), "--resume", str(ckpt), "--guide", "fullrank"],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 1 and "--guide cannot change it" in r.stderr
