@@ -746,7 +746,7 @@ class _Compiler:
             n = args["n"][0]
             if not n.is_const:
                 raise self.error("a discrete latent's number of trials must be known from data", s.dist.span)
-            natural = int(onp.max(n.const))
+            natural = int(onp.max(n.const)) if onp.size(n.const) else 0
         else:
             natural = d.support.upper      # None: unbounded
         first = 0 if lower is None else lower
