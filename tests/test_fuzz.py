@@ -247,9 +247,14 @@ def _compile_and_fit(text, data):
         assert elapsed < PARSE_AND_CHECK_SECONDS, "parse and check took %.1f s" % elapsed
     try:
         fit = model.fit(data, **TINY_FIT)
-        fit.summary()
+        summary = fit.summary()
     except ppl.PPLError as err:
         str(err)
+        return
+    # a fit that did not fail has finite means for its latents and params (derived values may overflow)
+    for label, row in summary:
+        if summary.kinds[label] != "derived":
+            assert np.isfinite(row["mean"]), (label, row)
 
 
 def _run(test, n):

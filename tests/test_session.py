@@ -49,7 +49,7 @@ def test_an_error_names_the_input_and_leaves_the_model_alone():
     assert "               ^^^^" in str(err.value) and "did you mean 'theta'" in str(err.value)
     with pytest.raises(PPLError, match="syntax error"):
         s.handle("y ~ Normal(theta sigma)")
-    with pytest.raises(PPLError, match="different lengths"):
+    with pytest.raises(PPLError, match=r"ragged: row \[1\] has 1 values but row \[0\] has 2"):
         s.handle("z = [[1, 2], [3]]")
     assert s.text() == before and "z" not in s.data
 
