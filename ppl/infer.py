@@ -392,123 +392,121 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
             checkpoint(st)
 
     record = _recorder(trace, progress, s.monitor, f)
-    stop = _StopRequest()
-    try:
-        stop.__enter__()
-        if st.stage == 1:
-            # ---- stage 1: L-BFGS on a fixed-draw ELBO
-            eps_fixed = rng.standard_normal((max(s.warmup_draws, guide.min_fixed_draws), dim))
+    # the handler stays through the final ELBO: Ctrl-C there is taken as done (a second one stops at once)
+    with _StopRequest() as stop:
+        try:
+            if st.stage == 1:
+                # ---- stage 1: L-BFGS on a fixed-draw ELBO
+                eps_fixed = rng.standard_normal((max(s.warmup_draws, guide.min_fixed_draws), dim))
 
-            def fixed(xv):
-                stop.check()
+                def fixed(xv):
+                    stop.check()
+                    if s.max_seconds and time.perf_counter() - start > s.max_seconds:
+                        raise _OutOfTime
+                    value, grad = f(xv, eps_fixed)
+                    grad[held_at_start] = 0.0
+                    if np.isfinite(value) and value < best["value"]:
+                        best.update(x=xv.copy(), value=value)
+                    return value, grad
+
+                x, note = _finite_start(f, x, eps_fixed, guide, held, rng)
+                if note:
+                    warnings.append(note)
+                if s.warmup_iters > 0:
+                    lbfgs.minimise(fixed, x, max_iter=s.warmup_iters, callback=record)
+                else:
+                    fixed(x)
+                if np.isfinite(best["value"]):
+                    x = best["x"]
+                else:
+                    value, grad = f(x, eps_fixed)
+                    raise explain_nonfinite(model, guide, *f.split(x), eps_fixed)
+                # The preconditioner and step limits come from the warm start and stay fixed: updated as q
+                # changes, a growing covariance would allow ever larger steps (seen with full-rank q).
+                n_adam = len(_adam_coords(guide, n_phi, len(x), held))
+                st.stage, st.warmup_steps, st.lr, st.anchor = 2, len(trace), s.step_size, x[:n_phi].copy()
+                st.adam_m, st.adam_v, st.before = np.zeros(n_adam), np.zeros(n_adam), x
+                save_state()
+
+            # ---- stage 2: natural-gradient steps with fresh draws, then iterate averaging
+            f.estimator = s.estimator
+            adam = _adam_coords(guide, n_phi, len(x), held)      # the rest: natural gradient
+            limit = guide.step_limit(st.anchor)
+            for step in range(st.step + 1, s.max_steps + 1):
+                stop.check()       # here, between steps, the state is whole: a checkpoint resumes exactly
                 if s.max_seconds and time.perf_counter() - start > s.max_seconds:
                     raise _OutOfTime
-                value, grad = f(xv, eps_fixed)
-                grad[held_at_start] = 0.0
-                if np.isfinite(value) and value < best["value"]:
-                    best.update(x=xv.copy(), value=value)
-                return value, grad
-
-            x, note = _finite_start(f, x, eps_fixed, guide, held, rng)
-            if note:
-                warnings.append(note)
-            if s.warmup_iters > 0:
-                lbfgs.minimise(fixed, x, max_iter=s.warmup_iters, callback=record)
+                if checkpoint is not None and s.checkpoint_every and step > 1 and (step - 1) % s.checkpoint_every == 0:
+                    save_state()
+                st.step = step
+                eps = rng.standard_normal((s.average_draws if st.averaging else s.draws_per_step, dim))
+                value, grad = f(x, eps)
+                if not (np.isfinite(value) and np.all(np.isfinite(grad))):
+                    st.failures += 1
+                    if st.failures >= 8:
+                        raise explain_nonfinite(model, guide, *f.split(x), eps)
+                    x, st.lr = st.before, st.lr * 0.5     # undo the step that led here, and take smaller ones
+                    continue
+                st.failures = 0
+                st.current.append(-value)
+                trace.append(-value)
+                if progress:
+                    progress(len(trace), -value)
+                dx = np.zeros(len(x))
+                dx[:n_phi] = np.clip(-st.lr * guide.precondition(st.anchor, grad[:n_phi]), -limit, limit)
+                if len(adam):
+                    g = grad[adam]
+                    st.adam_m = 0.9 * st.adam_m + 0.1 * g
+                    st.adam_v = 0.999 * st.adam_v + 0.001 * g * g
+                    mhat, vhat = st.adam_m / (1 - 0.9 ** step), st.adam_v / (1 - 0.999 ** step)
+                    dx[adam] = -s.param_step_size * mhat / (np.sqrt(vhat) + 1e-8)
+                dx[held] = 0.0
+                st.before = x
+                x = x + dx
+                if st.averaging:
+                    st.avg_sum = st.avg_sum + x
+                    st.avg_n += 1
+                    st.kept.append(np.asarray(guide.mean_sd(x[:n_phi])[0]))
+                if s.monitor and step % 10 == 0:
+                    s.monitor(st.avg_sum / st.avg_n if st.averaging else x, f.evals)
+                if st.averaging:
+                    if st.avg_n >= s.average_steps * (1 + st.extensions):
+                        settled, why = _iterates_settled(np.array(st.kept), guide, st.avg_sum[:n_phi] / st.avg_n)
+                        if settled or st.extensions >= 4:
+                            x = st.avg_sum / st.avg_n
+                            if not settled:
+                                warnings.append("the averaged iterates had not settled (%s); the answer may be "
+                                                "noisier than usual" % why)
+                            break
+                        st.extensions += 1
+                elif len(st.current) == s.window:
+                    st.windows.append(np.array(st.current))
+                    st.current = []
+                    if len(st.windows) >= 2 and not _improving(st.windows[-2], st.windows[-1]):
+                        st.averaging, st.avg_sum = True, np.zeros_like(x)
+                        st.lr = min(st.lr, s.average_step_size)
             else:
-                fixed(x)
-            if np.isfinite(best["value"]):
+                status = "step cap"
+                message = "the step cap (%d) was reached before the ELBO stopped improving" % s.max_steps
+                if st.averaging and st.avg_n:
+                    x = st.avg_sum / st.avg_n
+                warnings.append(message + "; the answer may be inaccurate (raise max_steps)")
+        except (KeyboardInterrupt, _OutOfTime) as reason:
+            if st.stage == 1 and np.isfinite(best["value"]):
                 x = best["x"]
-            else:
-                value, grad = f(x, eps_fixed)
-                raise explain_nonfinite(model, guide, *f.split(x), eps_fixed)
-            # The preconditioner and step limits come from the warm start and stay fixed: updated as q
-            # changes, a growing covariance would allow ever larger steps (seen with full-rank q).
-            n_adam = len(_adam_coords(guide, n_phi, len(x), held))
-            st.stage, st.warmup_steps, st.lr, st.anchor = 2, len(trace), s.step_size, x[:n_phi].copy()
-            st.adam_m, st.adam_v, st.before = np.zeros(n_adam), np.zeros(n_adam), x
-            save_state()
-
-        # ---- stage 2: natural-gradient steps with fresh draws, then iterate averaging
-        f.estimator = s.estimator
-        adam = _adam_coords(guide, n_phi, len(x), held)      # the rest: natural gradient
-        limit = guide.step_limit(st.anchor)
-        for step in range(st.step + 1, s.max_steps + 1):
-            stop.check()       # here, between steps, the state is whole: a checkpoint resumes exactly
-            if s.max_seconds and time.perf_counter() - start > s.max_seconds:
-                raise _OutOfTime
-            if checkpoint is not None and s.checkpoint_every and step > 1 and (step - 1) % s.checkpoint_every == 0:
-                save_state()
-            st.step = step
-            eps = rng.standard_normal((s.average_draws if st.averaging else s.draws_per_step, dim))
-            value, grad = f(x, eps)
-            if not (np.isfinite(value) and np.all(np.isfinite(grad))):
-                st.failures += 1
-                if st.failures >= 8:
-                    raise explain_nonfinite(model, guide, *f.split(x), eps)
-                x, st.lr = st.before, st.lr * 0.5     # undo the step that led here, and take smaller ones
-                continue
-            st.failures = 0
-            st.current.append(-value)
-            trace.append(-value)
-            if progress:
-                progress(len(trace), -value)
-            dx = np.zeros(len(x))
-            dx[:n_phi] = np.clip(-st.lr * guide.precondition(st.anchor, grad[:n_phi]), -limit, limit)
-            if len(adam):
-                g = grad[adam]
-                st.adam_m = 0.9 * st.adam_m + 0.1 * g
-                st.adam_v = 0.999 * st.adam_v + 0.001 * g * g
-                mhat, vhat = st.adam_m / (1 - 0.9 ** step), st.adam_v / (1 - 0.999 ** step)
-                dx[adam] = -s.param_step_size * mhat / (np.sqrt(vhat) + 1e-8)
-            dx[held] = 0.0
-            st.before = x
-            x = x + dx
-            if st.averaging:
-                st.avg_sum = st.avg_sum + x
-                st.avg_n += 1
-                st.kept.append(np.asarray(guide.mean_sd(x[:n_phi])[0]))
-            if s.monitor and step % 10 == 0:
-                s.monitor(st.avg_sum / st.avg_n if st.averaging else x, f.evals)
-            if st.averaging:
-                if st.avg_n >= s.average_steps * (1 + st.extensions):
-                    settled, why = _iterates_settled(np.array(st.kept), guide, st.avg_sum[:n_phi] / st.avg_n)
-                    if settled or st.extensions >= 4:
-                        x = st.avg_sum / st.avg_n
-                        if not settled:
-                            warnings.append("the averaged iterates had not settled (%s); the answer may be "
-                                            "noisier than usual" % why)
-                        break
-                    st.extensions += 1
-            elif len(st.current) == s.window:
-                st.windows.append(np.array(st.current))
-                st.current = []
-                if len(st.windows) >= 2 and not _improving(st.windows[-2], st.windows[-1]):
-                    st.averaging, st.avg_sum = True, np.zeros_like(x)
-                    st.lr = min(st.lr, s.average_step_size)
-        else:
-            status = "step cap"
-            message = "the step cap (%d) was reached before the ELBO stopped improving" % s.max_steps
-            if st.averaging and st.avg_n:
+            save_state()       # the state to resume from, before x becomes the answer so far
+            status, message = "interrupted", "the fit was interrupted; this is the best q so far"
+            if isinstance(reason, _OutOfTime):
+                status, message = "time limit", "the time limit (%g s) was reached; this is the best q so far" % \
+                    s.max_seconds
+            if checkpoint is not None:
+                message += " (checkpoint written: resume from it to carry on)"
+            warnings = warnings + [message]
+            if st.stage == 2 and st.averaging and st.avg_n:
                 x = st.avg_sum / st.avg_n
-            warnings.append(message + "; the answer may be inaccurate (raise max_steps)")
-    except (KeyboardInterrupt, _OutOfTime) as reason:
-        if st.stage == 1 and np.isfinite(best["value"]):
-            x = best["x"]
-        save_state()       # the state to resume from, before x becomes the answer so far
-        status, message = "interrupted", "the fit was interrupted; this is the best q so far"
-        if isinstance(reason, _OutOfTime):
-            status, message = "time limit", "the time limit (%g s) was reached; this is the best q so far" % \
-                s.max_seconds
-        if checkpoint is not None:
-            message += " (checkpoint written: resume from it to carry on)"
-        warnings = warnings + [message]
-        if st.stage == 2 and st.averaging and st.avg_n:
-            x = st.avg_sum / st.avg_n
-    finally:
-        stop.__exit__()
 
-    phi, theta = f.split(x)
-    log_w, value, se = final_elbo(model, guide, phi, theta, rng, s, strict=status != "interrupted")
+        phi, theta = f.split(x)
+        log_w, value, se = final_elbo(model, guide, phi, theta, rng, s, strict=status != "interrupted")
     warmup_steps = len(trace) if st.stage == 1 else st.warmup_steps
     return Result(phi, theta, value, se, list(trace), status, message, f.evals, time.perf_counter() - start,
                   list(warnings), log_w, warmup_steps=warmup_steps)
