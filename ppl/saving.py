@@ -59,6 +59,8 @@ def read(path, kind):
     """(meta, arrays) of a file written by write(); any other file is a PPLError naming it."""
     path = os.fspath(path)
     hint = "a %s file is written by %s" % (kind, "Fit.save" if kind == "fit" else "fit(..., checkpoint=PATH)")
+    if os.path.isfile(path) and not zipfile.is_zipfile(path):
+        raise PPLError("%s is not a ppl %s file (it is not an .npz archive)" % (path, kind), hint=hint)
     try:
         with np.load(path, allow_pickle=False) as archive:
             if not hasattr(archive, "files") or META not in archive.files:
