@@ -317,7 +317,12 @@ class StochasticState:
     extensions: int = 0
     anchor: np.ndarray = None
 
-    ARRAYS = ("x", "adam_m", "adam_v", "before", "avg_sum", "anchor", "windows", "kept", "trace", "current")
+    restart: np.ndarray = None     # where stage 2 began: a diverging run is rolled back to it
+    reference: float = 0.0         # the warm start's ELBO: a run far below it has diverged
+    restarts: int = 0
+
+    ARRAYS = ("x", "adam_m", "adam_v", "before", "avg_sum", "anchor", "windows", "kept", "trace", "current",
+              "restart")
 
     def to_files(self):
         """(JSON-able scalars, arrays) for ppl.saving."""
@@ -426,6 +431,7 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
                 n_adam = len(_adam_coords(guide, n_phi, len(x), held))
                 st.stage, st.warmup_steps, st.lr, st.anchor = 2, len(trace), s.step_size, x[:n_phi].copy()
                 st.adam_m, st.adam_v, st.before = np.zeros(n_adam), np.zeros(n_adam), x
+                st.restart, st.reference = x.copy(), float(-best["value"])
                 save_state()
 
             # ---- stage 2: natural-gradient steps with fresh draws, then iterate averaging
@@ -441,10 +447,19 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
                 st.step = step
                 eps = rng.standard_normal((s.average_draws if st.averaging else s.draws_per_step, dim))
                 value, grad = f(x, eps)
-                if not (np.isfinite(value) and np.all(np.isfinite(grad))):
+                finite = np.isfinite(value) and np.all(np.isfinite(grad))
+                # Far below where the warm start left it, the run has diverged (seen with full-rank q on
+                # stochastic volatility): back to that point, with steps ten times smaller.
+                diverged = finite and -value < st.reference - 10 * (abs(st.reference) + 100)
+                if not finite or diverged:
                     st.failures += 1
-                    if st.failures >= 8:
-                        raise explain_nonfinite(model, guide, *f.split(x), eps)
+                    if diverged or st.failures >= 8:
+                        if st.restarts >= 3:
+                            raise explain_nonfinite(model, guide, *f.split(x), eps)
+                        x = _roll_back(st, s)
+                        warnings.append("the stochastic steps diverged; restarted from the warm start with steps "
+                                        "%g times smaller" % (s.step_size / st.lr))
+                        continue
                     x, st.lr = st.before, st.lr * 0.5     # undo the step that led here, and take smaller ones
                     continue
                 st.failures = 0
@@ -510,6 +525,17 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
     warmup_steps = len(trace) if st.stage == 1 else st.warmup_steps
     return Result(phi, theta, value, se, list(trace), status, message, f.evals, time.perf_counter() - start,
                   list(warnings), log_w, warmup_steps=warmup_steps)
+
+
+def _roll_back(st, s):
+    """Stage 2 afresh from where the warm start left it, with steps ten times smaller than before."""
+    st.restarts += 1
+    st.lr = s.step_size * 0.1 ** st.restarts
+    st.adam_m, st.adam_v = np.zeros_like(st.adam_m), np.zeros_like(st.adam_v)
+    st.windows, st.current, st.kept = [], [], []
+    st.averaging, st.avg_sum, st.avg_n, st.extensions, st.failures = False, None, 0, 0, 0
+    st.before = st.restart
+    return st.restart.copy()
 
 
 def _adam_coords(guide, n_phi, n, held):
@@ -657,7 +683,9 @@ def _rqmc_normals(m, dim, rng):
     if dim > 21201:
         raise PPLRuntimeError("randomised quasi-Monte Carlo supports at most 21201 dimensions, this q has %d" % dim,
                               hint="use dadvi_rqmc=False")
-    u = qmc.Sobol(dim, scramble=True, seed=rng).random(m)
+    with python_warnings.catch_warnings():
+        python_warnings.simplefilter("ignore")      # scipy's note that m is not a power of 2: still more even
+        u = qmc.Sobol(dim, scramble=True, seed=rng).random(m)
     return norm.ppf(np.clip(u, 1e-12, 1 - 1e-12))
 
 

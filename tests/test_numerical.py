@@ -88,3 +88,16 @@ def test_summaries_of_a_successful_fit_are_finite():
         assert np.isfinite(fit.elbo)
         for label, row in fit.summary():
             assert all(np.isfinite(v) for v in row.values()), (label, row)
+
+
+def test_a_diverging_full_rank_run_is_rolled_back_to_the_warm_start(examples_dir):
+    # full-rank q on stochastic volatility: the stochastic steps once ran off to ELBO -1e65 and the fit
+    # died on phi = -1; rolled back with smaller steps, it ends where the other guides do
+    import json
+    import os
+    with open(os.path.join(examples_dir, "stochvol.json")) as f:
+        data = json.load(f)
+    fit = ppl.load(os.path.join(examples_dir, "stochvol.ppl")).fit(data, guide="fullrank")
+    assert fit.converged and -110 < fit.elbo < -95
+    for label, row in fit.summary():
+        assert all(np.isfinite(v) for v in row.values()), (label, row)
