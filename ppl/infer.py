@@ -194,11 +194,12 @@ def _finite_start(f, x, eps, guide, held, rng):
 
 
 def explain_nonfinite(model, guide, phi, theta, eps):
-    """A PPLRuntimeError naming the latent whose q has run off to infinity (an improper posterior), or
-    the first statement whose log density, or else whose gradient, is not finite, with the values."""
-    improper = _runaway_latent(model, guide, phi)
-    if improper is not None:
-        return improper
+    """A PPLRuntimeError naming a param collapsed onto a bound or a latent whose q has run off to infinity
+    (see degenerate), or the first statement whose log density, or else whose gradient, is not finite,
+    with the values."""
+    collapsed = degenerate(model, guide, phi, theta)
+    if collapsed is not None:
+        return collapsed
     # the draws that failed, else more of them: a rare draw in q's tail can be the one that overflows
     searched = [eps] + [np.random.default_rng([len(eps), k]).standard_normal((512, guide.noise_dim)) for k in range(8)]
     for e in searched:
