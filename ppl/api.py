@@ -106,7 +106,7 @@ class Model:
             if compiled.counts:
                 q = guides.WithCounts(q, CountFactors(compiled.counts))
         else:
-            q = guides.make(guide, compiled.dim, rank, CountFactors(compiled.counts) if compiled.counts else None)
+            q = _guide_for(compiled, guide, rank)
         if compiled.counts:
             q.count_moments = prior_moments(compiled, seed)
         start = None
@@ -139,9 +139,6 @@ class Model:
             problem = infer.degenerate(compiled, q, result.phi, result.theta)
             if problem is not None:
                 raise problem
-        if not np.isfinite(result.elbo) and result.status != "interrupted":
-            raise infer.explain_nonfinite(compiled, q, result.phi, result.theta,
-                                          np.random.default_rng(seed).standard_normal((64, q.noise_dim)))
         return result
 
     def _resume(self, data, path, checkpoint, progress, settings, max_steps, given):
@@ -159,8 +156,7 @@ class Model:
         merged = dict(meta["settings"])
         merged.update(settings)
         s = _settings(merged, meta["seed"], meta["rank"], max_steps)
-        q = guides.make(meta["guide"], compiled.dim, meta["rank"], CountFactors(compiled.counts) if compiled.counts
-                        else None)
+        q = _guide_for(compiled, meta["guide"], meta["rank"])
         options = {"resume": state}
         if checkpoint is not None:
             options["checkpoint"] = saving.Checkpointer(checkpoint, self, compiled, q, meta["seed"], s)
@@ -203,6 +199,10 @@ class Model:
 
     def __repr__(self):
         return "<Model %s>" % self.name
+
+
+def _guide_for(compiled, name, rank):
+    return guides.make(name, compiled.dim, rank, CountFactors(compiled.counts) if compiled.counts else None)
 
 
 METHODS = {"stochastic": infer.optimise, "dadvi": infer.optimise_fixed_draws, "em": infer.optimise_em,
@@ -304,7 +304,6 @@ def load_fit(path, model=None, functions=None):
         raise PPLError("load_fit(model=...) takes a Model, got %s" % type(model).__name__)
     saving.check_belongs(meta, path, model.text)
     compiled = model.bind(saving.stored_data(arrays))
-    q = guides.make(meta["guide"], compiled.dim, meta["rank"],
-                    CountFactors(compiled.counts) if compiled.counts else None)
+    q = _guide_for(compiled, meta["guide"], meta["rank"])
     result = saving.stored_result(meta, arrays, q, path)
     return Fit(model, compiled, q, result, meta["seed"], meta["method"])
