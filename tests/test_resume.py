@@ -152,3 +152,25 @@ def test_cli_interrupt_with_a_checkpoint_then_resume(tmp_path):
     r = subprocess.run([sys.executable, "-m", "ppl", "fit", str(model), "--resume", str(ckpt), "--guide", "fullrank"],
                        capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 1 and "--guide cannot change it" in r.stderr
+
+
+def test_count_latents_resume_exactly_and_round_trip(tmp_path):
+    # q over the counts (score-function factors) is part of the state like the rest
+    model = ppl.compile("data y: real[N]\nrate ~ Gamma(2, 0.25)\nk: int[N] ~ Poisson(rate)\ny ~ Normal(k, 1.5)")
+    data = {"y": [3.1, 5.2, 2.2, 7.9, 4.4, 3.3]}
+    whole = model.fit(data, seed=2)
+    part = model.fit(data, seed=2, checkpoint=tmp_path / "k.npz", checkpoint_every=100, monitor=_interrupt_after(25))
+    assert part.status == "interrupted"
+    assert np.array_equal(model.fit(data, resume=tmp_path / "k.npz").phi, whole.phi)
+    whole.save(tmp_path / "fit.npz")
+    assert str(ppl.load_fit(tmp_path / "fit.npz").summary()) == str(whole.summary())
+
+
+def test_an_amortised_fit_is_not_saved_or_checkpointed(tmp_path):
+    model = ppl.compile("data x: real[N, D]\nparam W: real[2, D]\nz: real[N, 2] ~ Normal(0, 1)\nx ~ Normal(z @ W, 1)")
+    data = {"x": np.arange(12.0).reshape(6, 2) / 10}
+    fit = model.fit(data, amortize={"z": [4]}, max_steps=20)
+    with pytest.raises(ppl.PPLError, match="amortised guide cannot be saved"):
+        fit.save(tmp_path / "fit.npz")
+    with pytest.raises(ppl.PPLError, match="without amortize"):
+        model.fit(data, amortize={"z": [4]}, checkpoint=tmp_path / "c.npz")
