@@ -397,12 +397,19 @@ class _Compiler:
 
     MAX_UNROLL = 100_000
 
+    def _loop_bound(self, node, scope):
+        v = self.exprs.compile(node, scope).const
+        if onp.ndim(v) != 0:
+            raise self.error("a loop bound must be a single integer, not an array of shape %s" % fmt_shape(onp.shape(v)),
+                             node.span)
+        return int(v)
+
     def loop(self, s, scope):
         """A loop whose body is only `~` statements runs as one vectorised pass, with the loop variable
         bound to the whole index vector, if on its first iterations that gives the same log density
         as unrolling at random points (where the two differ, the shapes mean different things).
         Otherwise the loop is unrolled."""
-        start, stop = (int(self.exprs.compile(x, scope).const) for x in (s.start, s.stop))
+        start, stop = (self._loop_bound(x, scope) for x in (s.start, s.stop))
         if stop <= start or not s.body:
             return
         if stop - start > 1 and all(isinstance(b, ast.Sample) for b in s.body):
