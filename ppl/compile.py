@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import autograd.numpy as anp
 import numpy as onp
 
-from . import ast, transforms
+from . import ast, fused, transforms
 from .distributions import DISTRIBUTIONS, check_constraint
 from .errors import PPLCheckError, PPLDataError
 from .counts import CountSite
@@ -115,11 +115,12 @@ class CompiledModel:
             env["__responsibilities__"] = responsibilities
         if local is not None:
             env["__local__"] = local
-        total = anp.zeros(anp.shape(z)[0])
-        for step in self.steps:
-            t = step.density(env)
-            if t is not None:
-                total = total + t
+        terms = [t for t in (step.density(env) for step in self.steps) if t is not None]
+        total = fused.add_all(*terms) if 1 < len(terms) <= fused.MAX_TERMS else \
+            _sum_in_chunks(terms) if terms else None
+        n = anp.shape(z)[0]
+        if total is None or anp.ndim(total) == 0:      # nothing, or only constants, depends on z
+            return anp.zeros(n) + (0.0 if total is None else total)
         return total
 
     def term_values(self, z, theta=None):
@@ -233,7 +234,15 @@ class LatentStep(Step):
     def density(self, env):
         b = self.block
         z = env["__z__"]
-        u = anp.reshape(z[:, b.offset:b.stop], (anp.shape(z)[0],) + b.ushape)
+        if not b.ushape:                        # a scalar: one column
+            u = z[:, b.offset]
+        elif len(b.ushape) == 1:
+            u = z if b.offset == 0 and b.stop == anp.shape(z)[1] else z[:, b.offset:b.stop]
+        else:
+            u = anp.reshape(z[:, b.offset:b.stop], (anp.shape(z)[0],) + b.ushape)
+        if b.transform is transforms.IDENTITY:  # no Jacobian term: one primitive call fewer
+            env[b.name] = u
+            return None
         kw = {}
         if self.lower is not None:
             kw["lower"] = self.lower(env)
@@ -817,9 +826,13 @@ class _Compiler:
             def pointwise(env):
                 return logpdf(fvalue(env), *[f(env) for f in fargs])
 
-            def lp(env):  # the draw axis comes first; sum the rest
-                r = pointwise(env)
-                return anp.sum(anp.reshape(r, (anp.shape(r)[0], -1)), axis=1) if anp.ndim(r) > 1 else r
+            if form.summed is not None:
+                def lp(env):  # one primitive (ppl.fused)
+                    return form.summed(fvalue(env), *[f(env) for f in fargs])
+            else:
+                def lp(env):  # the draw axis comes first; sum the rest
+                    r = pointwise(env)
+                    return anp.sum(anp.reshape(r, (anp.shape(r)[0], -1)), axis=1) if anp.ndim(r) > 1 else r
         else:
             def lp(env):
                 return anp.sum(logpdf(fvalue(env), *[f(env) for f in fargs]))
@@ -831,6 +844,14 @@ class _Compiler:
         self.steps.append(SampleStep(span, kind, value, form, aligned, lp, write, full_shape,
                                      pointwise=pointwise, batch_shape=vbatch,
                                      discrete=discrete_of(values)))
+
+
+def _sum_in_chunks(terms):
+    """Many terms (an unrolled loop's): add_all over chunks, then over the chunks' sums."""
+    if len(terms) == 1:
+        return terms[0]
+    chunks = [terms[i:i + fused.MAX_TERMS] for i in range(0, len(terms), fused.MAX_TERMS)]
+    return _sum_in_chunks([fused.add_all(*c) if len(c) > 1 else c[0] for c in chunks])
 
 
 def _reader(key):

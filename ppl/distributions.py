@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import autograd.numpy as np
 from autograd.scipy.special import betaln, gammaln, logsumexp
 
+from . import fused
+
 LOG_2PI = math.log(2 * math.pi)
 LOG_2 = math.log(2.0)
 LOG_PI = math.log(math.pi)
@@ -50,6 +52,7 @@ class Form:
     params: tuple
     log_density: object
     sample: object
+    summed: object = None          # ppl.fused: the per-draw sum of log_density as one primitive, or None
 
 
 @dataclass(frozen=True)
@@ -286,7 +289,14 @@ _vec_event = lambda name: (lambda shapes: shapes[name][-1:])
 
 
 def _d(name, forms, support, doc, **kw):
-    return Distribution(name, tuple(Form(tuple(ps), lp, s) for ps, lp, s in forms), support, doc=doc, **kw)
+    return Distribution(name, tuple(Form(tuple(ps), lp, s, FUSED.get(lp)) for ps, lp, s in forms), support,
+                        doc=doc, **kw)
+
+
+FUSED = {normal_lpdf: fused.normal_sum, half_normal_lpdf: fused.half_normal_sum, cauchy_lpdf: fused.cauchy_sum,
+         half_cauchy_lpdf: fused.half_cauchy_sum, bernoulli_logit_lpmf: fused.bernoulli_logit_sum,
+         poisson_log_lpmf: fused.poisson_log_sum, student_t_lpdf: fused.student_t_sum, beta_lpdf: fused.beta_sum,
+         bernoulli_lpmf: fused.bernoulli_sum, exponential_lpdf: fused.exponential_sum, gamma_lpdf: fused.gamma_sum}
 
 
 DISTRIBUTIONS = {d.name: d for d in [

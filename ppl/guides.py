@@ -74,6 +74,13 @@ class MeanField(Guide):
         m, log_s = self.split(phi)
         return m, np.exp(log_s)
 
+    def elbo_gradient(self, phi, eps, dz):
+        """The ELBO's gradient in phi from the mean over draws of d log p / dz (at z = sample(phi, eps)),
+        plus the entropy's, by hand: z = m + s eps, so d/dm = dz and d/dlog s = dz eps s (+1 for H)."""
+        s = onp.exp(phi[self.dim:])
+        n = len(eps)
+        return onp.concatenate([dz.sum(axis=0) / n, (dz * eps).sum(axis=0) / n * s + 1.0])
+
     def precondition(self, phi, grad):
         """The inverse Fisher information of q, diagonal here: s^2 for m and 1/2 for log s."""
         _, log_s = self.split(phi)

@@ -12,7 +12,12 @@ from autograd.scipy.special import expit, logit
 
 
 def _sum_per_draw(a):
-    """Sum every axis but the first (the draw axis)."""
+    """Sum every axis but the first (the draw axis), in as few primitive calls as the rank allows."""
+    rank = np.ndim(a)
+    if rank == 1:
+        return a
+    if rank == 2:
+        return np.sum(a, axis=1)
     return np.sum(np.reshape(a, (np.shape(a)[0], -1)), axis=1)
 
 

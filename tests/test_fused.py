@@ -1,0 +1,62 @@
+"""The fused log densities (ppl.fused) against the plain formulas in ppl.distributions: the same
+per-draw sums, and autograd's gradients of the plain formulas, for every argument and under
+broadcasting (a draw axis on some arguments and not others, size-1 axes, scalars)."""
+import numpy as np
+import pytest
+from autograd import grad
+import autograd.numpy as anp
+
+from ppl import fused
+from ppl.distributions import FUSED
+
+S, N = 3, 4
+RNG = np.random.default_rng(0)
+# each argument's kind decides its values: real, positive, unit interval, 0/1, counts
+KINDS = {"normal_lpdf": "rpp", "half_normal_lpdf": "pp", "cauchy_lpdf": "rpp", "half_cauchy_lpdf": "pp",
+         "bernoulli_logit_lpmf": "br", "poisson_log_lpmf": "cr", "student_t_lpdf": "rprp", "beta_lpdf": "upp",
+         "bernoulli_lpmf": "bu", "exponential_lpdf": "pp", "gamma_lpdf": "ppp"}
+SHAPES = [((S, N), (S, N), (S, N), (S, N)), ((N,), (S, 1), (S, N), ()), ((S, N), (), (N,), (S, 1)),
+          ((S,), (S,), (), ()), ((S, 1), (N,), (S, N), (1, N))]
+
+
+def _values(kind, shape):
+    if kind == "r":
+        return RNG.normal(0, 1.5, shape)
+    if kind == "p":
+        return RNG.uniform(0.3, 3.0, shape)
+    if kind == "u":
+        return RNG.uniform(0.05, 0.95, shape)
+    if kind == "b":
+        return RNG.integers(0, 2, shape).astype(float)
+    return RNG.integers(0, 6, shape).astype(float)
+
+
+def _plain_sums(lpdf, args):
+    r = lpdf(*args)
+    return anp.sum(anp.reshape(r, (anp.shape(r)[0], -1)), axis=1) if anp.ndim(r) > 1 else r
+
+
+@pytest.mark.parametrize("lpdf", sorted(FUSED, key=lambda f: f.__name__), ids=lambda f: f.__name__)
+@pytest.mark.parametrize("shapes", SHAPES, ids=str)
+def test_fused_matches_the_plain_formula_and_its_gradient(lpdf, shapes):
+    kinds = KINDS[lpdf.__name__]
+    args = [_values(k, shp) for k, shp in zip(kinds, shapes)]
+    assert np.broadcast(*args).shape[0] == S      # the draw axis first, as the compiler arranges
+    summed = FUSED[lpdf]
+    np.testing.assert_allclose(summed(*args), _plain_sums(lpdf, args), rtol=1e-12, atol=1e-12)
+    weights = RNG.normal(size=S)
+    for i, kind in enumerate(kinds):
+        if kind in "bc":
+            continue               # discrete values: no gradient that matters
+        def f(a, fn):
+            return anp.sum(weights * fn(*(args[:i] + [a] + args[i + 1:])))
+        got = grad(lambda a: f(a, summed))(args[i])
+        want = grad(lambda a: f(a, lambda *xs: _plain_sums(lpdf, xs)))(args[i])
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-10, err_msg="argument %d" % i)
+
+
+def test_add_all_adds_and_sends_the_gradient_to_every_term():
+    a, b, c = RNG.normal(size=S), 2.5, RNG.normal(size=(S,))
+    assert np.allclose(fused.add_all(a, b, c), a + b + c)
+    g = grad(lambda x: anp.sum(fused.add_all(x, b, x * 2.0) ** 2))(a)
+    np.testing.assert_allclose(g, 2 * (a + b + 2 * a) * 3)
