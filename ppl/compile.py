@@ -123,6 +123,14 @@ class CompiledModel:
             return anp.zeros(n) + (0.0 if total is None else total)
         return total
 
+    def log_joint_total(self, z, theta=None):
+        """The sum over the batch of log_joint(z, theta), in fewer primitive calls (for gradients)."""
+        env = self._env(z, theta)
+        terms = [t for t in (step.density(env) for step in self.steps) if t is not None]
+        if not terms or len(terms) > fused.MAX_TERMS:
+            return anp.sum(self.log_joint(z, theta))
+        return fused.total(anp.shape(z)[0], *terms)
+
     def term_values(self, z, theta=None):
         """Each statement's contribution as the log joint computes it (differentiable): [(span, value)]."""
         env = self._env(z, theta)

@@ -297,6 +297,7 @@ FUSED = {normal_lpdf: fused.normal_sum, half_normal_lpdf: fused.half_normal_sum,
          half_cauchy_lpdf: fused.half_cauchy_sum, bernoulli_logit_lpmf: fused.bernoulli_logit_sum,
          poisson_log_lpmf: fused.poisson_log_sum, student_t_lpdf: fused.student_t_sum, beta_lpdf: fused.beta_sum,
          bernoulli_lpmf: fused.bernoulli_sum, exponential_lpdf: fused.exponential_sum, gamma_lpdf: fused.gamma_sum}
+fused.PLAIN.update({summed: plain for plain, summed in FUSED.items()})
 
 
 DISTRIBUTIONS = {d.name: d for d in [

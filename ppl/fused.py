@@ -9,8 +9,10 @@ formulas in ppl.distributions stay the definition (tests/test_fused.py checks th
 """
 import math
 
+import autograd.numpy as anp
 import numpy as onp
-from autograd.extend import defvjp, primitive
+from autograd import make_vjp
+from autograd.extend import Box, defvjp, primitive
 from scipy.special import digamma, expit, gammaln
 
 LOG_2PI = math.log(2 * math.pi)
@@ -33,6 +35,24 @@ def _unbroadcast(g, shape):
     return g
 
 
+PLAIN = {}      # fused primitive -> the plain autograd.numpy log density it stands for (ppl.distributions)
+
+
+def _boxed(values):
+    return any(isinstance(v, Box) for v in values)
+
+
+def _plain_vjp(fused, i, g, args):
+    """When a derivative of the derivative is wanted (DADVI's Hessian), the hand-written VJP, plain
+    NumPy, cannot be traced: differentiate the plain formula instead, which autograd can trace."""
+    plain = PLAIN[fused]
+
+    def sums(a):
+        r = plain(*(args[:i] + (a,) + args[i + 1:]))
+        return anp.sum(anp.reshape(r, (anp.shape(r)[0], -1)), axis=1) if anp.ndim(r) > 1 else r
+    return make_vjp(sums)(args[i])[0](g)
+
+
 def _fuse(prepare, pointwise, partial, nargs):
     """A primitive summing pointwise(state, *args) per draw, whose VJP for argument i is
     g * partial(i, state, *args), summed down to that argument's shape. state = prepare(*args) holds
@@ -53,6 +73,8 @@ def _fuse(prepare, pointwise, partial, nargs):
     def vjp_maker(i):
         def vjp(ans, *args):
             def back(g):
+                if _boxed(args + (g,)):
+                    return _plain_vjp(summed, i, g, args)
                 d = partial(i, state_of(args), *args)
                 return _unbroadcast(g.reshape(g.shape + (1,) * (onp.ndim(d) - 1)) * d, onp.shape(args[i]))
             return back
@@ -173,7 +195,63 @@ def _gamma_partial(i, _, x, a, b):
 
 
 _nothing = lambda *args: None
-normal_sum = _fuse(_standardised, _normal, _normal_partial, 3)
+def _normal_sum_forward(x, mu, sigma):
+    z = onp.asarray((x - mu) / sigma, dtype=float)
+    flat = z.reshape(z.shape[0], -1) if z.ndim > 1 else z[:, None]
+    squares = onp.einsum("ij,ij->i", flat, flat)               # one pass, no temporary
+    log_sigma = onp.broadcast_to(onp.log(sigma), z.shape)
+    log_sigma = log_sigma.reshape(z.shape[0], -1).sum(axis=1) if z.ndim > 1 else log_sigma
+    return z, squares, -0.5 * squares - log_sigma - 0.5 * LOG_2PI * flat.shape[1]
+
+
+_normal_last = {"args": None}
+
+
+def _normal_state(args):
+    if _normal_last["args"] is None or any(a is not b for a, b in zip(_normal_last["args"], args)):
+        _normal_last["args"], _normal_last["state"] = args, _normal_sum_forward(*args)
+    return _normal_last["state"]
+
+
+@primitive
+def normal_sum(x, mu, sigma):
+    """The Normal's per-draw log density sum. Written out rather than through _fuse because it is the
+    hottest of all: the sum of squares in one pass, and sigma's derivative from it when sigma is one
+    number per draw (a regression's noise scale), so a large data set is read as few times as can be."""
+    return _normal_state((x, mu, sigma))[2]
+
+
+def _normal_vjp_location(sign):
+    def vjp(ans, x, mu, sigma):
+        def back(g):
+            if _boxed((x, mu, sigma, g)):
+                return _plain_vjp(normal_sum, 1 if sign > 0 else 0, g, (x, mu, sigma))
+            z = _normal_state((x, mu, sigma))[0]
+            gz = g.reshape(g.shape + (1,) * (z.ndim - 1)) * z
+            gz /= sigma
+            return _unbroadcast(gz if sign > 0 else -gz, onp.shape(mu if sign > 0 else x))
+        return back
+    return vjp
+
+
+def _normal_vjp_scale(ans, x, mu, sigma):
+    def back(g):
+        if _boxed((x, mu, sigma, g)):
+            return _plain_vjp(normal_sum, 2, g, (x, mu, sigma))
+        z, squares, _ = _normal_state((x, mu, sigma))
+        shape = onp.shape(sigma)
+        per_draw = len(shape) == 0 or (shape[0] == z.shape[0] and all(n == 1 for n in shape[1:])) or \
+            all(n == 1 for n in shape)
+        if per_draw and (len(shape) == 0 or shape[0] == z.shape[0]):
+            n = z[0].size
+            s = onp.reshape(sigma, (-1,)) if onp.ndim(sigma) else sigma
+            return onp.reshape(g * (squares - n) / s, shape) if len(shape) else onp.sum(g * (squares - n) / s)
+        d = (z * z - 1.0) / sigma
+        return _unbroadcast(g.reshape(g.shape + (1,) * (z.ndim - 1)) * d, shape)
+    return back
+
+
+defvjp(normal_sum, _normal_vjp_location(-1), _normal_vjp_location(1), _normal_vjp_scale)
 half_normal_sum = _fuse(lambda x, sigma: x / sigma, _half_normal, _half_normal_partial, 2)
 cauchy_sum = _fuse(_standardised, _cauchy, _cauchy_partial, 3)
 half_cauchy_sum = _fuse(lambda x, sigma: x / sigma, _half_cauchy, _half_cauchy_partial, 2)
@@ -198,3 +276,14 @@ def add_all(*terms):
 MAX_TERMS = 64
 defvjp(add_all, *[(lambda i: lambda ans, *terms: lambda g: _unbroadcast(g, onp.shape(terms[i])))(i)
                   for i in range(MAX_TERMS)])
+
+
+@primitive
+def total(n, *terms):
+    """sum over n draws of the log joint's terms: a term without a draw axis counts once per draw.
+    add_all and the final sum in one primitive call."""
+    return sum(onp.sum(t) if onp.ndim(t) else n * t for t in terms)
+
+
+defvjp(total, *[(lambda i: lambda ans, n, *terms: lambda g: g * onp.ones(onp.shape(terms[i])) if onp.ndim(terms[i])
+                 else n * g)(i) for i in range(MAX_TERMS)], argnums=range(1, MAX_TERMS + 1))

@@ -130,8 +130,8 @@ class _Objective:
         self.n_phi = guide.size
         self.evals = 0
         self._vg = value_and_grad(self._negative_elbo)
-        self._vg_joint = value_and_grad(lambda zt: anp.sum(model.log_joint(zt[0], zt[1])))
-        self._vg_z = value_and_grad(lambda z, theta: anp.sum(model.log_joint(z, theta)))    # no params
+        self._vg_joint = value_and_grad(lambda zt: model.log_joint_total(zt[0], zt[1]))
+        self._vg_z = value_and_grad(lambda z, theta: model.log_joint_total(z, theta))    # no params
 
     def split(self, x):
         return x[:self.n_phi], x[self.n_phi:]

@@ -51,7 +51,10 @@ class Lower(Transform):
     name, needs = "lower", ("lower",)
 
     def forward(self, u, lower=0.0, upper=None):
-        return lower + np.exp(u), _sum_per_draw(u)
+        x = np.exp(u)
+        if not (np.ndim(lower) == 0 and not isinstance(lower, np.numpy_boxes.ArrayBox) and lower == 0):
+            x = lower + x          # most lower bounds are 0: a primitive call saved
+        return x, _sum_per_draw(u)
 
     def inverse(self, x, lower=0.0, upper=None):
         return np.log(x - lower)

@@ -16,7 +16,8 @@ KINDS = {"normal_lpdf": "rpp", "half_normal_lpdf": "pp", "cauchy_lpdf": "rpp", "
          "bernoulli_logit_lpmf": "br", "poisson_log_lpmf": "cr", "student_t_lpdf": "rprp", "beta_lpdf": "upp",
          "bernoulli_lpmf": "bu", "exponential_lpdf": "pp", "gamma_lpdf": "ppp"}
 SHAPES = [((S, N), (S, N), (S, N), (S, N)), ((N,), (S, 1), (S, N), ()), ((S, N), (), (N,), (S, 1)),
-          ((S,), (S,), (), ()), ((S, 1), (N,), (S, N), (1, N))]
+          ((S,), (S,), (), ()), ((S, 1), (N,), (S, N), (1, N)), ((S, N), (N,), (S, 1), (S, 1)),
+          ((N,), (S, N), (), (S, 1))]
 
 
 def _values(kind, shape):
@@ -60,3 +61,35 @@ def test_add_all_adds_and_sends_the_gradient_to_every_term():
     assert np.allclose(fused.add_all(a, b, c), a + b + c)
     g = grad(lambda x: anp.sum(fused.add_all(x, b, x * 2.0) ** 2))(a)
     np.testing.assert_allclose(g, 2 * (a + b + 2 * a) * 3)
+
+
+@pytest.mark.parametrize("name", ["coin", "eight_schools", "gmm", "linreg", "stochvol", "stochvol_loop",
+                                  "varying_slopes"])
+def test_log_joint_total_is_the_sum_of_the_log_joint_with_the_same_gradient(name):
+    import ppl
+    from conftest import example
+    path, data = example(name)
+    compiled = ppl.load(path).bind(data)
+    rng = np.random.default_rng(3)
+    z = rng.normal(0, 0.3, (4, compiled.dim))
+    theta = rng.normal(0, 0.3, compiled.param_dim)
+    np.testing.assert_allclose(compiled.log_joint_total(z, theta), np.sum(compiled.log_joint(z, theta)), rtol=1e-12)
+    for argnum in (0, 1) if compiled.param_dim else (0,):
+        got = grad(lambda z, t: compiled.log_joint_total(z, t), argnum)(z, theta)
+        want = grad(lambda z, t: anp.sum(compiled.log_joint(z, t)), argnum)(z, theta)
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_second_derivatives_follow_the_plain_formulas():
+    # DADVI's sandwich error differentiates the gradient again: the fused VJPs hand that to the plain
+    # formula, which autograd can trace
+    from autograd import hessian
+    for lpdf in sorted(FUSED, key=lambda f: f.__name__)[:3] + [next(f for f in FUSED if f.__name__ == "normal_lpdf")]:
+        kinds = KINDS[lpdf.__name__]
+        vals = [_values(k, shp) for k, shp in zip(kinds, [(S, N), (S, 1), (S, 1), (S, 1)])]
+        for i, kind in enumerate(kinds):
+            if kind in "bc":
+                continue
+            fused_h = hessian(lambda a: anp.sum(FUSED[lpdf](*(vals[:i] + [a] + vals[i + 1:]))))(vals[i])
+            plain_h = hessian(lambda a: anp.sum(_plain_sums(lpdf, vals[:i] + [a] + vals[i + 1:])))(vals[i])
+            np.testing.assert_allclose(fused_h, plain_h, rtol=1e-9, atol=1e-10)
