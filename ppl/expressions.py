@@ -156,8 +156,13 @@ class ExprCompiler:
             return constant(onp.matmul(a.const, b.const))
         fa, fb = a.evaluator(), b.evaluator()
         batched = a.batched or b.batched
-        if not a.batched and rb == 1 and b.batched and ra == 2:
-            # matrix (data or param) times a batch of vectors: one matrix product for all draws
+        if a.is_const and rb == 1 and b.batched and ra == 2:
+            # a data matrix times a batch of vectors: one matrix product for all draws, the transpose
+            # taken once here rather than at every evaluation
+            at = onp.transpose(onp.asarray(a.const, dtype=float))
+            fn = lambda env: anp.dot(fb(env), at)
+        elif not a.batched and rb == 1 and b.batched and ra == 2:
+            # a matrix (a param) times a batch of vectors: one matrix product for all draws
             fn = lambda env: anp.dot(fb(env), anp.transpose(fa(env)))
         elif ra == 1 and rb == 1:
             fa1, fb1 = lift(a, 1), lift(b, 1)
