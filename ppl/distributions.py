@@ -11,9 +11,8 @@ import math
 from dataclasses import dataclass
 
 import autograd.numpy as np
-from autograd.scipy.special import betaln, gammaln, logsumexp
-
 from . import fused
+from .special import betaln, gammaln, logsumexp
 
 LOG_2PI = math.log(2 * math.pi)
 LOG_2 = math.log(2.0)

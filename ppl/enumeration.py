@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import autograd.numpy as anp
 import numpy as onp
-from autograd.scipy.special import logsumexp
 from autograd.tracer import getval
 
 from .errors import PPLCheckError
 from .expressions import fmt_shape
+from .special import logsumexp
 
 
 @dataclass

@@ -11,7 +11,7 @@ Kinds decide the result's shape and how a leading draw axis is treated:
 from dataclasses import dataclass
 
 import autograd.numpy as np
-from autograd.scipy.special import expit, gammaln, logit, logsumexp
+from .special import expit, gammaln, logit, logsumexp
 
 
 @dataclass(frozen=True)

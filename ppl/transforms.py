@@ -8,7 +8,7 @@ density on the constrained value plus this term is a normalised density on u.
 import math
 
 import autograd.numpy as np
-from autograd.scipy.special import expit, logit
+from .special import expit, logit
 
 
 def _sum_per_draw(a):
