@@ -33,6 +33,10 @@ from autograd.tracer import getval
 from . import lbfgs
 from .errors import PPLRuntimeError
 
+# A log joint that does not depend on some of what is differentiated (a model whose latents all
+# drop out, say) is legal; autograd's note about it would only puzzle a user of ppl.
+python_warnings.filterwarnings("ignore", message="Output seems independent of input", module="autograd")
+
 
 def elbo(model, guide, phi, theta, eps, estimator="reparam"):
     """ELBO(q) = E_q[log p(x, z)] + H[q], the expectation over the draws z = T_phi(eps).
