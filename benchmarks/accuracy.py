@@ -15,7 +15,6 @@ Stan-style ADVI baseline runs without its stopping rule, to see whether it ever 
 distance to the true posterior, the same for every guide, is the worst element's
 sqrt(z^2 + (sd ratio - 1)^2).
 """
-import json
 import os
 import sys
 import time
@@ -26,13 +25,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
+sys.path.insert(0, HERE)
 
 import ppl  # noqa: E402
 from conftest import BENCH_MODELS  # noqa: E402
 from exact_meanfield import linreg_meanfield  # noqa: E402
+from speed import load  # noqa: E402  (the bench data and references, wherever they sit)
 
-SHARED = os.path.join(ROOT, os.pardir, "shared", "bench")
-BENCH = SHARED if os.path.isdir(SHARED) else os.path.join(ROOT, "tests", "bench")
 MODELS = ["eight_schools", "linreg", "logreg", "hier_logreg", "poisson_glm"]
 CONFIGS = [
     ("meanfield", "stochastic", {}),
@@ -44,13 +43,6 @@ CONFIGS = [
     ("lowrank", "stochastic", {"rank": 2}),
 ]
 
-
-def load(name):
-    with open(os.path.join(BENCH, "data", name + ".json")) as f:
-        data = json.load(f)
-    with open(os.path.join(BENCH, "refs", name + ".json")) as f:
-        ref = json.load(f)
-    return data, ref
 
 
 def targets(name, data, ref, guide):
