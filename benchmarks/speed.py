@@ -95,6 +95,8 @@ def per_gradient(name):
     from conftest import BENCH_MODELS
     from floor import FLOORS
     from ppl import guides, infer
+    from ppl.api import _keep_freed_heap
+    _keep_freed_heap()          # as Model.fit does: large temporaries are not mapped afresh every call
     if name in GROWN:
         name, data = grown(name)
     else:
