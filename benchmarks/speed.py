@@ -161,11 +161,11 @@ def main(names):
     for name in names or MODELS:
         g = per_gradient(name)
         a = time_to_answer(name) if name not in GROWN else {"seconds": None, "evals": None, "peak_mb": float("nan")}
-        print("| %s | %.0f | %.0f | %.1f | %.0f | %.0f | %.1f | %s | %s | %.0f |" % (
+        print("| %s | %.0f | %.0f | %.1f | %.0f | %.0f | %.1f | %s | %s | %s |" % (
             name, g["ppl_1"], g["floor_1"], g["ppl_1"] / g["floor_1"], g["ppl_32"], g["floor_32"],
             g["ppl_32"] / g["floor_32"], "-" if name in GROWN else "never" if a["seconds"] is None else
             "%.2f" % a["seconds"],
-            a["evals"] if a["evals"] is not None else "-", a["peak_mb"]), flush=True)
+            a["evals"] if a["evals"] is not None else "-", "-" if name in GROWN else "%.0f" % a["peak_mb"]), flush=True)
     print("\nMachine: %d cores; Python %s; numpy %s. Bar: every mean within %.1f true-posterior sd of the "
           "mean-field optimum, every sd within %d%% of it." % (os.cpu_count(), sys.version.split()[0],
                                                                np.__version__, BAR_MEAN, 100 * BAR_SD))
