@@ -145,6 +145,24 @@ def answer(name):
                       "status": fit.status, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
+def memory_after(name, steps):
+    """In a fresh process: peak memory after `steps` stochastic steps that never start averaging."""
+    import ppl
+    from conftest import BENCH_MODELS
+    data, _ = load(name)
+    ppl.compile(BENCH_MODELS[name]).fit(data, seed=0, max_steps=steps, window=10 ** 9)
+    print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def memory_growth(name, counts=(1000, 10000)):
+    out = []
+    for steps in counts:
+        r = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory", name, str(steps)],
+                           capture_output=True, text=True, check=True)
+        out.append(json.loads(r.stdout.strip().splitlines()[-1])["peak_mb"])
+    return dict(zip(counts, out))
+
+
 def time_to_answer(name):
     spawned = time.time()
     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--answer", name], capture_output=True,
@@ -166,6 +184,9 @@ def main(names):
             g["ppl_32"] / g["floor_32"], "-" if name in GROWN else "never" if a["seconds"] is None else
             "%.2f" % a["seconds"],
             a["evals"] if a["evals"] is not None else "-", "-" if name in GROWN else "%.0f" % a["peak_mb"]), flush=True)
+    growth = memory_growth("linreg")
+    print("\nMemory over steps (linreg, stochastic steps that never start averaging): peak %s."
+          % ", ".join("%.0f MB after %d steps" % (mb, steps) for steps, mb in growth.items()))
     print("\nMachine: %d cores; Python %s; numpy %s. Bar: every mean within %.1f true-posterior sd of the "
           "mean-field optimum, every sd within %d%% of it." % (os.cpu_count(), sys.version.split()[0],
                                                                np.__version__, BAR_MEAN, 100 * BAR_SD))
@@ -174,5 +195,7 @@ def main(names):
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--answer"]:
         answer(sys.argv[2])
+    elif sys.argv[1:2] == ["--memory"]:
+        memory_after(sys.argv[2], int(sys.argv[3]))
     else:
         main(sys.argv[1:])
