@@ -35,9 +35,18 @@ def data_fingerprint(data):
     return h.hexdigest()
 
 
+def file_path(path, what):
+    """A path given by a person, as text: anything else is a PPLError, not numpy's TypeError."""
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise PPLError("%s must be a file path, got %s" % (what, type(path).__name__),
+                       hint='as in "fit.npz"') from None
+
+
 def write(path, meta, arrays):
     """Write atomically: a checkpoint interrupted half-way never replaces a good one."""
-    path = os.fspath(path)
+    path = file_path(path, "the file to write")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise PPLError("cannot write %s: the folder %s does not exist" % (path, folder))
@@ -57,7 +66,7 @@ def write(path, meta, arrays):
 
 def read(path, kind):
     """(meta, arrays) of a file written by write(); any other file is a PPLError naming it."""
-    path = os.fspath(path)
+    path = file_path(path, "the %s file" % kind)
     hint = "a %s file is written by %s" % (kind, "Fit.save" if kind == "fit" else "fit(..., checkpoint=PATH)")
     if os.path.isfile(path) and not zipfile.is_zipfile(path):
         raise PPLError("%s is not a ppl %s file (it is not an .npz archive)" % (path, kind), hint=hint)
@@ -152,7 +161,7 @@ class Checkpointer:
     """The stochastic method's state, written to one file whenever the optimiser hands it over."""
 
     def __init__(self, path, model, compiled, guide, seed, settings):
-        self.path = os.fspath(path)
+        self.path = file_path(path, "checkpoint")
         self.meta = header("checkpoint", model, compiled, guide, "stochastic", seed)
         self.meta["settings"] = _settings_meta(settings)
         self.data = data_arrays(compiled)

@@ -83,6 +83,10 @@ def test_resume_refuses_other_data_another_model_and_other_settings(schools, tmp
         model.fit(data, checkpoint=tmp_path / "no" / "such.npz")
     with pytest.raises(ppl.PPLError, match="method='stochastic'"):
         model.fit(data, checkpoint=ckpt, method="dadvi")
+    with pytest.raises(ppl.PPLError, match="checkpoint must be a file path, got int"):
+        model.fit(data, checkpoint=123)
+    with pytest.raises(ppl.PPLError, match="must be a file path, got list"):
+        model.fit(data, resume=["c.npz"])
     # a comment or spacing changed is the same model
     same = ppl.compile("# the same program\n" + model.text.replace("~", " ~ "))
     assert same.fit(data, resume=ckpt, max_steps=10000).converged   # the checkpoint's own cap was 60
@@ -118,6 +122,10 @@ def test_load_fit_refuses_another_model_and_files_that_are_not_fits(schools, tmp
     os.replace(tmp_path / "pickled.npy", tmp_path / "pickled.npz")
     with pytest.raises(ppl.PPLError, match="not a ppl fit file"):
         ppl.load_fit(tmp_path / "pickled.npz")
+    with pytest.raises(ppl.PPLError, match="must be a file path, got int"):
+        ppl.load_fit(7)
+    with pytest.raises(ppl.PPLError, match="must be a file path, got NoneType"):
+        model.fit(data, max_steps=20).save(None)
     (tmp_path / "text.npz").write_text("hello")
     with pytest.raises(ppl.PPLError, match="not a ppl fit file"):
         ppl.load_fit(tmp_path / "text.npz")
