@@ -115,25 +115,25 @@ class CompiledModel:
             env["__responsibilities__"] = responsibilities
         if local is not None:
             env["__local__"] = local
-        terms = [t for t in (step.density(env) for step in self.steps) if t is not None]
-        total = fused.add_all(*terms) if 1 < len(terms) <= fused.MAX_TERMS else \
-            _sum_in_chunks(terms) if terms else None
-        n = anp.shape(z)[0]
-        if total is None or anp.ndim(total) == 0:      # nothing, or only constants, depends on z
-            return anp.zeros(n) + (0.0 if total is None else total)
+        terms = [t for _, t in self._densities(env)]
+        total = _sum_in_chunks(terms) if terms else 0.0
+        if anp.ndim(total) == 0:      # nothing, or only constants, depends on z
+            return anp.zeros(anp.shape(z)[0]) + total
         return total
 
     def log_joint_total(self, z, theta=None):
         """The sum over the batch of log_joint(z, theta), in fewer primitive calls (for gradients)."""
-        env = self._env(z, theta)
-        terms = [t for t in (step.density(env) for step in self.steps) if t is not None]
+        terms = [t for _, t in self._densities(self._env(z, theta))]
+        n = anp.shape(z)[0]
         if not terms or len(terms) > fused.MAX_TERMS:
-            return anp.sum(self.log_joint(z, theta))
-        return fused.total(anp.shape(z)[0], *terms)
+            return anp.sum(anp.zeros(n) + (_sum_in_chunks(terms) if terms else 0.0))
+        return fused.total(n, *terms)
 
     def term_values(self, z, theta=None):
         """Each statement's contribution as the log joint computes it (differentiable): [(span, value)]."""
-        env = self._env(z, theta)
+        return self._densities(self._env(z, theta))
+
+    def _densities(self, env):
         return [(step.span, t) for step in self.steps for t in [step.density(env)] if t is not None]
 
     def terms(self, z, theta=None):
@@ -855,7 +855,8 @@ class _Compiler:
 
 
 def _sum_in_chunks(terms):
-    """Many terms (an unrolled loop's): add_all over chunks, then over the chunks' sums."""
+    """The terms added with as few primitive calls as add_all allows: over chunks of up to MAX_TERMS
+    (an unrolled loop has thousands), then over the chunks' sums."""
     if len(terms) == 1:
         return terms[0]
     chunks = [terms[i:i + fused.MAX_TERMS] for i in range(0, len(terms), fused.MAX_TERMS)]

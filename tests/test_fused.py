@@ -93,3 +93,16 @@ def test_second_derivatives_follow_the_plain_formulas():
             fused_h = hessian(lambda a: anp.sum(FUSED[lpdf](*(vals[:i] + [a] + vals[i + 1:]))))(vals[i])
             plain_h = hessian(lambda a: anp.sum(_plain_sums(lpdf, vals[:i] + [a] + vals[i + 1:])))(vals[i])
             np.testing.assert_allclose(fused_h, plain_h, rtol=1e-9, atol=1e-10)
+
+
+def test_log_joint_total_with_more_terms_than_one_call_takes():
+    # an unrolled loop: a term per iteration, more than fused.MAX_TERMS of them
+    import ppl
+    text = "data y: real[N]\nmu ~ Normal(0, 1)\ns ~ HalfNormal(1)\nfor t in range(N) {\n  y[t:t+1] ~ Normal(mu, s)\n}"
+    compiled = ppl.compile(text).bind({"y": list(np.linspace(-1, 1, 100))})
+    z = RNG.normal(0, 0.3, (3, compiled.dim))
+    assert len(compiled.term_values(z)) > fused.MAX_TERMS
+    theta = np.zeros(0)
+    np.testing.assert_allclose(compiled.log_joint_total(z, theta), np.sum(compiled.log_joint(z, theta)), rtol=1e-12)
+    np.testing.assert_allclose(grad(lambda zz: compiled.log_joint_total(zz, theta))(z),
+                               grad(lambda zz: anp.sum(compiled.log_joint(zz, theta)))(z), rtol=1e-10)
