@@ -53,11 +53,9 @@ def _plain_vjp(fused, i, g, args):
     return make_vjp(sums)(args[i])[0](g)
 
 
-def _fuse(prepare, pointwise, partial, nargs):
-    """A primitive summing pointwise(state, *args) per draw, whose VJP for argument i is
-    g * partial(i, state, *args), summed down to that argument's shape. state = prepare(*args) holds
-    what the value and the derivatives share (the standardised residual, say); it is kept from the
-    forward pass for the backward one, which autograd runs with the very same argument objects."""
+def _remembered(prepare):
+    """prepare(*args), kept for the same argument objects: the forward pass's work for the backward
+    pass, which autograd runs with the very same objects."""
     last = {"args": None, "state": None}
 
     def state_of(args):
@@ -65,6 +63,14 @@ def _fuse(prepare, pointwise, partial, nargs):
         if seen is None or len(seen) != len(args) or any(a is not b for a, b in zip(seen, args)):
             last["args"], last["state"] = args, prepare(*args)
         return last["state"]
+    return state_of
+
+
+def _fuse(prepare, pointwise, partial, nargs):
+    """A primitive summing pointwise(state, *args) per draw, whose VJP for argument i is
+    g * partial(i, state, *args), summed down to that argument's shape. state = prepare(*args) holds
+    what the value and the derivatives share (the standardised residual, say)."""
+    state_of = _remembered(prepare)
 
     @primitive
     def summed(*args):
@@ -194,7 +200,10 @@ def _gamma_partial(i, _, x, a, b):
     return onp.log(b) - digamma(a) + onp.log(x) if i == 1 else a / b - x
 
 
-_nothing = lambda *args: None
+def _nothing(*args):
+    return None
+
+
 def _normal_sum_forward(x, mu, sigma):
     z = onp.asarray((x - mu) / sigma, dtype=float)
     flat = z.reshape(z.shape[0], -1) if z.ndim > 1 else z[:, None]
@@ -204,13 +213,7 @@ def _normal_sum_forward(x, mu, sigma):
     return z, squares, -0.5 * squares - log_sigma - 0.5 * LOG_2PI * flat.shape[1]
 
 
-_normal_last = {"args": None}
-
-
-def _normal_state(args):
-    if _normal_last["args"] is None or any(a is not b for a, b in zip(_normal_last["args"], args)):
-        _normal_last["args"], _normal_last["state"] = args, _normal_sum_forward(*args)
-    return _normal_last["state"]
+_normal_state = _remembered(_normal_sum_forward)
 
 
 @primitive
@@ -240,12 +243,11 @@ def _normal_vjp_scale(ans, x, mu, sigma):
             return _plain_vjp(normal_sum, 2, g, (x, mu, sigma))
         z, squares, _ = _normal_state((x, mu, sigma))
         shape = onp.shape(sigma)
-        per_draw = len(shape) == 0 or (shape[0] == z.shape[0] and all(n == 1 for n in shape[1:])) or \
-            all(n == 1 for n in shape)
-        if per_draw and (len(shape) == 0 or shape[0] == z.shape[0]):
-            n = z[0].size
-            s = onp.reshape(sigma, (-1,)) if onp.ndim(sigma) else sigma
-            return onp.reshape(g * (squares - n) / s, shape) if len(shape) else onp.sum(g * (squares - n) / s)
+        n = z[0].size
+        if not shape:                                        # one sigma for everything
+            return onp.sum(g * (squares - n) / sigma)
+        if shape[0] == z.shape[0] and all(k == 1 for k in shape[1:]):    # one sigma per draw
+            return onp.reshape(g * (squares - n) / onp.reshape(sigma, (-1,)), shape)
         d = (z * z - 1.0) / sigma
         return _unbroadcast(g.reshape(g.shape + (1,) * (z.ndim - 1)) * d, shape)
     return back

@@ -7,7 +7,7 @@ from importlib import resources
 import math
 
 import lark
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Transformer, v_args
 
 from . import ast
 from .errors import PPLSyntaxError, Source, Span
