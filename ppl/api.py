@@ -13,6 +13,7 @@ from .amortised import amortised_guide
 from .counts import CountFactors, prior_moments
 from .display import model_html
 from .errors import PPLError
+from .minibatch import MinibatchObjective, row_batch
 from .model import bind
 from .printer import expr_source, type_source
 from .results import Fit
@@ -97,6 +98,9 @@ class Model:
         if init and not isinstance(init, dict):
             raise PPLError("init must be a dict of param name -> initial value, got %s" % type(init).__name__,
                            hint='as in init={"mu": [-1, 0, 1]}')
+        if s.batch_size and (method != "stochastic" or guide != "meanfield" or amortize is not None):
+            raise PPLError("batch_size works with method='stochastic', guide='meanfield' and no amortize",
+                           hint="leave batch_size out, or use those")
         compiled = self.bind({} if data is None else data)
         if amortize is not None:
             if guide != "meanfield":
@@ -129,6 +133,8 @@ class Model:
         return fit
 
     def _run(self, method, compiled, q, seed, s, progress, options):
+        if s.batch_size:
+            options = dict(options, objective=MinibatchObjective(compiled, q, row_batch(compiled.bound, s.batch_size)))
         try:
             with np.errstate(all="ignore"):      # overflow is handled (and explained) where it matters
                 result = method(compiled, q, seed=seed, settings=s, progress=progress, **options)

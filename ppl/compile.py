@@ -33,6 +33,7 @@ class Block:
     ushape: tuple
     support: str = ""
     discrete: bool = False
+    local: bool = False        # a minibatch's per-row latent: its first axis is the subsampled rows
 
     @property
     def stop(self):
@@ -50,6 +51,7 @@ class CompiledModel:
     warnings: list = field(default_factory=list)
     discrete: list = field(default_factory=list)   # DiscreteSite per enumerated discrete latent
     counts: list = field(default_factory=list)     # CountSite per unbounded discrete latent (after z's dim)
+    rows: dict = field(default_factory=dict)       # a minibatch's rows of the subsampled data (ppl.minibatch)
 
     @property
     def dim(self):
@@ -102,7 +104,7 @@ class CompiledModel:
         return init
 
     def _env(self, z, theta):
-        return {"__z__": z, "__theta__": theta}
+        return {"__z__": z, "__theta__": theta, **self.rows}
 
     def log_joint(self, z, theta=None, responsibilities=None, local=None):
         """log p(data, latents) for a batch z of shape (S, dim) of unconstrained latents, including
@@ -238,6 +240,7 @@ class LatentStep(Step):
         self.block, self.span = block, block.span
         self.lower, self.upper = lower, upper  # evaluators, aligned to the value's rank, or None
         self.prior_fill = None                 # for `latent` declarations: filled by later steps in simulation
+        self.scale = None                      # N/B for a minibatch's local latent (ppl.minibatch)
 
     def density(self, env):
         b = self.block
@@ -258,7 +261,7 @@ class LatentStep(Step):
             kw["upper"] = self.upper(env)
         x, log_jac = b.transform.forward(u, **kw)
         env[b.name] = x
-        return log_jac
+        return log_jac if self.scale is None else log_jac * self.scale
 
     def simulate(self, env, rng, prior, n):
         if not prior:
@@ -332,8 +335,9 @@ class AssignStep(Step):
 # ---- the compiler ------------------------------------------------------------------------
 
 class _Compiler:
-    def __init__(self, bound):
+    def __init__(self, bound, rows=None):
         self.bound = bound
+        self.rows = rows        # minibatch.RowBatch: these data arrays are read per batch, not folded in
         self.source = bound.source
         self.kinds = bound.checked.sample_kinds
         self.exprs = ExprCompiler(self.source, bound.checked.functions)
@@ -351,10 +355,15 @@ class _Compiler:
 
     def run(self):
         scope = {}
+        rows = self.rows
         for name, value in self.bound.data.items():
-            scope[name] = constant(value, value.dtype.kind == "i")
+            if rows is not None and name in rows.names:
+                scope[name] = Value((rows.size,) + value.shape[1:], value.dtype.kind == "i", fn=_reader(name),
+                                    rows=True)
+            else:
+                scope[name] = constant(value, value.dtype.kind == "i")
         for name, n in self.bound.sizes.items():
-            scope[name] = constant(n, True)
+            scope[name] = constant(rows.size if rows is not None and name == rows.axis else n, True)
         for stmt in self.bound.checked.program.statements:
             self.statement(stmt, scope, top=True)
         for name, (counts, span) in self.coverage.items():
@@ -379,6 +388,8 @@ class _Compiler:
         steps = group_enumerated(self.steps, sites, self.batched_keys, self.source) if sites else self.steps
         model = CompiledModel(self.bound, self.latents, self.params, self.derived, steps, init, self.warnings,
                               self.discrete, self.counts)
+        if self.rows is not None:
+            model.rows = {name: self.bound.data[name][:self.rows.size] for name in self.rows.names}
         if sites:
             self.check_enumeration(model)
         return model
@@ -533,6 +544,15 @@ class _Compiler:
                 what, fmt_shape(small), fmt_shape(big)), span,
                 hint="arguments broadcast like NumPy but never to a shape larger than the value")
 
+    def over_rows(self, t):
+        """Is a latent of type t per row of a minibatch (its first size the subsampled axis)?"""
+        first = t.dims[0] if t.dims else None
+        return self.rows is not None and isinstance(first, ast.Name) and first.id == self.rows.axis
+
+    def local_latent(self, step, local):
+        if local:
+            step.block.local, step.scale = True, self.rows.scale
+
     def add_block(self, blocks, name, shape, transform, span, support=""):
         ushape = transform.unconstrained_shape(shape)
         size = int(onp.prod(ushape)) if ushape else 1
@@ -569,10 +589,11 @@ class _Compiler:
         block = self.add_block(self.latents, s.name, shape, transform, s.span, type_source(s.type))
         step = LatentStep(block, *(None if b is None else lift(b, len(shape)) for b in (lower, upper)))
         step.prior_fill = True
+        self.local_latent(step, self.over_rows(s.type))
         self.steps.append(step)
         self.batched_keys.add(s.name)
         self.coverage[s.name] = (onp.zeros(shape, dtype=int), s.span)
-        scope[s.name] = Value(shape, False, fn=_reader(s.name), batched=True)
+        scope[s.name] = Value(shape, False, fn=_reader(s.name), batched=True, rows=block.local)
         self.declared_types[s.name] = s.type
 
     def assign(self, s, scope, top):
@@ -585,7 +606,8 @@ class _Compiler:
         self.steps.append(AssignStep(s.span, key, v.evaluator(), v.discrete))
         if v.batched:
             self.batched_keys.add(key)
-        scope[s.name] = Value(v.shape, v.is_int, fn=_reader(key), batched=v.batched, discrete=v.discrete)
+        scope[s.name] = Value(v.shape, v.is_int, fn=_reader(key), batched=v.batched, discrete=v.discrete,
+                              rows=v.rows)
         if top:
             self.derived.append((s.name, v.shape))
 
@@ -725,9 +747,11 @@ class _Compiler:
                                      s.dist.span, hint="a continuous latent's support cannot change with a "
                                                        "discrete latent's value")
         block = self.add_block(self.latents, name, shape, transform, s.target.span, sup.describe())
-        self.steps.append(LatentStep(block, *(None if b is None else lift(b, len(shape)) for b in (lower, upper))))
+        step = LatentStep(block, *(None if b is None else lift(b, len(shape)) for b in (lower, upper)))
+        self.local_latent(step, self.over_rows(t) if t is not None else any(v.rows for v, _ in args.values()))
+        self.steps.append(step)
         self.batched_keys.add(name)
-        value = Value(shape, False, fn=_reader(name), batched=True)
+        value = Value(shape, False, fn=_reader(name), batched=True, rows=block.local)
         scope[name] = value
         self.add_sample(s.span, "latent", value, d, form, args, (name, None))
 
@@ -821,6 +845,11 @@ class _Compiler:
             aligned[p.name] = lift(v, len(vbatch) + p.event_rank)
         names = [p.name for p in form.params]
         values = [args[n][0] for n in names] + [value]
+        if any(v.rows for v in values) and not value.rows:
+            raise self.error("with batch_size, this density depends on the subsampled rows of %s, but its value "
+                             "is not one of those rows" % self.rows.axis, span,
+                             hint="a minibatch can only scale up terms that are one per row (observations, "
+                                  "per-row latents); fit without batch_size")
         logpdf, fvalue, fargs = form.log_density, value.evaluator(), [aligned[n] for n in names]
         pointwise = None      # the unsummed density, where there is a draw axis to keep apart
         if all(v.is_const for v in values):
@@ -844,6 +873,8 @@ class _Compiler:
         else:
             def lp(env):
                 return anp.sum(logpdf(fvalue(env), *[f(env) for f in fargs]))
+        if value.rows:
+            lp = _scaled(lp, self.rows.scale)
         full_shape = None
         if kind == "observe" and write is not None:
             full_shape = self.bound.data[write[0]].shape
@@ -861,6 +892,10 @@ def _sum_in_chunks(terms):
         return terms[0]
     chunks = [terms[i:i + fused.MAX_TERMS] for i in range(0, len(terms), fused.MAX_TERMS)]
     return _sum_in_chunks([fused.add_all(*c) if len(c) > 1 else c[0] for c in chunks])
+
+
+def _scaled(lp, scale):
+    return lambda env: lp(env) * scale
 
 
 def _reader(key):
@@ -902,5 +937,7 @@ def _show(v):
     return str(a.tolist()) if a.size <= 6 else "an array of shape %s" % fmt_shape(a.shape)
 
 
-def compile_model(bound):
-    return _Compiler(bound).run()
+def compile_model(bound, rows=None):
+    """The bound model -> CompiledModel. rows (minibatch.RowBatch): compile it for minibatches of the
+    data's rows instead, each read from CompiledModel.rows."""
+    return _Compiler(bound, rows).run()

@@ -29,6 +29,7 @@ class Value:
     fn: object = None           # env -> array, otherwise
     batched: bool = False       # has a leading draw axis (depends on latents)
     discrete: frozenset = frozenset()   # the discrete latents it depends on (they are enumerated)
+    rows: bool = False          # depends on the rows a minibatch subsamples (row data, local latents)
 
     @property
     def is_const(self):
@@ -50,6 +51,11 @@ def constant(value, is_int=None):
 
 def discrete_of(values):
     return frozenset().union(*[v.discrete for v in values])
+
+
+def deps(values):
+    """What a value computed from these depends on: their discrete latents, and whether on rows."""
+    return dict(discrete=discrete_of(values), rows=any(v.rows for v in values))
 
 
 def lift(v, rank):
@@ -89,14 +95,14 @@ def elementwise(op, values, span, source, is_int=False):
             return constant(op(*[v.const for v in values]), is_int)
     rank = len(shape)
     fs = [lift(v, rank) for v in values]
-    batched, discrete = any(v.batched for v in values), discrete_of(values)
+    batched, dep = any(v.batched for v in values), deps(values)
     if len(fs) == 1:
         f0 = fs[0]
-        return Value(shape, is_int, fn=lambda env: op(f0(env)), batched=batched, discrete=discrete)
+        return Value(shape, is_int, fn=lambda env: op(f0(env)), batched=batched, **dep)
     if len(fs) == 2:
         f0, f1 = fs
-        return Value(shape, is_int, fn=lambda env: op(f0(env), f1(env)), batched=batched, discrete=discrete)
-    return Value(shape, is_int, fn=lambda env: op(*[f(env) for f in fs]), batched=batched, discrete=discrete)
+        return Value(shape, is_int, fn=lambda env: op(f0(env), f1(env)), batched=batched, **dep)
+    return Value(shape, is_int, fn=lambda env: op(*[f(env) for f in fs]), batched=batched, **dep)
 
 
 def _true_divide(a, b):
@@ -173,7 +179,7 @@ class ExprCompiler:
             fn = lambda env: anp.matmul(anp.expand_dims(fa(env), -2), fb(env))[..., 0, :]
         else:
             fn = lambda env: anp.matmul(fa(env), fb(env))
-        return Value(shape, a.is_int and b.is_int, fn=fn, batched=batched, discrete=discrete_of([a, b]))
+        return Value(shape, a.is_int and b.is_int, fn=fn, batched=batched, **deps([a, b]))
 
     def _array(self, e, scope):
         items = [self.compile(x, scope) for x in e.items]
@@ -194,7 +200,7 @@ class ExprCompiler:
                 vals = [v if anp.ndim(v) > len(shape) else anp.broadcast_to(v, (s,) + shape) for v in vals]
                 return anp.stack(vals, axis=1)
             return anp.stack(vals, axis=0)
-        return Value((len(items),) + shape, is_int, fn=fn, batched=batched, discrete=discrete_of(items))
+        return Value((len(items),) + shape, is_int, fn=fn, batched=batched, **deps(items))
 
     def index_tuple(self, subscripts, scope):
         idx = []
@@ -226,8 +232,8 @@ class ExprCompiler:
                 len(target.shape), "is" if len(target.shape) == 1 else "es", _fmt(target.shape)), e.span)
         if len(e.subscripts) == 1 and not isinstance(e.subscripts[0], ast.Slice):
             index = self.compile(e.subscripts[0], scope)
-            if index.discrete and not index.is_const:
-                return self._gather(target, index, e)
+            if not index.is_const and (index.discrete or (index.rows and not index.batched)):
+                return self._gather(target, index, e)      # by a discrete latent, or by a minibatch's rows
         idx = self.index_tuple(e.subscripts, scope)
         try:
             shape = onp.empty(target.shape)[idx].shape
@@ -239,12 +245,13 @@ class ExprCompiler:
         f = target.evaluator()
         if target.batched:
             full = (slice(None),) + idx
-            return Value(shape, target.is_int, fn=lambda env: f(env)[full], batched=True, discrete=target.discrete)
-        return Value(shape, target.is_int, fn=lambda env: f(env)[idx])
+            return Value(shape, target.is_int, fn=lambda env: f(env)[full], batched=True, **deps([target]))
+        return Value(shape, target.is_int, fn=lambda env: f(env)[idx], **deps([target]))
 
     def _gather(self, target, index, e):
         """target[z] with z a discrete latent (or an integer computed from one): per draw, the rows of
-        target's first axis that z picks. Enumeration sets z to each of its values in turn."""
+        target's first axis that z picks. Enumeration sets z to each of its values in turn. Also
+        target[g] with g integer data that a minibatch subsamples (one index array for all draws)."""
         if not index.is_int:
             raise self.error("an index must be an integer", e.subscripts[0].span)
         size, span, source = target.shape[0], e.span, self.source
@@ -259,14 +266,16 @@ class ExprCompiler:
                     hint="the discrete latent's values (0..K-1 for Categorical) must fit the indexed axis")
             return ints.astype(onp.intp)
 
-        if target.batched:
+        if target.batched and index.batched:
             def fn(env):
                 i = rows(env)
                 draw = onp.arange(i.shape[0]).reshape((-1,) + (1,) * (i.ndim - 1))
                 return f_target(env)[draw, i]
+        elif target.batched:
+            fn = lambda env: f_target(env)[:, rows(env)]
         else:
             fn = lambda env: f_target(env)[rows(env)]
-        return Value(shape, target.is_int, fn=fn, batched=True, discrete=discrete_of([target, index]))
+        return Value(shape, target.is_int, fn=fn, batched=target.batched or index.batched, **deps([target, index]))
 
     def _try_user_function(self, fun, shapes, e):
         """Call a person's function on test arrays of these shapes (with and without a leading draw axis)
@@ -313,10 +322,9 @@ class ExprCompiler:
                 return constant(fun.impl(x.const))
             f, impl, rank = x.evaluator(), fun.impl, len(x.shape)
             if not x.batched or rank == 0:
-                return Value((), fn=lambda env: impl(f(env)) if rank else f(env), batched=x.batched,
-                         discrete=x.discrete)
+                return Value((), fn=lambda env: impl(f(env)) if rank else f(env), batched=x.batched, **deps([x]))
             axes = tuple(range(1, rank + 1))
-            return Value((), fn=lambda env: impl(f(env), axis=axes), batched=True, discrete=x.discrete)
+            return Value((), fn=lambda env: impl(f(env), axis=axes), batched=True, **deps([x]))
         if not x.shape:
             raise self.error("%s works along the last axis of a vector or matrix, not a scalar" % e.func, e.span)
         if fun.name == "dot":
@@ -329,11 +337,11 @@ class ExprCompiler:
                 return constant(onp.sum(x.const * y.const, axis=-1))
             fx, fy = lift(x, len(shape)), lift(y, len(shape))
             return Value(shape[:-1], fn=lambda env: anp.sum(fx(env) * fy(env), axis=-1),
-                         batched=x.batched or y.batched, discrete=discrete_of([x, y]))
+                         batched=x.batched or y.batched, **deps([x, y]))
         shape = x.shape[:-1] if fun.kind == "last_reduce" else x.shape
         impl = fun.impl
         if x.is_const:
             return constant(impl(onp.asarray(x.const, dtype=float), axis=-1))
         f = x.evaluator()
-        return Value(shape, fn=lambda env: impl(f(env), axis=-1), batched=x.batched, discrete=x.discrete)
+        return Value(shape, fn=lambda env: impl(f(env), axis=-1), batched=x.batched, **deps([x]))
 

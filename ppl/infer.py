@@ -106,6 +106,7 @@ class Settings:
     advi_tol: float = 0.01         # the ADVI baseline's relative-ELBO tolerance (0: run to max_steps)
     em_tol: float = 1e-9           # EM stops when an iteration raises the ELBO by less than this (nats)
     checkpoint_every: int = 500    # with fit(checkpoint=PATH): write the state every this many steps
+    batch_size: int = 0            # stochastic method: rows of data per step (ppl.minibatch); 0: all of them
 
 
 @dataclass
@@ -133,12 +134,30 @@ class _Objective:
         self.model, self.guide, self.estimator = model, guide, estimator
         self.n_phi = guide.size
         self.evals = 0
+        self.step_scale = 1.0     # per coordinate of phi, on the preconditioned gradient (see ppl.minibatch)
+        self.whole_warm_start = True      # the warm start's ELBO is a level later steps can be compared with
+        self.epoch_steps = 1              # steps that see every row of the data once: a window spans one at least
         self._vg = value_and_grad(self._negative_elbo)
         self._vg_joint = value_and_grad(lambda zt: model.log_joint_total(zt[0], zt[1]))
         self._vg_z = value_and_grad(lambda z, theta: model.log_joint_total(z, theta))    # no params
 
     def split(self, x):
         return x[:self.n_phi], x[self.n_phi:]
+
+    def draw(self, rng, n):
+        """The noise behind n draws of z."""
+        return rng.standard_normal((n, self.guide.noise_dim))
+
+    def anchor(self, anchor, phi):
+        """Where q's preconditioner and step limits are taken: the warm start's q (see optimise)."""
+        return anchor
+
+    def explain(self, x, noise):
+        """The PPLRuntimeError for a non-finite ELBO or gradient at x with this noise."""
+        return explain_nonfinite(self.model, self.guide, *self.split(x), noise)
+
+    def final_elbo(self, phi, theta, rng, s, strict=True):
+        return final_elbo(self.model, self.guide, phi, theta, rng, s, strict)
 
     def _negative_elbo(self, x, eps):
         phi, theta = self.split(x)
@@ -373,18 +392,18 @@ class StochasticState:
 
 
 def optimise(model, guide, seed=0, settings=None, progress=None, init=None, params=None, checkpoint=None,
-             resume=None):
+             resume=None, objective=None):
     """Fit q (and the params) by maximising the ELBO. Returns a Result. init: q's starting phi.
     params: the params' unconstrained values, held fixed (only q is fitted).
     checkpoint: called with a StochasticState every settings.checkpoint_every steps, at the end of the
-    warm start and when the fit is interrupted; resume: such a state, to carry on from."""
+    warm start and when the fit is interrupted; resume: such a state, to carry on from.
+    objective: the -ELBO estimate to use instead of _Objective(model, guide) (a minibatch one, say)."""
     s = settings or Settings()
     rng = np.random.default_rng(seed)
     clock = time.perf_counter()
     if s.estimator not in ("reparam", "stl"):
         raise PPLRuntimeError("unknown estimator '%s'" % s.estimator, hint="choose reparam or stl")
-    f = _Objective(model, guide)
-    dim = guide.noise_dim
+    f = _Objective(model, guide) if objective is None else objective
     theta0 = _initial_params(model, rng) if params is None else np.asarray(params, dtype=float)
     x = np.concatenate([guide.initial() if init is None else init, theta0])
     n_phi = f.n_phi
@@ -426,7 +445,7 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
         try:
             if st.stage == 1:
                 # ---- stage 1: L-BFGS on a fixed-draw ELBO
-                eps_fixed = rng.standard_normal((max(s.warmup_draws, guide.min_fixed_draws), dim))
+                eps_fixed = f.draw(rng, max(s.warmup_draws, guide.min_fixed_draws))
 
                 def fixed(xv):
                     stop.check()
@@ -448,14 +467,14 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
                 if np.isfinite(best["value"]):
                     x = best["x"]
                 else:
-                    value, grad = f(x, eps_fixed)
-                    raise explain_nonfinite(model, guide, *f.split(x), eps_fixed)
+                    raise f.explain(x, eps_fixed)
                 # The preconditioner and step limits come from the warm start and stay fixed: updated as q
                 # changes, a growing covariance would allow ever larger steps (seen with full-rank q).
                 n_adam = len(_adam_coords(guide, n_phi, len(x), held))
                 st.stage, st.warmup_steps, st.lr, st.anchor = 2, len(trace), s.step_size, x[:n_phi].copy()
                 st.adam_m, st.adam_v, st.before = np.zeros(n_adam), np.zeros(n_adam), x
-                st.restart, st.reference = x.copy(), float(-best["value"])
+                # a minibatch warm start fits only its batch's local latents: no level for the rest to be judged by
+                st.restart, st.reference = x.copy(), float(-best["value"]) if f.whole_warm_start else -np.inf
                 save_state()
 
             # ---- stage 2: natural-gradient steps with fresh draws, then iterate averaging
@@ -469,7 +488,7 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
                 if checkpoint is not None and s.checkpoint_every and step > 1 and (step - 1) % s.checkpoint_every == 0:
                     save_state()
                 st.step = step
-                eps = rng.standard_normal((s.average_draws if st.averaging else s.draws_per_step, dim))
+                eps = f.draw(rng, s.average_draws if st.averaging else s.draws_per_step)
                 value, grad = f(x, eps)
                 finite = np.isfinite(value) and np.all(np.isfinite(grad))
                 # Far below where the warm start left it, the run has diverged (seen with full-rank q on
@@ -479,7 +498,7 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
                     st.failures += 1
                     if diverged or st.failures >= 8:
                         if st.restarts >= 3:
-                            raise explain_nonfinite(model, guide, *f.split(x), eps)
+                            raise f.explain(x, eps)
                         x = _roll_back(st, s)
                         warnings.append("the stochastic steps diverged; restarted from the warm start with steps "
                                         "%g times smaller" % (s.step_size / st.lr))
@@ -492,7 +511,10 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
                 if progress:
                     progress(len(trace), -value)
                 dx = np.zeros(len(x))
-                dx[:n_phi] = np.clip(-st.lr * guide.precondition(st.anchor, grad[:n_phi]), -limit, limit)
+                anchor = f.anchor(st.anchor, x[:n_phi])
+                if anchor is not st.anchor:
+                    limit = guide.step_limit(anchor)
+                dx[:n_phi] = np.clip(-st.lr * f.step_scale * guide.precondition(anchor, grad[:n_phi]), -limit, limit)
                 if len(adam):
                     g = grad[adam]
                     st.adam_m = 0.9 * st.adam_m + 0.1 * g
@@ -518,7 +540,7 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
                                                 "noisier than usual" % why)
                             break
                         st.extensions += 1
-                elif len(st.current) == s.window:
+                elif len(st.current) == max(s.window, f.epoch_steps):
                     st.windows.append(np.array(st.current))
                     st.current = []
                     if len(st.windows) >= 2 and not _improving(st.windows[-2], st.windows[-1]):
@@ -545,7 +567,7 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
                 x = st.avg_sum / st.avg_n
 
         phi, theta = f.split(x)
-        log_w, value, se = final_elbo(model, guide, phi, theta, rng, s, strict=status != "interrupted")
+        log_w, value, se = f.final_elbo(phi, theta, rng, s, strict=status != "interrupted")
     warmup_steps = len(trace) if st.stage == 1 else st.warmup_steps
     return Result(phi, theta, value, se, list(trace), status, message, f.evals, time.perf_counter() - start,
                   list(warnings), log_w, warmup_steps=warmup_steps)

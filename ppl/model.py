@@ -128,8 +128,8 @@ def _convert(name, decl, arr, source):
                            hint="declare it real, or pass whole numbers")
         if arr.size and np.max(np.abs(arr)) > 2 ** 53:
             raise fail("integer too large")
-        return arr.astype(np.int64)
-    return arr.astype(np.float64)
+        return arr.astype(np.int64, copy=False)
+    return arr.astype(np.float64, copy=False)     # no copy of a large data set that is float already
 
 
 def bind(checked, data):
