@@ -38,6 +38,8 @@ def cmd_fit(args):
     progress = Progress() if not args.json and sys.stderr.isatty() else None
     options = dict(seed=args.seed, max_steps=args.steps, progress=progress, guide=args.guide, rank=args.rank,
                    method=args.method, checkpoint=args.checkpoint, resume=args.resume)
+    if args.batch_size is not None:
+        options["batch_size"] = args.batch_size
     if args.resume:      # the checkpoint fixes the seed, guide and method
         options.update(seed=0, guide=None, rank=None, method=None)
         for flag, value in (("--seed", args.seed), ("--guide", args.guide), ("--rank", args.rank),
@@ -57,7 +59,7 @@ def cmd_fit(args):
         save_overview(fit, args.plot)
     if args.save:
         fit.save(args.save)
-    ev = fit.evidence() if fit.sampled else None
+    ev = fit.evidence() if fit.sampled and not fit.batch_size else None     # minibatches: data too big to reread
     if args.json:
         out = fit.to_json()
         out["model"], out["data"] = args.model, paths
@@ -149,6 +151,9 @@ def build_parser():
     f.add_argument("--guide", default=None, choices=list(GUIDES),
                    help="variational family: independent Normals (default), a full covariance, or low rank")
     f.add_argument("--rank", type=int, default=None, help="rank of the lowrank guide (default 2)")
+    f.add_argument("--batch-size", type=int, default=None, metavar="B",
+                   help="minibatch SVI: each step reads B random rows of the data (for data too large to pass "
+                        "over at every step)")
     f.add_argument("--method", default=None, choices=list(METHODS),
                    help="stochastic steps (default); dadvi: fixed draws and L-BFGS; em: expectation-maximisation "
                         "when every latent is discrete; advi: Stan's ADVI settings, for comparison")

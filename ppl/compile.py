@@ -748,7 +748,8 @@ class _Compiler:
                                                        "discrete latent's value")
         block = self.add_block(self.latents, name, shape, transform, s.target.span, sup.describe())
         step = LatentStep(block, *(None if b is None else lift(b, len(shape)) for b in (lower, upper)))
-        self.local_latent(step, self.over_rows(t) if t is not None else any(v.rows for v, _ in args.values()))
+        self.local_latent(step, self.over_rows(t) if t is not None else
+                          any(v.rows for v, _ in args.values()) and shape[:1] == (self.rows.size,))
         self.steps.append(step)
         self.batched_keys.add(name)
         value = Value(shape, False, fn=_reader(name), batched=True, rows=block.local)

@@ -105,6 +105,25 @@ def elementwise(op, values, span, source, is_int=False):
     return Value(shape, is_int, fn=lambda env: op(*[f(env) for f in fs]), batched=batched, **dep)
 
 
+COPY_LIMIT = 2 ** 29      # bytes: a data matrix up to this size gets a transposed copy
+
+
+def _transposed(matrix):
+    """A function giving the data matrix X transposed. Small enough, it is a copy in that order, made on
+    first use (a model compiled but never evaluated, as under minibatches, makes none): with X (N, D)
+    and N large, b @ X^T and its derivative g @ X run two to four times faster on it than on a view."""
+    view = onp.transpose(onp.asarray(matrix, dtype=float))
+    if view.nbytes > COPY_LIMIT:
+        return lambda: view
+    kept = []
+
+    def get():
+        if not kept:
+            kept.append(onp.ascontiguousarray(view))
+        return kept[0]
+    return get
+
+
 def _true_divide(a, b):
     return a / b
 
@@ -163,10 +182,10 @@ class ExprCompiler:
         fa, fb = a.evaluator(), b.evaluator()
         batched = a.batched or b.batched
         if a.is_const and rb == 1 and b.batched and ra == 2:
-            # a data matrix times a batch of vectors: one matrix product for all draws, the transpose
-            # taken once here rather than at every evaluation
-            at = onp.transpose(onp.asarray(a.const, dtype=float))
-            fn = lambda env: anp.dot(fb(env), at)
+            # a data matrix times a batch of vectors: one matrix product for all draws, with the matrix
+            # transposed once; see _transposed
+            at = _transposed(a.const)
+            fn = lambda env: anp.dot(fb(env), at())
         elif not a.batched and rb == 1 and b.batched and ra == 2:
             # a matrix (a param) times a batch of vectors: one matrix product for all draws
             fn = lambda env: anp.dot(fb(env), anp.transpose(fa(env)))

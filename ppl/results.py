@@ -118,6 +118,7 @@ class Fit:
         self.seed = seed
         self.mc_error = result.mc_error   # dadvi: s.e. of q's parameters over the choice of fixed draws
         self.warm_start = None            # warmstart.WarmStart when Model.fit started from an earlier fit
+        self.batch_size = 0               # rows per step of minibatch SVI (0: all of them)
         self._summary = None
         self._log_weights = np.asarray(result.log_weights)   # at the final draws behind ELBO and k-hat
         self.khat, self.kl_gap = float("nan"), None
@@ -285,7 +286,10 @@ class Fit:
         if self.warm_start is not None:
             lines.append(self.warm_start.describe())
         khat_shown = self.sampled or not self.compiled.discrete
-        if khat_shown:
+        if self.batch_size:
+            lines.append("minibatches of %d rows: the ELBO and its s.e. are estimated on them; no k-hat (fit.evidence() "
+                         "reads all rows)" % self.batch_size)
+        elif khat_shown:
             lines.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap)))
         for site in self.compiled.discrete:
             lines.append("%s: discrete, %d values, summed out exactly; its posterior: fit.discrete_posterior('%s')"
