@@ -35,6 +35,9 @@ MODELS = ["coin", "normal_normal", "eight_schools", "linreg", "logreg", "hier_lo
 BAR_MEAN, BAR_SD = 0.1, 0.1
 
 
+from bigdata import peak_mb   # noqa: E402
+
+
 def load(name):
     with open(os.path.join(BENCH, "data", name + ".json")) as f:
         data = json.load(f)
@@ -142,7 +145,7 @@ def answer(name):
         monitor(np.concatenate([fit.phi, fit.theta]), fit.grad_evals)
     print(json.dumps({"reached_wall": reached.get("wall"), "evals": reached.get("evals"),
                       "monitor_seconds": reached.get("overhead", overhead[0]), "fit_evals": fit.grad_evals,
-                      "status": fit.status, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "status": fit.status, "peak_mb": peak_mb()}))
 
 
 def memory_after(name, steps):
@@ -151,7 +154,7 @@ def memory_after(name, steps):
     from conftest import BENCH_MODELS
     data, _ = load(name)
     ppl.compile(BENCH_MODELS[name]).fit(data, seed=0, max_steps=steps, window=10 ** 9)
-    print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(json.dumps({"peak_mb": peak_mb()}))
 
 
 def memory_growth(name, counts=(1000, 10000)):

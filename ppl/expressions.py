@@ -16,6 +16,7 @@ import numpy as onp
 from . import ast
 from .errors import PPLCheckError, PPLRuntimeError
 from .functions import FUNCTIONS
+from .fused import times_data
 
 
 MAX_ELEMENTS = 10 ** 8   # one array of a model: 800 MB of float64
@@ -185,7 +186,7 @@ class ExprCompiler:
             # a data matrix times a batch of vectors: one matrix product for all draws, with the matrix
             # transposed once; see _transposed
             at = _transposed(a.const)
-            fn = lambda env: anp.dot(fb(env), at())
+            fn = lambda env: times_data(fb(env), at())
         elif not a.batched and rb == 1 and b.batched and ra == 2:
             # a matrix (a param) times a batch of vectors: one matrix product for all draws
             fn = lambda env: anp.dot(fb(env), anp.transpose(fa(env)))

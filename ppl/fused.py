@@ -267,6 +267,17 @@ gamma_sum = _fuse(_nothing, _gamma, _gamma_partial, 3)
 
 
 @primitive
+def times_data(b, at):
+    """b @ at for a batch of vectors b (S, D) and a data matrix transposed, at (D, N). Its derivative
+    g @ at.T is one BLAS call on at's own memory; autograd's general one goes through tensordot, which
+    copies at (80 MB for a million rows by ten) at every gradient."""
+    return onp.dot(b, at)
+
+
+defvjp(times_data, lambda ans, b, at: lambda g: anp.dot(g, at.T))     # anp: DADVI differentiates it again
+
+
+@primitive
 def add_all(*terms):
     """The log joint's terms added in one primitive call instead of one call per term."""
     total = terms[0]
