@@ -20,14 +20,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
-MODEL = """
-data X: real[N, D]
-data y: real[N]
-alpha ~ Normal(0, 10)
-beta: real[D] ~ Normal(0, 10)
-sigma ~ HalfNormal(1)
-y ~ Normal(alpha + X @ beta, sigma)
-"""
+with open(os.path.join(HERE, "..", "examples", "linreg.ppl")) as _f:
+    MODEL = _f.read()
 
 
 def peak_mb():

@@ -10,7 +10,7 @@ from ppl import guides, infer
 from ppl.errors import PPLError
 from ppl.minibatch import MinibatchObjective, row_batch
 
-from conftest import bench_data
+from conftest import BENCH_MODELS, bench_data
 from exact_meanfield import linreg_meanfield
 
 HIERARCHICAL = """
@@ -23,14 +23,7 @@ z: real<lower=0>[N] ~ Exponential(2)
 x ~ Normal(a[g] + z, sigma)
 """
 
-LINREG = """
-data X: real[N, D]
-data y: real[N]
-alpha ~ Normal(0, 10)
-beta: real[D] ~ Normal(0, 10)
-sigma ~ HalfNormal(1)
-y ~ Normal(alpha + X @ beta, sigma)
-"""
+LINREG = BENCH_MODELS["linreg"]
 
 
 def _hierarchical(n=6, seed=1):
