@@ -129,7 +129,7 @@ class Model:
             options["checkpoint"] = saving.Checkpointer(checkpoint, self, compiled, q, seed, s)
         fit = Fit(self, compiled, q, self._run(METHODS[method], compiled, q, seed, s, progress, options),
                   seed, method)
-        fit.warm_start, fit.batch_size = start, s.batch_size
+        fit.warm_start = start
         return fit
 
     def _run(self, method, compiled, q, seed, s, progress, options):
@@ -166,10 +166,8 @@ class Model:
         options = {"resume": state}
         if checkpoint is not None:
             options["checkpoint"] = saving.Checkpointer(checkpoint, self, compiled, q, meta["seed"], s)
-        fit = Fit(self, compiled, q, self._run(infer.optimise, compiled, q, meta["seed"], s, progress, options),
-                  meta["seed"], "stochastic")
-        fit.batch_size = s.batch_size
-        return fit
+        return Fit(self, compiled, q, self._run(infer.optimise, compiled, q, meta["seed"], s, progress, options),
+                   meta["seed"], "stochastic")
 
     def structure(self):
         """The model's names by role, as `ppl check` prints them."""

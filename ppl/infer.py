@@ -124,6 +124,7 @@ class Result:
     log_weights: object = None     # log p(x, z) - log q(z) at the final draws, for diagnostics
     mc_error: object = None        # deterministic method: Monte Carlo s.e. of each variational parameter
     warmup_steps: int = 0          # the first entries of trace are the fixed-draw warm start's (L-BFGS)
+    batch_size: int = 0            # rows per step, when the ELBO was estimated on minibatches (0: all rows)
 
 
 class _Objective:
@@ -570,7 +571,7 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
         log_w, value, se = f.final_elbo(phi, theta, rng, s, strict=status != "interrupted")
     warmup_steps = len(trace) if st.stage == 1 else st.warmup_steps
     return Result(phi, theta, value, se, list(trace), status, message, f.evals, time.perf_counter() - start,
-                  list(warnings), log_w, warmup_steps=warmup_steps)
+                  list(warnings), log_w, warmup_steps=warmup_steps, batch_size=s.batch_size)
 
 
 def _roll_back(st, s):

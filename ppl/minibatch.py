@@ -11,15 +11,14 @@ same size name is subsampled with them, and so is every latent whose first size 
 import math
 from dataclasses import dataclass
 
+import autograd.numpy as anp
 import numpy as np
-from autograd import value_and_grad
 
 from . import ast, guides, infer
 from .compile import compile_model
 from .errors import PPLCheckError, PPLError
 
-
-LOCAL_STEP = 1.0     # a row is stepped as in a fit on all rows, once an epoch
+LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass
@@ -110,52 +109,67 @@ def row_batch(bound, batch_size):
     return RowBatch(axis, n, int(batch_size), names)
 
 
-class MinibatchObjective:
+class BatchFactors(guides.MeanField):
+    """Mean-field q over one batch's coordinates of z, where each coordinate of a per-row latent stands
+    for N/B rows: its entropy (and log density) counts `weights` times, so that the batch's ELBO
+    estimates the whole model's."""
+
+    def __init__(self, weights):
+        super().__init__(len(weights))
+        self.weights = weights
+
+    def entropy(self, phi):
+        return anp.sum(self.weights * self.split(phi)[1]) + 0.5 * np.sum(self.weights) * (LOG_2PI + 1.0)
+
+    def log_density(self, phi, z):
+        m, log_s = self.split(phi)
+        w = (z - m) * anp.exp(-log_s)
+        return anp.sum(self.weights * (-0.5 * w * w - log_s - 0.5 * LOG_2PI), axis=-1)
+
+    def elbo_gradient(self, phi, eps, dz):
+        grad = super().elbo_gradient(phi, eps, dz)
+        grad[self.dim:] += self.weights - 1.0
+        return grad
+
+
+class MinibatchObjective(infer._Objective):
     """-ELBO and its gradient over x = [phi, theta] of a mean-field q over the whole model's latents,
-    estimated on one batch of rows: the interface infer.optimise expects of an objective. The noise
-    for n draws is (eps for the batch's coordinates of z, the batch's row numbers)."""
+    estimated on one batch of rows: the batch model's objective under BatchFactors, its gradient put
+    back at the batch's coordinates (the rest get none). The noise for n draws is (eps for the batch's
+    coordinates of z, the batch's row numbers)."""
 
     def __init__(self, compiled, guide, rows):
-        self.full, self.guide, self.rows = compiled, guide, rows
         if compiled.discrete or compiled.counts:
             raise PPLError("batch_size works with continuous latents; this model has discrete ones (%s)" % ", ".join(
                 site.name for site in compiled.discrete + compiled.counts), None, compiled.source,
                 hint="fit without batch_size: discrete latents are summed out over all rows")
-        self.model = compile_model(compiled.bound, rows)
-        self.n_phi = guide.size
-        self.evals = 0
-        self.estimator = "reparam"
+        super().__init__(compiled, guide)
+        self.rows = rows
+        self.batch_model = compile_model(compiled.bound, rows)
         self.data = {name: compiled.bound.data[name] for name in rows.names}
-        self._blocks = list(zip(compiled.latents, self.model.latents))
-        weights = [np.full(b.size, rows.scale if b.local else 1.0) for b in self.model.latents]
-        self.weights = np.concatenate(weights) if weights else np.zeros(0)
-        # A local row's gradient is its own term's, times N/B. The optimiser steps on the unscaled one, as
-        # it would in a fit on all rows: a diagonal preconditioner, which leaves the gradient unbiased.
-        unscale = [np.full(full.size, LOCAL_STEP / rows.scale if batch.local else 1.0) for full, batch in self._blocks]
-        unscale = np.concatenate(unscale) if unscale else np.zeros(0)
-        self.step_scale = np.concatenate([unscale, unscale])
-        self._local_phi = self.step_scale != 1.0
-        self.whole_warm_start = not any(b.local for b in self.model.latents)
+        self._blocks = list(zip(compiled.latents, self.batch_model.latents))
+        self.batch_guide = BatchFactors(np.concatenate(
+            [np.full(b.size, rows.scale if b.local else 1.0) for b in self.batch_model.latents] or [np.zeros(0)]))
+        self.batch = infer._Objective(self.batch_model, self.batch_guide)
+        local = np.concatenate([np.full(full.size, batch.local) for full, batch in self._blocks] or [np.zeros(0, bool)])
+        self._local_phi = np.concatenate([local, local])
+        # A local row's gradient is its own term's times N/B. The optimiser steps on the unscaled one, as it
+        # would in a fit on all rows: a diagonal preconditioner, which leaves the gradient unbiased.
+        self.step_scale = np.where(self._local_phi, 1.0 / rows.scale, 1.0)
+        self.whole_warm_start = not local.any()
         self.epoch_steps = math.ceil(rows.n / rows.size)
-        self._vg_joint = value_and_grad(lambda zt: self.model.log_joint_total(zt[0], zt[1]))
-        self._vg_z = value_and_grad(lambda z, theta: self.model.log_joint_total(z, theta))
-
-    def split(self, x):
-        return x[:self.n_phi], x[self.n_phi:]
 
     def draw(self, rng, n):
         """Antithetic pairs (eps, -eps): the batch's error in the log joint's gradient is the same for every
         draw, and in d/dlog s it is multiplied by eps, so a pair cancels it there exactly. Without the pairs
         that noise grows as N/B and drives q's sds far from the optimum (seen at 10 million rows)."""
         rows = np.sort(rng.choice(self.rows.n, self.rows.size, replace=False))
-        half = rng.standard_normal(((n + 1) // 2, self.model.dim))
+        half = rng.standard_normal(((n + 1) // 2, self.batch_guide.dim))
         return np.concatenate([half, -half])[:n], rows
 
     def anchor(self, anchor, phi):
         """The warm start fitted one batch's local rows: the others are preconditioned at their current q."""
-        if self.whole_warm_start:
-            return anchor
-        return np.where(self._local_phi, phi, anchor)
+        return anchor if self.whole_warm_start else np.where(self._local_phi, phi, anchor)
 
     def columns(self, rows):
         """The coordinates of the whole model's z that a batch of rows touches, in the batch model's order."""
@@ -169,62 +183,43 @@ class MinibatchObjective:
         return np.concatenate(cols) if cols else np.zeros(0, dtype=int)
 
     def _batch(self, x, rows):
-        """Point the batch model at these rows: (q's means, log sds over the batch's columns, columns)."""
-        self.model.rows = {name: values[rows] for name, values in self.data.items()}
-        m, log_s = self.guide.split(self.split(x)[0])
+        """Point the batch model at these rows: (x over the batch's coordinates, those coordinates of z)."""
+        self.batch_model.rows = {name: values[rows] for name, values in self.data.items()}
+        m, log_s = self.guide.split(x[:self.n_phi])
         cols = self.columns(rows)
-        return m[cols], log_s[cols], cols
+        return np.concatenate([m[cols], log_s[cols], x[self.n_phi:]]), cols
 
     def __call__(self, x, noise):
         eps, rows = noise
-        n = len(eps)
-        self.evals += n
-        theta = self.split(x)[1]
-        m, log_s, cols = self._batch(x, rows)
-        s = np.exp(log_s)
-        z = m + s * eps
-        with np.errstate(all="ignore"):
-            if len(theta):
-                total, (dz, dtheta) = self._vg_joint((z, theta))
-            else:
-                (total, dz), dtheta = self._vg_z(z, theta), theta
-        dz = np.asarray(dz)
-        w = self.weights
-        grad_m, grad_log_s = np.zeros(self.guide.dim), np.zeros(self.guide.dim)
-        grad_m[cols] = dz.sum(axis=0) / n
-        grad_log_s[cols] = (dz * eps).sum(axis=0) / n * s
-        if self.estimator == "stl":     # the entropy's gradient through z, q's parameters held (see infer.elbo)
-            grad_m[cols] += w * eps.mean(axis=0) / s
-            grad_log_s[cols] += w * (eps * eps).mean(axis=0)
-        else:
-            grad_log_s[cols] += w
-        grad = np.concatenate([grad_m, grad_log_s, np.asarray(dtheta, dtype=float) / n])
-        return -(float(total) / n + self._entropy(log_s)), -grad
+        self.evals += len(eps)
+        xb, cols = self._batch(x, rows)
+        self.batch.estimator = self.estimator
+        value, grad_b = self.batch(xb, eps)
+        k, dim = len(cols), self.guide.dim
+        grad = np.zeros(len(x))
+        grad[cols], grad[dim + cols], grad[self.n_phi:] = grad_b[:k], grad_b[k:2 * k], grad_b[2 * k:]
+        return value, grad
 
     def explain(self, x, noise):
         eps, rows = noise
-        m, log_s, _ = self._batch(x, rows)
-        batch_guide = guides.MeanField(len(m))
-        return infer.explain_nonfinite(self.model, batch_guide, np.concatenate([m, log_s]), self.split(x)[1], eps)
+        xb, _ = self._batch(x, rows)
+        return self.batch.explain(xb, eps)
 
     def final_elbo(self, phi, theta, rng, s, strict=True, chunk=8):
         """The ELBO estimated on fresh batches, one per chunk of draws, and its s.e. from the chunks' means
         (the draws of one chunk share a batch). No log weights: subsampled ones would say nothing of
         how well q fits (k-hat)."""
         x = np.concatenate([phi, theta])
-        per_draw = sum(v[:self.rows.size].size for v in self.data.values()) + self.model.dim + 1
+        per_draw = sum(v[:self.rows.size].size for v in self.data.values()) + self.batch_guide.dim + 1
         n, means = int(min(s.final_draws, max(s.final_min_draws, s.final_budget // per_draw))), []
         for _ in range(max(2, n // chunk)):
             eps, rows = self.draw(rng, chunk)
-            m, log_s, _ = self._batch(x, rows)
+            xb, _ = self._batch(x, rows)
+            phi_b = xb[:self.batch_guide.size]
             with np.errstate(all="ignore"):
-                lp = np.asarray(self.model.log_joint(m + np.exp(log_s) * eps, theta))
-            means.append(float(np.mean(lp)) + self._entropy(log_s))
+                lp = np.asarray(self.batch_model.log_joint(self.batch_guide.sample(phi_b, eps), theta))
+            means.append(float(np.mean(lp)) + float(self.batch_guide.entropy(phi_b)))
         value = float(np.mean(means))
         if strict and not np.isfinite(value):
             raise self.explain(x, (eps, rows))
         return np.zeros(0), value, float(np.std(means, ddof=1) / math.sqrt(len(means)))
-
-    def _entropy(self, log_s):
-        """H[q] estimated from the batch's columns: the local ones stand for all rows (scaled by N/B)."""
-        return float(np.sum(self.weights * log_s)) + 0.5 * self.guide.dim * (math.log(2 * math.pi) + 1.0)

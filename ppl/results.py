@@ -118,7 +118,7 @@ class Fit:
         self.seed = seed
         self.mc_error = result.mc_error   # dadvi: s.e. of q's parameters over the choice of fixed draws
         self.warm_start = None            # warmstart.WarmStart when Model.fit started from an earlier fit
-        self.batch_size = 0               # rows per step of minibatch SVI (0: all of them)
+        self.batch_size = result.batch_size   # rows per step of minibatch SVI (0: all of them)
         self._summary = None
         self._log_weights = np.asarray(result.log_weights)   # at the final draws behind ELBO and k-hat
         self.khat, self.kl_gap = float("nan"), None

@@ -134,7 +134,7 @@ def save_fit(fit, path):
     r = fit.result
     meta = header("fit", fit.model, fit.compiled, fit.guide, fit.method, fit.seed)
     meta.update(elbo=r.elbo, elbo_se=r.elbo_se, status=r.status, message=r.message, grad_evals=r.grad_evals,
-                seconds=r.seconds, warnings=list(r.warnings), warmup_steps=r.warmup_steps)
+                seconds=r.seconds, warnings=list(r.warnings), warmup_steps=r.warmup_steps, batch_size=r.batch_size)
     arrays = dict(data_arrays(fit.compiled), phi=r.phi, theta=r.theta, trace=np.asarray(r.trace, dtype=float),
                   log_weights=np.asarray(r.log_weights, dtype=float))
     if r.mc_error is not None:
@@ -152,7 +152,7 @@ def stored_result(meta, arrays, guide, path):
         return Result(phi, theta, float(meta["elbo"]), float(meta["elbo_se"]), list(arrays["trace"]),
                       meta["status"], meta["message"], int(meta["grad_evals"]), float(meta["seconds"]),
                       list(meta["warnings"]), arrays["log_weights"], arrays.get("mc_error"),
-                      int(meta["warmup_steps"]))
+                      int(meta["warmup_steps"]), int(meta.get("batch_size", 0)))
     except (KeyError, TypeError, ValueError) as err:
         raise PPLError("%s is damaged: %s is missing or malformed" % (path, err)) from None
 

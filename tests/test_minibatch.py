@@ -137,6 +137,10 @@ def test_batch_size_is_resumable(tmp_path):
     assert part.status == "step cap"
     rest = model.fit(data, resume=str(tmp_path / "c.npz"), max_steps=300)
     np.testing.assert_array_equal(rest.phi, whole.phi)
+    whole.save(str(tmp_path / "f.npz"))        # the report says the ELBO came from batches, after loading too
+    loaded = ppl.load_fit(str(tmp_path / "f.npz"))
+    assert loaded.batch_size == rest.batch_size == 500
+    assert "minibatches of 500 rows" in loaded.report()
 
 
 def _refused(src, data, match, **options):
