@@ -425,8 +425,17 @@ class _Compiler:
 
     MAX_UNROLL = 100_000
 
+    def not_per_row(self, node, scope, what):
+        """Compile an expression whose value must be known before any batch is drawn (a size, a bound, a
+        param's initial value): under batch_size it cannot read the subsampled rows."""
+        v = self.exprs.compile(node, scope)
+        if v.rows:
+            raise self.error("with batch_size, %s cannot depend on the subsampled rows of %s" % (what, self.rows.axis),
+                             node.span, hint="fit without batch_size, or compute it from data that is not per row")
+        return v
+
     def _loop_bound(self, node, scope):
-        v = self.exprs.compile(node, scope).const
+        v = self.not_per_row(node, scope, "a loop bound").const
         if onp.ndim(v) != 0:
             raise self.error("a loop bound must be a single integer, not an array of shape %s" % fmt_shape(onp.shape(v)),
                              node.span)
@@ -502,7 +511,7 @@ class _Compiler:
     def shape_of(self, t, scope):
         dims = []
         for d in t.dims:
-            v = self.exprs.compile(d, scope)
+            v = self.not_per_row(d, scope, "a size")
             if not (v.is_const and v.shape == () and v.is_int):
                 raise self.error("a size must be an integer known from data", d.span)
             if int(v.const) < 0:
@@ -514,21 +523,22 @@ class _Compiler:
             raise self.error("%s needs a size of at least 1" % t.base, t.span)
         return tuple(dims)
 
-    def type_transform(self, t, scope, shape, constant_bounds):
+    def type_transform(self, t, scope, shape, constant_bounds, per_row=False):
         if t.base == "simplex":
             return transforms.SIMPLEX, None, None
         if t.base == "ordered":
             return transforms.ORDERED, None, None
         if t.base == "cholesky_corr":
             return transforms.CHOLESKY_CORR, None, None
-        lower = self.bound_value(t.lower, scope, shape, constant_bounds)
-        upper = self.bound_value(t.upper, scope, shape, constant_bounds)
+        lower = self.bound_value(t.lower, scope, shape, constant_bounds, per_row)
+        upper = self.bound_value(t.upper, scope, shape, constant_bounds, per_row)
         return transforms.for_bounds(lower is not None, upper is not None), lower, upper
 
-    def bound_value(self, node, scope, shape, constant_only):
+    def bound_value(self, node, scope, shape, constant_only, per_row=False):
+        """A type's bound; per_row: a minibatch's per-row latent, whose bounds may be per row too."""
         if node is None:
             return None
-        v = self.exprs.compile(node, scope)
+        v = self.exprs.compile(node, scope) if per_row else self.not_per_row(node, scope, "a type's bound")
         self.fits(v.shape, shape, node.span, "this bound")
         if constant_only:
             return v.const
@@ -570,7 +580,7 @@ class _Compiler:
         block = self.add_block(self.params, s.name, shape, transform, s.span, type_source(s.type))
         init = None
         if s.init is not None:
-            v = self.exprs.compile(s.init, scope)
+            v = self.not_per_row(s.init, scope, "a param's initial value")
             self.fits(v.shape, shape, s.init.span, "the initial value")
             x = onp.broadcast_to(onp.asarray(v.const, dtype=float), shape)
             kw = {k: b for k, b in (("lower", lower), ("upper", upper)) if b is not None}
@@ -585,11 +595,12 @@ class _Compiler:
 
     def latent_decl(self, s, scope):
         shape = self.shape_of(s.type, scope)
-        transform, lower, upper = self.type_transform(s.type, scope, shape, constant_bounds=False)
+        local = self.over_rows(s.type)
+        transform, lower, upper = self.type_transform(s.type, scope, shape, constant_bounds=False, per_row=local)
         block = self.add_block(self.latents, s.name, shape, transform, s.span, type_source(s.type))
         step = LatentStep(block, *(None if b is None else lift(b, len(shape)) for b in (lower, upper)))
         step.prior_fill = True
-        self.local_latent(step, self.over_rows(s.type))
+        self.local_latent(step, local)
         self.steps.append(step)
         self.batched_keys.add(s.name)
         self.coverage[s.name] = (onp.zeros(shape, dtype=int), s.span)

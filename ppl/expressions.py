@@ -239,7 +239,9 @@ class ExprCompiler:
             else:
                 v = self.compile(sub, scope)
                 if not v.is_const:
-                    raise self.error("an index must be known from data or a loop variable", sub.span)
+                    raise self.error("an index must be known from data or a loop variable", sub.span,
+                                     hint="under batch_size, per-row data index only as the one index: mu[g]"
+                                     if v.rows else None)
                 if not v.is_int:
                     raise self.error("an index must be an integer", sub.span)
                 idx.append(int(v.const) if v.shape == () else onp.asarray(v.const, dtype=onp.intp))

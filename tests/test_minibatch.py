@@ -165,4 +165,13 @@ def test_refusals():
     _refused("data y: real[N]\nk ~ Categorical([0.5, 0.5])\ny ~ Normal(k, 1)\n", {"y": [1.0, 2.0, 0.3]},
              "discrete", batch_size=2)
     _refused("mu ~ Normal(0, 1)\n", {}, "observes none", batch_size=1)
+    rows = {"k": [2, 1, 1], "y": [1.0, 2.0, 3.0]}
+    for src, what in (("param a: real = y[0]\ny ~ Normal(a, 1)", "a param's initial value"),
+                      ("param s: real<lower=y[0] - 5> = 1\ny ~ Normal(0, s)", "a type's bound"),
+                      ("mu ~ Normal(0, 1)\nfor i in range(k[0]) {\n  y[i] ~ Normal(mu, 1)\n}", "a loop bound"),
+                      ("mu: real[k[0]] ~ Normal(0, 1)\ny ~ Normal(mu[0], 1)", "a size")):
+        _refused("data k: int<lower=1>[N]\ndata y: real[N]\n" + src + "\n", rows,
+                 "with batch_size, %s cannot depend on the subsampled rows of N" % what, batch_size=2)
+    _refused("data g: int<lower=0, upper=1>[N]\ndata y: real[N]\nmu: real[2, 2] ~ Normal(0, 1)\n"
+             "y ~ Normal(mu[g, 0], 1)\n", {"g": [0, 1, 1], "y": rows["y"]}, "an index must be known", batch_size=2)
     _refused(HIERARCHICAL, data, "fit option batch_size", batch_size=-1)
