@@ -880,8 +880,7 @@ class _Compiler:
                     return form.summed(fvalue(env), *[f(env) for f in fargs])
             else:
                 def lp(env):  # the draw axis comes first; sum the rest
-                    r = pointwise(env)
-                    return anp.sum(anp.reshape(r, (anp.shape(r)[0], -1)), axis=1) if anp.ndim(r) > 1 else r
+                    return fused.draw_sums(pointwise(env))
         else:
             def lp(env):
                 return anp.sum(logpdf(fvalue(env), *[f(env) for f in fargs]))

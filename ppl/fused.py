@@ -25,6 +25,11 @@ def _draw_sums(a):
     return a.reshape(a.shape[0], -1).sum(axis=1) if a.ndim > 1 else a
 
 
+def draw_sums(r):
+    """_draw_sums for autograd to trace: a statement's plain log density summed per draw."""
+    return anp.sum(anp.reshape(r, (anp.shape(r)[0], -1)), axis=1) if anp.ndim(r) > 1 else r
+
+
 def _unbroadcast(g, shape):
     """Sum g (the broadcast shape) down to an argument's own shape."""
     while g.ndim > len(shape):
@@ -46,11 +51,7 @@ def _plain_vjp(fused, i, g, args):
     """When a derivative of the derivative is wanted (DADVI's Hessian), the hand-written VJP, plain
     NumPy, cannot be traced: differentiate the plain formula instead, which autograd can trace."""
     plain = PLAIN[fused]
-
-    def sums(a):
-        r = plain(*(args[:i] + (a,) + args[i + 1:]))
-        return anp.sum(anp.reshape(r, (anp.shape(r)[0], -1)), axis=1) if anp.ndim(r) > 1 else r
-    return make_vjp(sums)(args[i])[0](g)
+    return make_vjp(lambda a: draw_sums(plain(*(args[:i] + (a,) + args[i + 1:]))))(args[i])[0](g)
 
 
 def _remembered(prepare):

@@ -320,10 +320,7 @@ def degenerate(model, guide, phi, theta):
                 block.span, model.source,
                 hint="a scale param fitted by maximum likelihood can collapse onto the data: give it a prior "
                      "(make it a latent, as in %s ~ HalfNormal(1)) or a lower bound away from 0" % block.name)
-    runaway = _runaway_latent(model, guide, phi)
-    if runaway is not None:
-        return runaway
-    return None
+    return _runaway_latent(model, guide, phi)
 
 
 def _describe_values(values):

@@ -234,19 +234,22 @@ def _check_bounds(decl, arr, compiler, scope, source):
 
 def _check_constrained(decl, arr, source):
     t, msg = decl.type, None
-    if t.base == "simplex" and not np.all(arr >= 0):
-        bad = arr < 0
-        msg = "expected a simplex (non-negative, summing to 1), found %s%s" % (_first_bad_value(arr, bad), _where(bad))
-    elif t.base == "simplex" and not np.allclose(arr.sum(-1), 1.0, atol=1e-8):
-        sums = arr.sum(-1)
-        bad = ~np.isclose(sums, 1.0, atol=1e-8)
-        msg = "expected a simplex (non-negative, summing to 1), found a sum of %.6g%s" % (
-            _first_bad_value(sums, bad), _where(bad))
-    elif t.base == "ordered" and not np.all(np.diff(arr, axis=-1) > 0):
+    if t.base == "simplex":
+        negative, sums = arr < 0, arr.sum(-1)
+        off = ~np.isclose(sums, 1.0, atol=1e-8)
+        if np.any(negative):
+            msg = "expected a simplex (non-negative, summing to 1), found %s%s" % (
+                _first_bad_value(arr, negative), _where(negative))
+        elif np.any(off):
+            msg = "expected a simplex (non-negative, summing to 1), found a sum of %.6g%s" % (
+                _first_bad_value(sums, off), _where(off))
+    elif t.base == "ordered":
         bad = np.diff(arr, axis=-1) <= 0
-        at = tuple(np.argwhere(bad)[0])
-        msg = "expected an ordered vector (strictly increasing), found %s then %s at [%s]" % (
-            arr[at], arr[at[:-1] + (at[-1] + 1,)], ", ".join(str(int(i)) for i in at[:-1] + (at[-1] + 1,)))
+        if np.any(bad):
+            at = tuple(np.argwhere(bad)[0])
+            nxt = at[:-1] + (at[-1] + 1,)
+            msg = "expected an ordered vector (strictly increasing), found %s then %s at [%s]" % (
+                arr[at], arr[nxt], ", ".join(str(int(i)) for i in nxt))
     elif t.base == "cholesky_corr":
         if arr.shape[0] != arr.shape[1] or not np.allclose(arr, np.tril(arr)) or \
                 not np.allclose((arr ** 2).sum(-1), 1.0) or not np.all(np.diag(arr) > 0):
