@@ -104,22 +104,31 @@ class LinReg(Floor):
         return lik + lp_a + lp_b.sum(1) + lp_s, g
 
 
-class LogReg(Floor):
-    # alpha ~ Normal(0, 2.5); beta ~ Normal(0, 2.5) [D]; y ~ Bernoulli(logit = alpha + X @ beta)
+class GLM(Floor):
+    """alpha ~ Normal(0, ALPHA_SD); beta ~ Normal(0, BETA_SD) [D]; y ~ a likelihood of eta = alpha + X @ beta
+    (+ offset): likelihood(eta) gives its log density per draw and d/deta."""
+    offset = 0.0
+
     def bind(self):
         self.X, self.y = self.data["X"].astype(float), self.data["y"].astype(float)
 
     def log_joint(self, z):
         alpha, beta = z[:, 0], z[:, 1:]
-        eta = alpha[:, None] + beta @ self.X.T
-        lik = (self.y * eta - np.logaddexp(0, eta)).sum(1)
-        r = self.y - expit(eta)
-        lp_a, d_a = _normal(alpha, 0.0, 2.5)
-        lp_b, d_b = _normal(beta, 0.0, 2.5)
+        lik, r = self.likelihood(alpha[:, None] + beta @ self.X.T + self.offset)
+        lp_a, d_a = _normal(alpha, 0.0, self.ALPHA_SD)
+        lp_b, d_b = _normal(beta, 0.0, self.BETA_SD)
         g = np.empty_like(z)
         g[:, 0] = d_a + r.sum(1)
         g[:, 1:] = d_b + r @ self.X
         return lik + lp_a + lp_b.sum(1), g
+
+
+class LogReg(GLM):
+    # y ~ Bernoulli(logit = eta)
+    ALPHA_SD = BETA_SD = 2.5
+
+    def likelihood(self, eta):
+        return (self.y * eta - np.logaddexp(0, eta)).sum(1), self.y - expit(eta)
 
 
 class HierLogReg(Floor):
@@ -159,25 +168,18 @@ class HierLogReg(Floor):
         return out, grad
 
 
-class PoissonGLM(Floor):
-    # alpha ~ Normal(0, 5); beta ~ Normal(0, 1) [D]; y ~ Poisson(log_rate = alpha + X @ beta + offset)
+class PoissonGLM(GLM):
+    # y ~ Poisson(log_rate = eta), eta with an offset
+    ALPHA_SD, BETA_SD = 5.0, 1.0
+
     def bind(self):
-        self.X, self.y = self.data["X"].astype(float), self.data["y"].astype(float)
+        super().bind()
         self.offset = self.data["offset"].astype(float)
         self.lgamma = gammaln(self.y + 1).sum()
 
-    def log_joint(self, z):
-        alpha, beta = z[:, 0], z[:, 1:]
-        eta = alpha[:, None] + beta @ self.X.T + self.offset
+    def likelihood(self, eta):
         rate = np.exp(eta)
-        lik = (self.y * eta - rate).sum(1) - self.lgamma
-        r = self.y - rate
-        lp_a, d_a = _normal(alpha, 0.0, 5.0)
-        lp_b, d_b = _normal(beta, 0.0, 1.0)
-        g = np.empty_like(z)
-        g[:, 0] = d_a + r.sum(1)
-        g[:, 1:] = d_b + r @ self.X
-        return lik + lp_a + lp_b.sum(1), g
+        return (self.y * eta - rate).sum(1) - self.lgamma, self.y - rate
 
 
 FLOORS = {"coin": Coin, "normal_normal": NormalNormal, "eight_schools": EightSchools, "linreg": LinReg,
