@@ -139,10 +139,11 @@ class MinibatchObjective(infer._Objective):
     coordinates of z, the batch's row numbers)."""
 
     def __init__(self, compiled, guide, rows):
-        if compiled.discrete or compiled.counts:
-            raise PPLError("batch_size works with continuous latents; this model has discrete ones (%s)" % ", ".join(
-                site.name for site in compiled.discrete + compiled.counts), None, compiled.source,
-                hint="fit without batch_size: discrete latents are summed out over all rows")
+        sites = compiled.discrete + compiled.counts
+        if sites:
+            raise PPLCheckError("batch_size works with continuous latents; '%s' is discrete" % sites[0].name,
+                                sites[0].span, compiled.source,
+                                hint="fit without batch_size: discrete latents are summed out over all rows")
         super().__init__(compiled, guide)
         self.rows = rows
         self.batch_model = compile_model(compiled.bound, rows)
