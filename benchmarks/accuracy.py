@@ -108,7 +108,7 @@ def run(name, guide, method, options):
                 reached.update(evals=evals, seconds=t0 - start - spent[0])
         spent[0] += time.perf_counter() - t0
 
-    from ppl import guides
+    from ppl.inference import guides
     monitor.guide = guides.make(guide, compiled.dim, options.get("rank"))
     fit = model.fit(data, seed=0, guide=guide, method=method, monitor=monitor, **options)
     seconds = time.perf_counter() - start - spent[0]

@@ -97,8 +97,9 @@ def per_gradient(name):
     import ppl
     from conftest import BENCH_MODELS
     from floor import FLOORS
-    from ppl import guides, infer
-    from ppl.api import _keep_freed_heap
+    from ppl.inference import guides
+    from ppl.inference import infer
+    from ppl.frontends.api import _keep_freed_heap
     _keep_freed_heap()          # as Model.fit does: large temporaries are not mapped afresh every call
     if name in GROWN:
         name, data = grown(name)
@@ -122,7 +123,7 @@ def answer(name):
     """In a fresh process: fit until the bar is met; print what it took as JSON."""
     import ppl
     from conftest import BENCH_MODELS
-    from ppl import guides
+    from ppl.inference import guides
     data, ref = load(name)
     goal = target(name, data, ref)
     model = ppl.compile(BENCH_MODELS[name])

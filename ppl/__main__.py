@@ -1,5 +1,6 @@
+"""`python -m ppl`: the command line (ppl.frontends.cli)."""
 import sys
 
-from .cli import main
+from .frontends.cli import main
 
 sys.exit(main())

@@ -5,7 +5,7 @@ import scipy.stats as st
 from pathlib import Path
 
 import ppl
-from ppl.amortised import amortised_guide
+from ppl.inference.amortised import amortised_guide
 from ppl.errors import PPLError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import ppl
-from ppl import data as datafiles
+from ppl.model import data as datafiles
 
 MODEL = """data J: int
 data y: real[J]

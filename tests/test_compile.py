@@ -99,8 +99,8 @@ v ~ MultivariateNormal(zeros(3), scale_tril = s * L)
     x = np.array([0, 2, 1, 1, 2])
     v = RNG.normal(size=(4, 3))
     c = ppl.compile(text).bind({"K": 3, "x": x, "v": v})
-    from ppl import transforms
-    from ppl.distributions import lkj_cholesky_lpdf
+    from ppl.model import transforms
+    from ppl.model.distributions import lkj_cholesky_lpdf
 
     def ref(u):
         w, jw = transforms.SIMPLEX.forward(u[None, :2])

@@ -11,8 +11,9 @@ from autograd import grad
 from scipy.special import logsumexp
 
 import ppl
-from ppl import guides, infer
-from ppl.counts import CountFactors
+from ppl.inference import guides
+from ppl.inference import infer
+from ppl.compiler.counts import CountFactors
 from ppl.errors import PPLError
 
 TWO_COUNTS = """

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from scipy import special, stats
 
-from ppl import transforms
-from ppl.distributions import DISTRIBUTIONS, lkj_cholesky_lpdf
+from ppl.model import transforms
+from ppl.model.distributions import DISTRIBUTIONS, lkj_cholesky_lpdf
 
 pos = st.floats(0.05, 20.0)
 real = st.floats(-10.0, 10.0)

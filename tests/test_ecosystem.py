@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 import ppl
-from ppl.distributions import DISTRIBUTIONS
+from ppl.model.distributions import DISTRIBUTIONS
 from ppl.errors import PPLError
-from ppl.functions import FUNCTIONS
+from ppl.model.functions import FUNCTIONS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, os.pardir)
@@ -82,7 +82,7 @@ def test_html_reprs(fit):
 
 def test_npz_and_pandas_data(tmp_path):
     np.savez(tmp_path / "d.npz", J=8, y=np.array(DATA["y"], float), sigma=np.array(DATA["sigma"], float))
-    from ppl import data
+    from ppl.model import data
     loaded = data.read(str(tmp_path / "d.npz"))
     model = ppl.load(EIGHT)
     a = model.fit(loaded, seed=0).summary()["mu"]["mean"]

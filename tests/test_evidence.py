@@ -8,7 +8,8 @@ import pytest
 from scipy import special, stats
 
 import ppl
-from ppl import evidence, psis
+from ppl.results import evidence
+from ppl.results import psis
 from conftest import BENCH_MODELS, bench_data
 
 
@@ -56,7 +57,7 @@ def test_iwae_rises_with_k_when_q_is_not_exact():
     centred = BENCH_MODELS["eight_schools"].replace("eta: real[J] ~ Normal(0, 1)\ntheta = mu + tau * eta",
                                                     "theta: real[J] ~ Normal(mu, tau)")
     fit = ppl.compile(centred).fit(bench_data("eight_schools"), seed=0)
-    from ppl import infer
+    from ppl.inference import infer
     lw = infer.log_weights(fit.compiled, fit.guide, fit.phi, fit.theta, np.random.default_rng(1), 40000)
     bounds = [evidence.iwae(lw, k) for k in (1, 10, 100, 1000)]
     assert bounds[0][0] == pytest.approx(lw.mean())

@@ -147,7 +147,7 @@ def test_edge_sizes_end_in_a_fit_or_a_clear_error():
 
 
 def test_sticking_the_landing_has_lower_gradient_variance_near_the_optimum():
-    from ppl import infer
+    from ppl.inference import infer
     from autograd import grad
     data = bench_data("normal_normal")
     fit = ppl.compile(BENCH_MODELS["normal_normal"]).fit(data, seed=0)
@@ -165,7 +165,8 @@ def test_sticking_the_landing_has_lower_gradient_variance_near_the_optimum():
 
 
 def test_convergence_is_judged_from_the_iterates_own_noise():
-    from ppl import guides, infer
+    from ppl.inference import guides
+    from ppl.inference import infer
     g = guides.MeanField(3)
     phi = np.concatenate([np.zeros(3), np.log([1.0, 2.0, 0.5])])
     rng = np.random.default_rng(0)

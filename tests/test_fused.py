@@ -6,8 +6,9 @@ import pytest
 from autograd import grad
 import autograd.numpy as anp
 
-from ppl import fused
-from ppl.distributions import FUSED
+from ppl.compiler import sums
+from ppl.model import fused
+from ppl.model.distributions import FUSED
 
 S, N = 3, 4
 RNG = np.random.default_rng(0)
@@ -58,8 +59,8 @@ def test_fused_matches_the_plain_formula_and_its_gradient(lpdf, shapes):
 
 def test_add_all_adds_and_sends_the_gradient_to_every_term():
     a, b, c = RNG.normal(size=S), 2.5, RNG.normal(size=(S,))
-    assert np.allclose(fused.add_all(a, b, c), a + b + c)
-    g = grad(lambda x: anp.sum(fused.add_all(x, b, x * 2.0) ** 2))(a)
+    assert np.allclose(sums.add_all(a, b, c), a + b + c)
+    g = grad(lambda x: anp.sum(sums.add_all(x, b, x * 2.0) ** 2))(a)
     np.testing.assert_allclose(g, 2 * (a + b + 2 * a) * 3)
 
 
@@ -96,12 +97,12 @@ def test_second_derivatives_follow_the_plain_formulas():
 
 
 def test_log_joint_total_with_more_terms_than_one_call_takes():
-    # an unrolled loop: a term per iteration, more than fused.MAX_TERMS of them
+    # an unrolled loop: a term per iteration, more than sums.MAX_TERMS of them
     import ppl
     text = "data y: real[N]\nmu ~ Normal(0, 1)\ns ~ HalfNormal(1)\nfor t in range(N) {\n  y[t:t+1] ~ Normal(mu, s)\n}"
     compiled = ppl.compile(text).bind({"y": list(np.linspace(-1, 1, 100))})
     z = RNG.normal(0, 0.3, (3, compiled.dim))
-    assert len(compiled.term_values(z)) > fused.MAX_TERMS
+    assert len(compiled.term_values(z)) > sums.MAX_TERMS
     theta = np.zeros(0)
     np.testing.assert_allclose(compiled.log_joint_total(z, theta), np.sum(compiled.log_joint(z, theta)), rtol=1e-12)
     np.testing.assert_allclose(grad(lambda zz: compiled.log_joint_total(zz, theta))(z),

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import ppl
-from ppl.distributions import DISTRIBUTIONS
-from ppl.functions import FUNCTIONS
+from ppl.model.distributions import DISTRIBUTIONS
+from ppl.model.functions import FUNCTIONS
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 SHORT, LONG = 250, 5000          # per test: two tests, so 500 and 10,000 in all

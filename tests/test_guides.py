@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ppl import guides
+from ppl.inference import guides
 
 
 def random_phi(guide, rng):

@@ -3,8 +3,8 @@ errors a person can make, each a PPLError pointing at the place."""
 import pytest
 
 import ppl
-from ppl import ast
-from ppl.syntax import parse
+from ppl.language import ast
+from ppl.language.syntax import parse
 
 PROGRAMS = {
     "coin": """

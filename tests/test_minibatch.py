@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import ppl
-from ppl import guides, infer
+from ppl.inference import guides
+from ppl.inference import infer
 from ppl.errors import PPLError
-from ppl.minibatch import MinibatchObjective, row_batch
+from ppl.inference.minibatch import MinibatchObjective, row_batch
 
 from conftest import BENCH_MODELS, bench_data
 from exact_meanfield import linreg_meanfield

@@ -8,8 +8,8 @@ import pytest
 
 import ppl
 from ppl.errors import PPLError
-from ppl.repl import inputs, needs_more
-from ppl.session import Quit, Session
+from ppl.frontends.repl import inputs, needs_more
+from ppl.frontends.session import Quit, Session
 
 EIGHT_SCHOOLS = open(os.path.join(os.path.dirname(__file__), "eight_schools_session.txt")).read().splitlines()
 

@@ -6,7 +6,7 @@ from autograd import elementwise_grad, grad
 import autograd.numpy as anp
 import autograd.scipy.special as reference
 
-from ppl import special
+from ppl.model import special
 
 X = np.array([0.3, 1.7, 4.2, 11.0])
 U = np.array([-3.0, -0.2, 0.4, 2.5])

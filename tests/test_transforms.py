@@ -5,7 +5,7 @@ import pytest
 from autograd import jacobian
 from hypothesis import given, settings, strategies as st
 
-from ppl import transforms as T
+from ppl.model import transforms as T
 
 vec = lambda n: st.lists(st.floats(-4, 4), min_size=n, max_size=n).map(np.array)
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import ppl
-from ppl import warmstart
+from ppl.inference import warmstart
 from ppl.errors import PPLError
-from ppl.guides import make
+from ppl.inference.guides import make
 
 EIGHT = open("examples/eight_schools.ppl").read()
 DATA = {"J": 8, "y": [28, 8, -3, 7, -1, 1, 18, 12], "sigma": [15, 10, 16, 11, 9, 11, 10, 18]}

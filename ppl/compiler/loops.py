@@ -1,0 +1,83 @@
+"""The handler of `for i in a:b`: one vectorised pass with the loop variable bound to the whole index
+vector where that means the same log density as unrolling, else the loop unrolled (its bounds are known
+once data is bound)."""
+import numpy as onp
+
+from ..errors import PPLCheckError
+from ..language import ast
+from ..model.expressions import constant
+from . import resolve
+
+MAX_UNROLL = 100_000
+
+
+def loop(c, s, scope, top):
+    """A loop whose body is only `~` statements runs as one vectorised pass, with the loop variable
+    bound to the whole index vector, if on its first iterations that gives the same log density
+    as unrolling at random points (where the two differ, the shapes mean different things).
+    Otherwise the loop is unrolled."""
+    start, stop = (resolve.loop_bound(c, x, scope) for x in (s.start, s.stop))
+    if stop <= start or not s.body:
+        return
+    if stop - start > 1 and all(isinstance(b, ast.Sample) for b in s.body):
+        prefix = min(stop, start + 16)
+        mark = _mark(c)
+        vectorised = _try(lambda: _body(c, s, scope, constant(onp.arange(start, prefix), True)))
+        candidate = c.steps[mark[0]:]
+        _rewind(c, mark)
+        if vectorised:
+            for i in range(start, prefix):
+                _body(c, s, scope, constant(i, True))
+            same = _same_density(c, mark, candidate)
+            _rewind(c, mark)
+            if same and _try(lambda: _body(c, s, scope, constant(onp.arange(start, stop), True))):
+                return
+            _rewind(c, mark)
+    if stop - start > MAX_UNROLL:
+        raise c.error("this loop has %d iterations, too many to unroll" % (stop - start), s.span,
+                      hint="write the statement vectorised (slices or index arrays) instead of a loop")
+    for i in range(start, stop):
+        _body(c, s, scope, constant(i, True))
+
+
+def _body(c, s, scope, index):
+    body = dict(scope)
+    body[s.var] = index
+    for b in s.body:
+        c.statement(b, body, top=False)
+
+
+def _try(compile_body):
+    try:
+        compile_body()
+        return True
+    except PPLCheckError:
+        return False
+
+
+def _mark(c):
+    return len(c.steps), {k: counts.copy() for k, (counts, _) in c.coverage.items()}
+
+
+def _rewind(c, mark):
+    del c.steps[mark[0]:]
+    for k, counts in mark[1].items():
+        c.coverage[k][0][...] = counts
+
+
+def _same_density(c, mark, candidate):
+    rng = onp.random.default_rng(0)
+    dim, pdim = sum(b.size for b in c.latents), sum(b.size for b in c.params)
+    env = {"__z__": rng.normal(0, 0.5, (2, dim)), "__theta__": rng.normal(0, 0.1, pdim)}
+    for site in c.discrete + c.counts:     # not grouped yet: compare at one value of each
+        env[site.name] = site.first + onp.floor(rng.random((2,) + site.shape) * site.counts()).astype(int)
+    with onp.errstate(all="ignore"):
+        for step in c.steps[:mark[0]]:
+            step.density(env)
+        totals = []
+        for steps in (c.steps[mark[0]:], candidate):
+            local = dict(env)
+            totals.append(sum(onp.asarray(t, dtype=float) for t in
+                              (step.density(local) for step in steps) if t is not None))
+    a, b = (onp.broadcast_to(t, (2,)) for t in totals)
+    return bool(onp.all(onp.isfinite(a)) and onp.allclose(a, b, rtol=1e-9, atol=1e-9))

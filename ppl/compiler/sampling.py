@@ -1,0 +1,288 @@
+"""The handler of `value ~ distribution`: a new latent (continuous, enumerated or a count), a density on
+a `latent`'s slice, or an observation. Arguments are lined up with the value's rank so that a draw
+axis, where there is one, comes first; constant data are checked against the distribution's support.
+"""
+import autograd.numpy as anp
+import numpy as onp
+
+from ..language import ast
+from ..language.printer import expr_source
+from ..model import transforms
+from ..model.distributions import DISTRIBUTIONS, check_constraint
+from ..model.expressions import MAX_ELEMENTS, Value, constant, discrete_of, fmt_shape, lift
+from ..model.fused import draw_sums
+from . import resolve
+from .counts import CountSite
+from .enumeration import DiscreteSite
+from .steps import LatentStep, SampleStep, reader
+
+
+def dist_args(c, call, scope):
+    d = DISTRIBUTIONS[call.func]
+    form = d.form_for([k.name for k in call.kwargs])
+    names = [p.name for p in form.params]
+    nodes = dict(zip(names, call.args))
+    nodes.update({k.name: k.value for k in call.kwargs})
+    args = {}
+    for p in form.params:
+        node = nodes[p.name]
+        v = c.exprs.compile(node, scope)
+        if len(v.shape) < p.event_rank:
+            raise c.error("%s's '%s' needs at least %d ax%s, got shape %s" % (
+                d.name, p.name, p.event_rank, "is" if p.event_rank == 1 else "es", fmt_shape(v.shape)),
+                node.span)
+        if v.is_const:
+            broken = check_constraint(p.constraint, v.const)
+            if broken:
+                raise c.error("%s's '%s' must be %s, got %s" % (d.name, p.name, broken, _show(v.const)),
+                              node.span)
+        args[p.name] = (v, node)
+    return d, form, args
+
+
+def sample(c, s, scope, top):
+    kind = c.kinds[id(s)]
+    d, form, args = dist_args(c, s.dist, scope)
+    if kind == "latent":
+        return new_latent(c, s, scope, d, form, args)
+    value = c.exprs.compile(s.target, scope)
+    write = None
+    if kind == "prior":
+        name, pos = positions(c, s.target, scope)
+        counts, _ = c.coverage[name]
+        onp.add.at(counts.reshape(-1), pos, 1)
+        resolve.check_slice_support(c, name, d, s)
+        write = (name, pos)
+    else:
+        check_observed(c, value, d, form, args, s)
+        base = _base_name(s.target)
+        if base is not None and base in c.bound.data:
+            write = positions(c, s.target, scope)
+    add_sample(c, s.span, kind, value, d, form, args, write)
+
+
+def positions(c, target, scope):
+    """The flat positions inside the base array that an index chain (or a bare name) selects."""
+    chain = []
+    while isinstance(target, ast.Index):
+        chain.append(target)
+        target = target.target
+    base = scope[target.id]
+    pos = onp.arange(int(onp.prod(base.shape)) if base.shape else 1).reshape(base.shape)
+    for node in reversed(chain):
+        pos = pos[c.exprs.index_tuple(node.subscripts, scope)]
+    return target.id, onp.ravel(pos)
+
+
+def check_observed(c, value, d, form, args, s):
+    if not value.is_const:
+        return
+    x = onp.asarray(value.const)
+    sup = d.support
+    bad = None
+    if sup.discrete:
+        if onp.any(x != onp.round(x)):
+            bad = "integers"
+        elif onp.any(x < 0) or (isinstance(sup.upper, int) and onp.any(x > sup.upper)):
+            bad = "integers %s" % sup.describe()[9:]
+        elif sup.upper == "n" and args["n"][0].is_const and onp.any(x > args["n"][0].const):
+            bad = "integers from 0 to n"
+        elif d.categories:
+            k = args[form.params[0].name][0].shape[-1]
+            if onp.any(x > k - 1):
+                bad = "integers from 0 to %d (K-1, K = %d categories)" % (k - 1, k)
+    elif sup.kind == "positive" and onp.any(x <= 0):
+        bad = "values > 0"
+    elif sup.kind == "interval" and isinstance(sup.lower, (int, float)) and onp.any((x <= sup.lower) | (x >= sup.upper)):
+        bad = "values in %s" % sup.describe()
+    elif sup.kind == "simplex" and not (onp.all(x >= 0) and onp.allclose(x.sum(-1), 1)):
+        bad = "non-negative values summing to 1"
+    if bad:
+        raise c.error("%s's values are %s; '%s' has values outside that" % (d.name, bad, expr_source(s.target)),
+                      s.target.span)
+
+
+def new_latent(c, s, scope, d, form, args):
+    name = s.target.id
+    t = s.type
+    if d.event_rank == 2 and (t is None or t.base != "cholesky_corr"):
+        raise c.error("%s needs the value's size: declare it, as in `%s: cholesky_corr[K] ~ %s(...)`" % (
+            d.name, name, d.name), s.target.span)
+    batch = _broadcast([_batch_shape(v.shape, p.event_rank) for p, (v, _) in zip(form.params, args.values())],
+                       s, c)
+    event = ()
+    if d.event_shape is not None:
+        event = tuple(d.event_shape({k: v.shape for k, (v, _) in args.items()}))
+    if t is not None:
+        shape = resolve.shape_of(c, t, scope)
+        if not d.support.discrete:
+            resolve.check_type_support(c, t, d, s)
+    else:
+        shape = batch + event
+    if d.support.discrete:
+        return discrete_latent(c, s, scope, d, form, args, shape)
+    lower = upper = None
+    sup = d.support
+    if sup.kind == "real":
+        transform = transforms.ORDERED if t is not None and t.base == "ordered" else transforms.IDENTITY
+        if t is not None and t.base == "ordered":
+            c.warnings.append("line %d: '%s' is ordered but %s is not renormalised to ordered values; "
+                              "the evidence is off by a constant (log K! for an exchangeable prior)"
+                              % (s.span.line, name, d.name))
+    elif sup.kind == "positive":
+        transform, lower = transforms.LOWER, constant(0.0)
+    elif sup.kind == "interval":
+        transform = transforms.INTERVAL
+        lower = args[sup.lower][0] if isinstance(sup.lower, str) else constant(float(sup.lower))
+        upper = args[sup.upper][0] if isinstance(sup.upper, str) else constant(float(sup.upper))
+    elif sup.kind == "simplex":
+        transform = transforms.SIMPLEX
+    elif sup.kind == "cholesky_corr":
+        transform = transforms.CHOLESKY_CORR
+    for which, b in (("lower", lower), ("upper", upper)):
+        if b is not None:
+            resolve.fits(c, b.shape, shape, s.dist.span, "the %s bound of %s" % (which, d.name))
+            if b.discrete:
+                raise c.error("the %s bound of %s depends on a discrete latent" % (which, d.name),
+                              s.dist.span, hint="a continuous latent's support cannot change with a "
+                              "discrete latent's value")
+    block = resolve.add_block(c, c.latents, name, shape, transform, s.target.span, sup.describe())
+    step = LatentStep(block, *(None if b is None else lift(b, len(shape)) for b in (lower, upper)))
+    resolve.local_latent(c, step, resolve.over_rows(c, t) if t is not None else
+                         any(v.rows for v, _ in args.values()) and shape[:1] == (c.rows.size,))
+    c.steps.append(step)
+    c.batched_keys.add(name)
+    value = Value(shape, False, fn=reader(name), batched=True, rows=block.local)
+    scope[name] = value
+    add_sample(c, s.span, "latent", value, d, form, args, (name, None))
+
+
+def discrete_latent(c, s, scope, d, form, args, shape):
+    """A latent with finite support: summed out of the log joint by enumeration (ppl.enumeration).
+    With unbounded support: a count, with a factor of q of its own (ppl.counts)."""
+    name = s.target.id
+    lower, upper = resolve.int_bounds(c, s.type, scope)
+    if d.support.upper is None and upper is None:
+        if lower is not None:
+            raise c.error("a count latent with only a lower bound is not supported", s.type.span,
+                          hint="give it an upper bound too (it is then summed out over that range), or none")
+        c.counts.append(CountSite(name, shape, d.name, s.target.span))
+    else:
+        c.discrete.append(finite_site(c, s, d, form, args, shape, lower, upper))
+    value = Value(shape, True, fn=reader(name), batched=True, discrete=frozenset([name]))
+    scope[name] = value
+    add_sample(c, s.span, "latent", value, d, form, args, (name, None))
+
+
+def finite_site(c, s, d, form, args, shape, lower=None, upper=None):
+    """The values a discrete latent is summed over: its support, or the range its declared type
+    gives (then its prior is renormalised over that range: a truncated prior)."""
+    n = None
+    if d.categories:
+        natural = args[form.params[0].name][0].shape[-1] - 1
+    elif d.support.upper == "n":
+        n = args["n"][0]
+        if not n.is_const:
+            raise c.error("a discrete latent's number of trials must be known from data", s.dist.span)
+        natural = int(onp.max(n.const)) if onp.size(n.const) else 0
+    else:
+        natural = d.support.upper      # None: unbounded
+    first = 0 if lower is None else lower
+    last = natural if upper is None else upper
+    if first < 0 or (natural is not None and last > natural) or last < first:
+        raise c.error("'%s' is declared int<lower=%d, upper=%d>, which is not inside %s's support (%s)" % (
+            s.target.id, first, last, d.name, d.support.describe() if natural is None else
+            "0..%d" % natural), s.type.span, hint="the bounds may only narrow the support")
+    size = last - first + 1
+    if size * max(1, int(onp.prod(shape))) > MAX_ELEMENTS:
+        raise c.error("'%s' has too many values to enumerate" % s.target.id, s.target.span)
+    values = first + onp.arange(size).reshape((size,) + (1,) * len(shape))
+    valid = values <= onp.broadcast_to(n.const, shape) if n is not None else None
+    truncated = first > 0 or natural is None or last < natural
+    return DiscreteSite(s.target.id, shape, size, s.target.span, valid, first, truncated)
+
+
+def add_sample(c, span, kind, value, d, form, args, write):
+    ev = d.event_rank
+    vbatch = _batch_shape(value.shape, ev)
+    if len(value.shape) < ev:
+        raise c.error("%s's values have %d ax%s, this has shape %s" % (
+            d.name, ev, "is" if ev == 1 else "es", fmt_shape(value.shape)), span)
+    aligned = {}
+    for p in form.params:
+        v, node = args[p.name]
+        resolve.fits(c, _batch_shape(v.shape, p.event_rank), vbatch, node.span, "%s's '%s'" % (d.name, p.name))
+        if p.event_rank and ev:
+            pevent = v.shape[len(v.shape) - p.event_rank:]
+            vevent = value.shape[len(value.shape) - ev:]
+            want = vevent if p.event_rank == ev else vevent * 2
+            if pevent != want:
+                raise c.error("%s's '%s' has shape %s; the value needs %s" % (
+                    d.name, p.name, fmt_shape(pevent), fmt_shape(want)), node.span)
+        aligned[p.name] = lift(v, len(vbatch) + p.event_rank)
+    names = [p.name for p in form.params]
+    values = [args[n][0] for n in names] + [value]
+    if any(v.rows for v in values) and not value.rows:
+        raise c.error("with batch_size, this density depends on the subsampled rows of %s, but its value "
+                      "is not one of those rows" % c.rows.axis, span,
+                      hint="a minibatch can only scale up terms that are one per row (observations, "
+                      "per-row latents); fit without batch_size")
+    logpdf, fvalue, fargs = form.log_density, value.evaluator(), [aligned[n] for n in names]
+    pointwise = None      # the unsummed density, where there is a draw axis to keep apart
+    if all(v.is_const for v in values):
+        with onp.errstate(all="ignore"):
+            total = float(onp.sum(logpdf(value.const, *[onp.asarray(v.const, dtype=float) for v in values[:-1]])))
+        if not onp.isfinite(total):
+            raise c.error("this statement's log density is %s for the data given" % total, span,
+                          hint="a value lies outside the distribution's support")
+        lp = lambda env: total
+    elif any(v.batched for v in values):
+        def pointwise(env):
+            return logpdf(fvalue(env), *[f(env) for f in fargs])
+
+        if form.summed is not None:
+            def lp(env):  # one primitive (ppl.fused)
+                return form.summed(fvalue(env), *[f(env) for f in fargs])
+        else:
+            def lp(env):  # the draw axis comes first; sum the rest
+                return draw_sums(pointwise(env))
+    else:
+        def lp(env):
+            return anp.sum(logpdf(fvalue(env), *[f(env) for f in fargs]))
+    if value.rows:
+        lp = _scaled(lp, c.rows.scale)
+    full_shape = None
+    if kind == "observe" and write is not None:
+        full_shape = c.bound.data[write[0]].shape
+    elif kind == "prior":
+        full_shape = next(b for b in c.latents if b.name == write[0]).shape
+    c.steps.append(SampleStep(span, kind, value, form, aligned, lp, write, full_shape,
+                              pointwise=pointwise, batch_shape=vbatch,
+                              discrete=discrete_of(values)))
+
+
+def _scaled(lp, scale):
+    return lambda env: lp(env) * scale
+
+
+def _base_name(target):
+    while isinstance(target, ast.Index):
+        target = target.target
+    return target.id if isinstance(target, ast.Name) else None
+
+
+def _batch_shape(shape, event_rank):
+    return tuple(shape[:len(shape) - event_rank]) if event_rank else tuple(shape)
+
+
+def _broadcast(shapes, s, compiler):
+    try:
+        return tuple(onp.broadcast_shapes(*shapes))
+    except ValueError:
+        raise compiler.error("the arguments of %s have shapes that do not fit together: %s" % (
+            s.dist.func, ", ".join(fmt_shape(x) for x in shapes)), s.dist.span) from None
+
+
+def _show(v):
+    a = onp.asarray(v)
+    return str(a.tolist()) if a.size <= 6 else "an array of shape %s" % fmt_shape(a.shape)

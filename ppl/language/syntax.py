@@ -1,0 +1,264 @@
+"""Model text -> AST. Lark parses with the grammar in grammar/ppl.lark; one
+transformer method per rule builds the dataclasses of ppl.ast."""
+import functools
+import os
+from importlib import resources
+
+import math
+
+import lark
+from lark import Lark, Transformer, v_args
+
+from . import ast
+from ..errors import PPLSyntaxError, Source, Span
+
+
+def _grammar_text():
+    # A source checkout keeps the grammar at the top level; an installed wheel ships it as ppl.grammar.
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "grammar", "ppl.lark")
+    if os.path.exists(here):
+        with open(here, encoding="utf-8") as f:
+            return f.read()
+    return resources.files("ppl.grammar").joinpath("ppl.lark").read_text(encoding="utf-8")
+
+
+class _WrapInsideBrackets:
+    """Post-lexer: a newline inside ( ) or [ ] continues the statement."""
+    always_accept = ("_NL",)
+
+    def process(self, stream):
+        depth = 0
+        for tok in stream:
+            if tok.type in ("LPAR", "LSQB"):
+                depth += 1
+            elif tok.type in ("RPAR", "RSQB"):
+                depth = max(0, depth - 1)
+            elif tok.type == "_NL" and depth > 0:
+                continue
+            yield tok
+
+
+@functools.lru_cache(maxsize=1)
+def _parser():
+    return Lark(_grammar_text(), parser="lalr", propagate_positions=True,
+                postlex=_WrapInsideBrackets(), maybe_placeholders=True)
+
+
+def _span(meta_or_token):
+    m = meta_or_token
+    return Span(m.line, m.column, m.end_line, m.end_column)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    def start(self, meta, children):
+        stmts = children[0] or []
+        span = _span(meta) if not getattr(meta, "empty", True) else Span(1, 1, 1, 1)
+        return ast.Program(span, stmts)
+
+    def statements(self, meta, children):
+        return list(children)
+
+    # declarations
+    def data_decl(self, meta, c):
+        return ast.DataDecl(_span(meta), str(c[0]), c[1])
+
+    def param_decl(self, meta, c):
+        return ast.ParamDecl(_span(meta), str(c[0]), c[1], c[2])
+
+    def latent_decl(self, meta, c):
+        return ast.LatentDecl(_span(meta), str(c[0]), c[1])
+
+    def typed_sample(self, meta, c):
+        return ast.Sample(_span(meta), ast.Name(_span(c[0]), str(c[0])), c[2], c[1])
+
+    def sample(self, meta, c):
+        return ast.Sample(_span(meta), c[0], c[1])
+
+    def assign(self, meta, c):
+        return ast.Assign(_span(meta), str(c[0]), c[1])
+
+    def for_loop(self, meta, c):
+        var, a, b, body = c
+        start, stop = (a, b) if b is not None else (ast.Number(a.span, 0, True), a)
+        return ast.For(_span(meta), str(var), start, stop, body or [])
+
+    # types
+    def type(self, meta, c):
+        base, bounds, dims = c
+        t = ast.Type(_span(meta), str(base), dims=dims or [])
+        for name, expr in bounds or []:
+            if name.value not in ("lower", "upper"):
+                raise PPLSyntaxError("unknown type bound '%s'" % name, _span(name),
+                                     hint="a type takes lower= and upper=, as in real<lower=0, upper=1>")
+            if getattr(t, name.value) is not None:
+                raise PPLSyntaxError("'%s' is given twice" % name, _span(name))
+            setattr(t, name.value, expr)
+        return t
+
+    def bounds(self, meta, c):
+        return list(c)
+
+    def bound(self, meta, c):
+        return (c[0], c[1])
+
+    def dims(self, meta, c):
+        return list(c)
+
+    # distributions and calls
+    def dist(self, meta, c):
+        return self._call(meta, c[0], c[1])
+
+    def call(self, meta, c):
+        return self._call(meta, c[0], c[1])
+
+    def _call(self, meta, name, args):
+        positional, keywords = [], []
+        for a in args or []:
+            if isinstance(a, ast.Keyword):
+                if any(k.name == a.name for k in keywords):
+                    raise PPLSyntaxError("argument '%s' is given twice" % a.name, a.span)
+                keywords.append(a)
+            elif keywords:
+                raise PPLSyntaxError("a positional argument follows a keyword argument", a.span,
+                                     hint="put positional arguments first")
+            else:
+                positional.append(a)
+        return ast.Call(_span(meta), str(name), _span(name), positional, keywords)
+
+    def arguments(self, meta, c):
+        return list(c)
+
+    def keyword(self, meta, c):
+        return ast.Keyword(_span(meta), str(c[0]), c[1])
+
+    # expressions
+    def add(self, meta, c):
+        return ast.BinOp(_span(meta), "+", c[0], c[1])
+
+    def sub(self, meta, c):
+        return ast.BinOp(_span(meta), "-", c[0], c[1])
+
+    def mul(self, meta, c):
+        return ast.BinOp(_span(meta), "*", c[0], c[1])
+
+    def div(self, meta, c):
+        return ast.BinOp(_span(meta), "/", c[0], c[1])
+
+    def matmul(self, meta, c):
+        return ast.BinOp(_span(meta), "@", c[0], c[1])
+
+    def pow(self, meta, c):
+        return ast.BinOp(_span(meta), "^", c[0], c[1])
+
+    def neg(self, meta, c):
+        return ast.Neg(_span(meta), c[0])
+
+    def unary(self, meta, c):  # unary plus
+        return c[0]
+
+    def number(self, meta, c):
+        text = str(c[0])
+        is_int = not any(ch in text for ch in ".eE")
+        value = int(text) if is_int and len(text) < 20 else float(text)
+        if not math.isfinite(value) or (is_int and abs(value) > 2 ** 53):
+            raise PPLSyntaxError("the number %s is too large" % (text if len(text) < 30 else text[:20] + "..."),
+                                 _span(meta), hint="integers go up to 2^53 and reals up to about 1.8e308")
+        return ast.Number(_span(meta), value, is_int)
+
+    def name(self, meta, c):
+        return ast.Name(_span(meta), str(c[0]))
+
+    def array(self, meta, c):
+        return ast.Array(_span(meta), [x for x in c if x is not None])
+
+    def index(self, meta, c):
+        return ast.Index(_span(meta), c[0], c[1])
+
+    def subscripts(self, meta, c):
+        return list(c)
+
+    def slice(self, meta, c):
+        return ast.Slice(_span(meta), c[0], c[1])
+
+
+_TOKEN_WORDS = {
+    "_NL": "end of line", "$END": "end of input", "LPAR": "'('", "RPAR": "')'", "LSQB": "'['",
+    "RSQB": "']'", "LBRACE": "'{'", "RBRACE": "'}'", "COLON": "':'", "COMMA": "','", "EQUAL": "'='",
+    "TILDE": "'~'", "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'", "AT": "'@'",
+    "CIRCUMFLEX": "'^'", "LESSTHAN": "'<'", "MORETHAN": "'>'", "NAME": "a name", "NUMBER": "a number",
+    "BASE_TYPE": "a type (real, int, simplex, ordered, cholesky_corr)", "DATA": "'data'",
+    "PARAM": "'param'", "LATENT": "'latent'", "FOR": "'for'", "IN": "'in'", "RANGE": "'range'",
+}
+
+
+def _describe(expected):
+    words = sorted({_TOKEN_WORDS.get(e, e.lower()) for e in expected if not e.startswith("__")})
+    if len(words) > 6:
+        return "a statement or an expression" if "a name" in words else ", ".join(words[:6]) + ", ..."
+    return " or ".join(words)
+
+
+def _found(token):
+    if token.type == "$END":
+        return "end of input"
+    if token.type == "_NL":
+        return "end of line"
+    return "'%s'" % token.value
+
+
+def _syntax_error(err, source):
+    if isinstance(err, lark.UnexpectedCharacters):
+        ch = source.text[err.pos_in_stream] if err.pos_in_stream < len(source.text) else "?"
+        span = Span(err.line, err.column, err.line, err.column + 1)
+        hint = None
+        if ch in "\"'":
+            hint = "the language has no strings; data are passed from Python or a data file"
+        elif ch in "<>=!&|":
+            hint = "comparisons and logic are not part of the language; use data to select values"
+        return PPLSyntaxError("unexpected character %r" % ch, span, source, hint)
+    if isinstance(err, lark.UnexpectedToken):
+        tok = err.token
+        if tok.type == "$END":
+            lines = source.text.splitlines() or [""]
+            span = Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
+        else:
+            line, col = tok.line, tok.column
+            span = Span(line, col, tok.end_line or line, (tok.end_column or col + 1))
+        expected = _describe(err.expected)
+        hint = None
+        if tok.type == "_NL" and "RPAR" in err.expected:
+            hint = "a '(' is not closed"
+        elif tok.type == "$END" and "RBRACE" in err.expected:
+            hint = "a '{' block is not closed with '}'"
+        elif tok.type == "EQUAL" and "TILDE" not in err.expected:
+            hint = "'=' defines a derived quantity (NAME = expr); '~' gives a distribution"
+        elif tok.type == "_NL":
+            hint = "the statement ends too early"
+        elif tok.type == "NAME" and tok.value in {"data", "param", "latent", "for"}:
+            hint = "'%s' starts a statement; each statement goes on its own line" % tok.value
+        return PPLSyntaxError("unexpected %s; expected %s" % (_found(tok), expected), span, source, hint)
+    if isinstance(err, lark.UnexpectedEOF):
+        lines = source.text.splitlines() or [""]
+        span = Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
+        return PPLSyntaxError("unexpected end of input; expected %s" % _describe(err.expected), span, source)
+    return PPLSyntaxError(str(err), None, source)
+
+
+def parse(text, filename="<string>"):
+    """Parse model text into an ast.Program; raise PPLSyntaxError on bad input."""
+    source = Source(text, filename)
+    if not text.endswith("\n"):
+        text = text + "\n"
+    try:
+        program = _ToAst().transform(_parser().parse(text))
+    except lark.exceptions.VisitError as err:
+        if isinstance(err.orig_exc, PPLSyntaxError):
+            raise err.orig_exc.located(source) from None
+        raise
+    except lark.LarkError as err:
+        raise _syntax_error(err, source) from None
+    except RecursionError:
+        raise PPLSyntaxError("the model nests too deeply to parse", Span(1, 1, 1, 2), source,
+                             hint="split very long or deeply nested expressions into derived quantities") from None
+    return program, source

@@ -1,0 +1,339 @@
+"""A fitted model: q's draws in the constrained space, summaries, the ELBO."""
+import numpy as np
+
+from . import evidence
+from ..inference import guides
+from ..inference import infer
+from . import interop
+from . import psis
+from ..compiler.counts import CountFactors, prior_moments
+from .display import element_labels, fit_html, html_table, number as _num
+from ..errors import PPLError, PPLRuntimeError
+
+
+QUANTILES = (0.05, 0.5, 0.95)
+
+
+class Summary:
+    """One row per scalar element of every latent, param and derived quantity."""
+    columns = ("mean", "sd", "5%", "50%", "95%")
+
+    def __init__(self, rows, kinds, title=None):
+        self.rows = rows          # list of (label, {column: value})
+        self.kinds = kinds        # label -> latent | param | derived
+        self.title = title
+
+    def __getitem__(self, label):
+        for name, stats in self.rows:
+            if name == label:
+                return stats
+        raise KeyError(label)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self):
+        return len(self.rows)
+
+    def to_dict(self):
+        return {name: dict(stats) for name, stats in self.rows}
+
+    def to_dataframe(self):
+        """A pandas DataFrame: one row per element, columns mean, sd, 5%, 50%, 95%, kind."""
+        return interop.summary_dataframe(self)
+
+    def _repr_html_(self):
+        return html_table(self)
+
+    def names(self):
+        """The latents, params and derived quantities summarised, in order."""
+        return list(dict.fromkeys(label.split("[")[0] for label, _ in self.rows))
+
+    def select(self, names):
+        """The rows of these names (every element of each)."""
+        names = set(names)
+        rows = [(label, stats) for label, stats in self.rows if label.split("[")[0] in names]
+        return Summary(rows, self.kinds, self.title)
+
+    def format(self, max_rows=None):
+        """The table as text; with max_rows, longer tables are cut and say how many rows are left out."""
+        if not self.rows:
+            return "(nothing to summarise here: no continuous or count latents, params or derived quantities)"
+        width = max(len("name"), max(len(n) for n, _ in self.rows))
+        head = "%-*s" % (width, "name") + "".join("%11s" % c for c in self.columns)
+        lines = ([self.title] if self.title else []) + [head, "-" * len(head)]
+        shown = self.rows if max_rows is None or len(self.rows) <= max_rows else self.rows[:max_rows]
+        for name, stats in shown:
+            if self.kinds.get(name) == "param":
+                cells = ["%11s" % _num(stats["mean"])] + ["%11s" % "(point)"] + ["%11s" % ""] * 3
+            else:
+                cells = ["%11s" % _num(stats[c]) for c in self.columns]
+            lines.append("%-*s" % (width, name) + "".join(cells))
+        if len(shown) < len(self.rows):
+            lines.append("... %d more rows" % (len(self.rows) - len(shown)))
+        return "\n".join(lines)
+
+    def __str__(self):
+        return self.format()
+
+    __repr__ = __str__
+
+
+
+def _column_stats(col, weights=None):
+    if weights is None:
+        q = np.quantile(col, QUANTILES)
+        return {"mean": float(col.mean()), "sd": float(col.std()), "5%": float(q[0]), "50%": float(q[1]),
+                "95%": float(q[2])}
+    mean = float(np.sum(weights * col))
+    order = np.argsort(col)
+    cdf = np.cumsum(weights[order])
+    q = [float(col[order][min(np.searchsorted(cdf, p), len(col) - 1)]) for p in QUANTILES]
+    return {"mean": mean, "sd": float(np.sqrt(np.sum(weights * (col - mean) ** 2))), "5%": q[0], "50%": q[1],
+            "95%": q[2]}
+
+
+class Fit:
+    """The result of Model.fit: q over the latents, point values of the params, the ELBO."""
+
+    def __init__(self, model, compiled, guide, result, seed, method="stochastic"):
+        self.model = model
+        self.result = result              # what the optimiser returned, as Fit.save writes it
+        self.method = method
+        self.compiled = compiled
+        self.guide = guide
+        self.phi = result.phi
+        self.theta = result.theta
+        self.elbo = result.elbo
+        self.elbo_se = result.elbo_se
+        self.elbo_trace = np.asarray(result.trace)
+        self.warmup_steps = result.warmup_steps     # the trace's first entries: L-BFGS on fixed draws
+        self.status = result.status
+        self.message = result.message
+        self.grad_evals = result.grad_evals
+        self.seconds = result.seconds
+        self.warnings = list(compiled.bound.warnings) + list(compiled.warnings) + list(result.warnings)
+        self.seed = seed
+        self.mc_error = result.mc_error   # dadvi: s.e. of q's parameters over the choice of fixed draws
+        self.warm_start = None            # warmstart.WarmStart when Model.fit started from an earlier fit
+        self.batch_size = result.batch_size   # rows per step of minibatch SVI (0: all of them)
+        self._summary = None
+        self._log_weights = np.asarray(result.log_weights)   # at the final draws behind ELBO and k-hat
+        self.khat, self.kl_gap = float("nan"), None
+        if len(result.log_weights) >= 20:
+            estimate = evidence.psis_log_evidence(result.log_weights)[0]
+            self.khat = psis.khat(result.log_weights)
+            self.kl_gap = estimate - self.elbo   # about KL(q || posterior)
+        if psis.is_poor(self.khat, self.kl_gap):
+            self.warnings.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap)))
+
+    @property
+    def sampled(self):
+        """Does q have anything to draw (continuous or count latents), or is it exact (only summed-out
+        discrete latents, whose conditional posteriors are computed, not drawn)?"""
+        return bool(self.compiled.dim or self.compiled.counts)
+
+    @property
+    def converged(self):
+        return self.status == "converged"
+
+    def _rng(self, seed, stream):
+        return np.random.default_rng([self.seed if seed is None else seed, stream])
+
+    def unconstrained_draws(self, n, seed=None):
+        eps = self._rng(seed, 1).standard_normal((n, self.guide.noise_dim))
+        return np.asarray(self.guide.sample(self.phi, eps))
+
+    def draws(self, n=1000, seed=None):
+        """n draws from q of every latent, param and derived quantity: name -> array (n, *shape).
+        Discrete latents are drawn from their exact conditional posterior given each draw of q."""
+        z = self.unconstrained_draws(n, seed)
+        with np.errstate(all="ignore"):
+            return self.compiled.values(z, self.theta, rng=self._rng(seed, 4))
+
+    def discrete_posterior(self, name, draws=1000, seed=None):
+        """A discrete latent's posterior, element by element: array (*shape, K), P(name[n] = k | data)
+        for its K values (0..K-1, or lower..upper when its type declares bounds). It is exact given the rest of the model, averaged over draws of q of the continuous latents
+        (for a mixture fitted by EM, exactly the responsibilities)."""
+        sites = {site.name: site for site in self.compiled.discrete}
+        if name not in sites:
+            raise PPLError("'%s' is not a discrete latent of this model" % name,
+                           hint="discrete latents: " + (", ".join(sites) or "none"))
+        z = self.unconstrained_draws(draws if self.sampled else 1, seed)
+        with np.errstate(all="ignore"):
+            _, probs = self.compiled.discrete_posteriors(z, self.theta)
+        return probs[name].mean(axis=0)
+
+    def held_out(self, data, seed=None, max_steps=None, max_seconds=None):
+        """The fitted model on other data (held-out rows, say) with the params held at their fitted
+        values: a Fit whose ELBO is a lower bound on log p(data | params). With an amortised guide, q
+        over the new rows is the encoder's output, not refitted (the other latents keep their q);
+        otherwise q over the new data's latents is fitted afresh, as Model.fit would, params fixed."""
+        for name, value in (("max_steps", max_steps), ("max_seconds", max_seconds), ("seed", seed)):
+            if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                          and value >= 0):
+                raise PPLError("held_out(%s=%r): it takes a non-negative number" % (name, value))
+        if getattr(self.guide, "inner", None) is not None and hasattr(self.guide.inner, "for_data"):
+            raise PPLError("held_out cannot evaluate an amortised guide together with count latents yet",
+                           hint="fit without amortize to evaluate held-out data by refitting q")
+        compiled = self.model.bind(data)
+        seed = self.seed if seed is None else int(seed)
+        s = infer.Settings()
+        if max_steps is not None:
+            s.max_steps = int(max_steps)
+        if max_seconds is not None:
+            s.max_seconds = float(max_seconds)
+        if hasattr(self.guide, "for_data"):
+            guide = self.guide.for_data(compiled)
+            rng = np.random.default_rng([seed, 5])
+            log_w, value, se = infer.final_elbo(compiled, guide, self.phi, self.theta, rng, s)
+            result = infer.Result(self.phi, self.theta, value, se, [], "converged",
+                                  "q from the encoder, not refitted", 0, 0.0, [], log_w)
+        else:
+            counts = CountFactors(compiled.counts) if compiled.counts else None
+            guide = guides.make(self.guide.name, compiled.dim, self.guide.rank, counts)
+            if counts is not None:
+                guide.count_moments = prior_moments(compiled, seed)
+            result = infer.optimise(compiled, guide, seed=seed, settings=s, params=self.theta)
+        return Fit(self.model, compiled, guide, result, seed, self.method)
+
+    def posterior_predictive(self, n=1000, seed=None):
+        """Replicated data from the posterior predictive: data name -> array (n, *shape)."""
+        z = self.unconstrained_draws(n, seed)
+        _, replicas = self.compiled.simulate(self._rng(seed, 2), n, z=z, theta=self.theta)
+        return replicas
+
+    def summary(self, n=4000, corrected=False):
+        """Mean, sd and 5/50/95% quantiles of every element, from n draws of q.
+
+        corrected=True weights the draws by Pareto-smoothed importance weights p/q, which moves
+        the summaries from q towards the posterior; it is refused when k-hat is above 0.7, where
+        the weights cannot be trusted."""
+        if corrected:
+            return self._corrected_summary(max(n, 10000))
+        if self._summary is None:
+            self._summary = self._summarise(self.draws(n), n, None)
+        return self._summary
+
+    def _corrected_summary(self, n):
+        z = self.unconstrained_draws(n, None)
+        with np.errstate(all="ignore"):
+            log_w = np.asarray(self.compiled.log_joint(z, self.theta)) - np.asarray(self.guide.log_density(self.phi, z))
+            draws = self.compiled.values(z, self.theta)
+        k = psis.khat(log_w)
+        estimate, _, _ = evidence.psis_log_evidence(log_w)
+        if psis.is_poor(k, estimate - np.mean(log_w)):
+            raise PPLRuntimeError("k-hat is %.2f: importance weights cannot correct this q" % k,
+                                  hint="fit a better q first (guide='fullrank', or reparameterise)")
+        smoothed, _ = evidence.stabilised_log_weights(log_w)
+        w = np.exp(smoothed - smoothed.max())
+        return self._summarise(draws, n, w / w.sum(),
+                               "PSIS-corrected summaries (importance weights p/q, k-hat %.2f)" % k)
+
+    def _summarise(self, draws, n, weights, title=None):
+        c = self.compiled
+        groups = [(b.name, b.shape, "latent") for b in c.latents + c.counts] + \
+                 [(b.name, b.shape, "param") for b in c.params] + \
+                 [(name, shape, "derived") for name, shape in c.derived]
+        rows, kinds = [], {}
+        for name, shape, kind in groups:
+            flat = np.asarray(draws[name], dtype=float).reshape(n, -1)
+            for j, label in enumerate(element_labels(name, shape)):
+                rows.append((label, _column_stats(flat[:, j], weights)))
+                kinds[label] = kind
+        return Summary(rows, kinds, title)
+
+    def mc_error_in_sds(self):
+        """The largest Monte Carlo standard error of q's means (deterministic method), in q's sds."""
+        m, sd = self.guide.mean_sd(self.phi)
+        return float(np.max(self.mc_error[:self.guide.dim] / np.asarray(sd)))
+
+    def params(self):
+        """The fitted point values of the params: name -> array."""
+        values = self.compiled.values(np.zeros((1, self.compiled.dim + self.compiled.count_dim)), self.theta)
+        return {b.name: values[b.name][0] for b in self.compiled.params}
+
+    def evidence(self, draws=None, k=50, seed=None):
+        """Estimates of log p(x): the ELBO, the importance-weighted bound IWAE_k and a Pareto-smoothed
+        importance sampling estimate, each with its Monte Carlo standard error. By default from the
+        draws of q behind the fit's ELBO and k-hat (so the numbers agree); from `draws` fresh ones if
+        given."""
+        if not (isinstance(k, int) and k >= 1) or not (draws is None or (isinstance(draws, int) and draws >= 2 * k)):
+            raise PPLError("evidence(draws=%r, k=%r): k must be a whole number of at least 1 and draws at least "
+                           "2k" % (draws, k), hint="IWAE_k averages groups of k draws and needs two groups or more")
+        if draws is None and seed is None and len(self._log_weights) >= 2 * k:
+            return evidence.estimate(self._log_weights, k)
+        log_w = infer.log_weights(self.compiled, self.guide, self.phi, self.theta, self._rng(seed, 3),
+                                  draws or max(10000, 2 * k))
+        return evidence.estimate(log_w, k)
+
+    def report(self, max_rows=None):
+        """What the CLI prints after a fit: the table (cut at max_rows), the bound, the status."""
+        lines = [self.summary().format(max_rows), ""]
+        if self.sampled:
+            lines.append("ELBO %.3f (Monte Carlo s.e. %.3f): a lower bound on log p(data)" % (self.elbo, self.elbo_se))
+        else:
+            lines.append("ELBO %.3f = log p(data%s): with no continuous latents the bound is exact" % (
+                self.elbo, " | params" if self.compiled.params else ""))
+        if self.method == "em":
+            lines.append("%s after %d EM iterations (%d gradient evaluations in M-steps) in %.2f s" % (
+                self.status, len(self.elbo_trace) - 1, self.grad_evals, self.seconds))
+        else:
+            lines.append("%s after %d gradient evaluations in %.2f s (%s guide)" % (
+                self.status, self.grad_evals, self.seconds, self.guide.name))
+        if self.warm_start is not None:
+            lines.append(self.warm_start.describe())
+        khat_shown = self.sampled or not self.compiled.discrete
+        if self.batch_size:
+            lines.append("minibatches of %d rows: the ELBO and its s.e. are estimated on them; no k-hat (fit.evidence() "
+                         "reads all rows)" % self.batch_size)
+        elif khat_shown:
+            lines.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap)))
+        for site in self.compiled.discrete:
+            lines.append("%s: discrete, %d values, summed out exactly; its posterior: fit.discrete_posterior('%s')"
+                         % (site.name, site.size, site.name))
+        for site in self.compiled.counts:
+            lines.append("%s: a count (%s prior); q over it is a discretised logistic, fitted by score-function "
+                         "gradients" % (site.name, site.family))
+        if self.mc_error is not None and self.guide.dim:
+            worst = self.mc_error_in_sds()
+            lines.append("fixed-draw Monte Carlo error: up to %.3f posterior sds in a mean" % worst)
+        for w in self.warnings:
+            if not (khat_shown and w.startswith("k-hat")):     # said on the k-hat line already
+                lines.append("warning: " + w)
+        return "\n".join(lines)
+
+    def _repr_html_(self):
+        return fit_html(self)
+
+    def plot_elbo(self, ax=None):
+        """The ELBO trace with the evidence estimate above it (matplotlib): the gap is about KL(q || p)."""
+        from .plots import plot_elbo
+        return plot_elbo(self, ax)
+
+    def plot_posterior(self, names=None, n=4000):
+        """Histograms (scalars) and interval plots (arrays) of q's marginals (matplotlib). Returns the figure."""
+        from .plots import plot_posterior
+        return plot_posterior(self, names, n)
+
+    def to_arviz(self, n=1000, seed=None):
+        """arviz.InferenceData: posterior (n draws of q, one chain), observed_data, posterior_predictive,
+        sample_stats (lp, log_q per draw; the ELBO trace; the ELBO, its s.e. and k-hat as attributes)."""
+        return interop.to_arviz(self, n, seed)
+
+    def save(self, path):
+        """Write this fit to a file (.npz: arrays, and the model text, data and settings as JSON; no
+        pickle), to be read back by ppl.load_fit(path)."""
+        from .saving import save_fit
+        save_fit(self, path)
+
+    def to_json(self):
+        return {"summary": self.summary().to_dict(), "elbo": self.elbo, "elbo_se": self.elbo_se,
+                "status": self.status, "message": self.message, "grad_evals": self.grad_evals,
+                "seconds": self.seconds, "seed": self.seed, "guide": self.guide.name, "method": self.method,
+                "khat": self.khat,
+                "warnings": self.warnings}
+
+    def __repr__(self):
+        return "<Fit %s: ELBO %.3f ± %.3f, %d latent dims, %s>" % (
+            self.model.name, self.elbo, self.elbo_se, self.guide.dim, self.status)

@@ -1,0 +1,183 @@
+"""Fits and checkpoints on disk, in a format that cannot run code when read.
+
+One file is a NumPy .npz archive (read with allow_pickle=False) holding plain numeric arrays and one
+entry, `__meta__`, that is UTF-8 JSON stored as bytes. Nothing is pickled, so a file from someone
+else can be loaded without trusting them. Each file records the model's text and a fingerprint of
+it and of the data, so a fit is never attached to a model or data it did not come from.
+"""
+import hashlib
+import json
+import os
+import re
+import zipfile
+
+import numpy as np
+
+from ..errors import PPLError
+
+FORMAT = "ppl-fit"
+VERSION = 1
+META = "__meta__"
+
+
+def model_fingerprint(text):
+    """The model's statements, comments and spacing aside: a fit belongs to the program, not its layout."""
+    lines = (re.sub(r"\s+", " ", re.sub(r"#[^\n]*", "", line)).strip() for line in text.splitlines())
+    return hashlib.sha256("\n".join(line for line in lines if line).encode()).hexdigest()
+
+
+def data_fingerprint(data):
+    h = hashlib.sha256()
+    for name in sorted(data):
+        a = np.ascontiguousarray(data[name])
+        h.update(("%s %s %s;" % (name, a.dtype.str, a.shape)).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def file_path(path, what):
+    """A path given by a person, as text: anything else is a PPLError, not numpy's TypeError."""
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise PPLError("%s must be a file path, got %s" % (what, type(path).__name__),
+                       hint='as in "fit.npz"') from None
+
+
+def write(path, meta, arrays):
+    """Write atomically: a checkpoint interrupted half-way never replaces a good one."""
+    path = file_path(path, "the file to write")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise PPLError("cannot write %s: the folder %s does not exist" % (path, folder))
+    entries = {k: np.asarray(v) for k, v in arrays.items()}
+    for name, a in entries.items():
+        if a.dtype == object:       # never written, so never needed when read
+            raise PPLError("internal: %s is not a numeric array" % name)
+    entries[META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **entries)
+        os.replace(tmp, path)
+    except OSError as err:
+        raise PPLError("cannot write %s: %s" % (path, err.strerror or err)) from None
+
+
+def read(path, kind):
+    """(meta, arrays) of a file written by write(); any other file is a PPLError naming it."""
+    path = file_path(path, "the %s file" % kind)
+    hint = "a %s file is written by %s" % (kind, "Fit.save" if kind == "fit" else "fit(..., checkpoint=PATH)")
+    if os.path.isfile(path) and not zipfile.is_zipfile(path):
+        raise PPLError("%s is not a ppl %s file (it is not an .npz archive)" % (path, kind), hint=hint)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if not hasattr(archive, "files") or META not in archive.files:
+                raise PPLError("%s is not a ppl %s file" % (path, kind), hint=hint)
+            arrays = {k: archive[k] for k in archive.files}
+    except PPLError:
+        raise
+    except OSError as err:
+        raise PPLError("cannot read %s: %s" % (path, getattr(err, "strerror", None) or err), hint=hint) from None
+    except (ValueError, zipfile.BadZipFile, EOFError, KeyError) as err:
+        raise PPLError("%s is not a ppl %s file (%s)" % (path, kind, str(err).split("\n")[0]), hint=hint) from None
+    try:
+        meta = json.loads(arrays.pop(META).tobytes().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise PPLError("%s is not a ppl %s file: its description is not JSON" % (path, kind), hint=hint) from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("kind") != kind:
+        raise PPLError("%s is not a ppl %s file" % (path, kind), hint=hint)
+    if meta.get("version") != VERSION:
+        raise PPLError("%s was written in format version %r; this ppl reads version %d" % (
+            path, meta.get("version"), VERSION))
+    return meta, arrays
+
+
+def check_belongs(meta, path, model_text, data=None):
+    """Refuse a file written for another model (or, given data, other data)."""
+    if meta.get("model_fingerprint") != model_fingerprint(model_text):
+        raise PPLError("%s was written for a different model (%s)" % (path, meta.get("model_file", "?")),
+                       hint="load it with the model it was fitted with, or fit this model afresh")
+    if data is not None and meta.get("data_fingerprint") != data_fingerprint(data):
+        raise PPLError("%s was written for other data than this" % path,
+                       hint="resume with the same data, or start afresh (warm_start=an earlier fit keeps its q)")
+
+
+def header(kind, model, compiled, guide, method, seed):
+    return {"format": FORMAT, "kind": kind, "version": VERSION, "model_text": model.text,
+            "model_file": model.filename, "model_fingerprint": model_fingerprint(model.text),
+            "data_fingerprint": data_fingerprint(compiled.bound.data), "data_names": sorted(compiled.bound.data),
+            "guide": guide.name, "rank": getattr(guide, "rank", None), "method": method, "seed": seed}
+
+
+def data_arrays(compiled):
+    return {"data/" + name: value for name, value in compiled.bound.data.items()}
+
+
+def stored_data(arrays):
+    out = {}
+    for key, value in arrays.items():
+        if key.startswith("data/"):
+            out[key[5:]] = value.item() if value.ndim == 0 else value
+    return out
+
+
+def _settings_meta(settings):
+    import dataclasses
+    return {k: v for k, v in dataclasses.asdict(settings).items() if k != "monitor"}
+
+
+def save_fit(fit, path):
+    if hasattr(fit.guide, "for_data") or hasattr(getattr(fit.guide, "inner", None), "for_data"):
+        raise PPLError("a fit with an amortised guide cannot be saved yet",
+                       hint="save the params (fit.params()) and the model instead")
+    r = fit.result
+    meta = header("fit", fit.model, fit.compiled, fit.guide, fit.method, fit.seed)
+    meta.update(elbo=r.elbo, elbo_se=r.elbo_se, status=r.status, message=r.message, grad_evals=r.grad_evals,
+                seconds=r.seconds, warnings=list(r.warnings), warmup_steps=r.warmup_steps, batch_size=r.batch_size)
+    arrays = dict(data_arrays(fit.compiled), phi=r.phi, theta=r.theta, trace=np.asarray(r.trace, dtype=float),
+                  log_weights=np.asarray(r.log_weights, dtype=float))
+    if r.mc_error is not None:
+        arrays["mc_error"] = r.mc_error
+    write(path, meta, arrays)
+
+
+def stored_result(meta, arrays, guide, path):
+    from ..inference.infer import Result
+    try:
+        phi, theta = arrays["phi"], arrays["theta"]
+        if phi.shape != (guide.size,):
+            raise PPLError("%s holds %d numbers for q; this model's %s guide has %d" % (
+                path, phi.size, guide.name, guide.size), hint="the file does not match its model")
+        return Result(phi, theta, float(meta["elbo"]), float(meta["elbo_se"]), list(arrays["trace"]),
+                      meta["status"], meta["message"], int(meta["grad_evals"]), float(meta["seconds"]),
+                      list(meta["warnings"]), arrays["log_weights"], arrays.get("mc_error"),
+                      int(meta["warmup_steps"]), int(meta.get("batch_size", 0)))
+    except (KeyError, TypeError, ValueError) as err:
+        raise PPLError("%s is damaged: %s is missing or malformed" % (path, err)) from None
+
+
+class Checkpointer:
+    """The stochastic method's state, written to one file whenever the optimiser hands it over."""
+
+    def __init__(self, path, model, compiled, guide, seed, settings):
+        self.path = file_path(path, "checkpoint")
+        self.meta = header("checkpoint", model, compiled, guide, "stochastic", seed)
+        self.meta["settings"] = _settings_meta(settings)
+        self.data = data_arrays(compiled)
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(folder):      # before the fit, not at its first checkpoint
+            raise PPLError("cannot write the checkpoint %s: the folder %s does not exist" % (self.path, folder))
+
+    def __call__(self, state):
+        meta, arrays = state.to_files()
+        write(self.path, dict(self.meta, state=meta), dict(self.data, **arrays))
+
+
+def read_checkpoint(path):
+    from ..inference.infer import StochasticState
+    meta, arrays = read(path, "checkpoint")
+    try:
+        return meta, StochasticState.from_files(meta["state"], arrays)
+    except (KeyError, TypeError, ValueError) as err:
+        raise PPLError("%s is damaged: %s is missing or malformed" % (path, err)) from None
