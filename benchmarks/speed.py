@@ -98,7 +98,7 @@ def per_gradient(name):
     from conftest import BENCH_MODELS
     from floor import FLOORS
     from ppl.inference import guides
-    from ppl.inference import infer
+    from ppl.inference.objective import ELBOObjective
     from ppl.frontends.api import _keep_freed_heap
     _keep_freed_heap()          # as Model.fit does: large temporaries are not mapped afresh every call
     if name in GROWN:
@@ -107,7 +107,7 @@ def per_gradient(name):
         data, _ = load(name)
     compiled = ppl.compile(BENCH_MODELS[name]).bind(data)
     q = guides.make("meanfield", compiled.dim)
-    objective = infer._Objective(compiled, q)
+    objective = ELBOObjective(compiled, q)
     x = np.concatenate([q.initial(), np.zeros(compiled.param_dim)])
     floor = FLOORS[name](data)
     m, log_s = q.initial()[:compiled.dim], q.initial()[compiled.dim:]

@@ -12,8 +12,8 @@ from scipy.special import logsumexp
 
 import ppl
 from ppl.inference import guides
-from ppl.inference import infer
-from ppl.compiler.counts import CountFactors
+from ppl.inference.elbo import elbo_with_counts
+from ppl.inference.count_factors import CountFactors
 from ppl.errors import PPLError
 
 TWO_COUNTS = """
@@ -53,7 +53,7 @@ def _exact_elbo_gradient(compiled, guide, phi, support=60):
 
 def _estimates(compiled, guide, phi, reps, draws, **options):
     rng = np.random.default_rng(1)
-    g = grad(lambda p, z: infer.elbo_with_counts(compiled, guide, p, None, z, **options))
+    g = grad(lambda p, z: elbo_with_counts(compiled, guide, p, None, z, **options))
     out = []
     for _ in range(reps):
         z = guide.sample(phi, rng.standard_normal((draws, guide.noise_dim)))

@@ -147,14 +147,14 @@ def test_edge_sizes_end_in_a_fit_or_a_clear_error():
 
 
 def test_sticking_the_landing_has_lower_gradient_variance_near_the_optimum():
-    from ppl.inference import infer
+    from ppl.inference.elbo import elbo
     from autograd import grad
     data = bench_data("normal_normal")
     fit = ppl.compile(BENCH_MODELS["normal_normal"]).fit(data, seed=0)
     rng = np.random.default_rng(0)
     grads = {}
     for estimator in ("reparam", "stl"):
-        g = grad(lambda phi, eps: infer.elbo(fit.compiled, fit.guide, phi, fit.theta, eps, estimator))
+        g = grad(lambda phi, eps: elbo(fit.compiled, fit.guide, phi, fit.theta, eps, estimator))
         grads[estimator] = np.array([g(fit.phi, rng.standard_normal((1, fit.guide.dim))) for _ in range(300)])
     v_reparam, v_stl = grads["reparam"].var(axis=0).sum(), grads["stl"].var(axis=0).sum()
     assert v_stl < 0.1 * v_reparam      # q is (nearly) exact here: STL's gradient (nearly) vanishes
@@ -166,18 +166,18 @@ def test_sticking_the_landing_has_lower_gradient_variance_near_the_optimum():
 
 def test_convergence_is_judged_from_the_iterates_own_noise():
     from ppl.inference import guides
-    from ppl.inference import infer
+    from ppl.inference.stochastic.averaging import iterates_settled
     g = guides.MeanField(3)
     phi = np.concatenate([np.zeros(3), np.log([1.0, 2.0, 0.5])])
     rng = np.random.default_rng(0)
     steady = phi + np.concatenate([rng.normal(0, 0.05, (500, 3)) * [1, 2, 0.5], np.zeros((500, 3))], axis=1)
-    assert infer._iterates_settled(steady, g, steady.mean(0))[0]
+    assert iterates_settled(steady, g, steady.mean(0))[0]
     drifting = steady.copy()
     drifting[:, 0] += np.linspace(0, 0.5, 500)        # the mean still moves by half an sd
-    settled, why = infer._iterates_settled(drifting, g, drifting.mean(0))
+    settled, why = iterates_settled(drifting, g, drifting.mean(0))
     assert not settled and "halves" in why
     noisy = phi + np.concatenate([rng.normal(0, 1.5, (500, 3)) * [1, 2, 0.5], np.zeros((500, 3))], axis=1)
-    assert not infer._iterates_settled(noisy, g, noisy.mean(0))[0]
+    assert not iterates_settled(noisy, g, noisy.mean(0))[0]
 
 
 @pytest.mark.parametrize("options,message", [

@@ -7,7 +7,6 @@ from autograd import grad
 import autograd.numpy as anp
 
 from ppl.compiler import sums
-from ppl.model import fused
 from ppl.model.distributions import FUSED
 
 S, N = 3, 4

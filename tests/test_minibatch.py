@@ -7,7 +7,9 @@ import pytest
 
 import ppl
 from ppl.inference import guides
-from ppl.inference import infer
+from ppl.inference.objective import ELBOObjective
+from ppl.inference.settings import Settings
+from ppl.inference.stochastic.run import optimise
 from ppl.errors import PPLError
 from ppl.inference.minibatch import MinibatchObjective, row_batch
 
@@ -40,7 +42,7 @@ def test_gradient_is_unbiased_over_every_batch(estimator):
     The model has global latents, a param, a constrained local latent (its Jacobian scaled too) and a
     data index (a[g]) that is subsampled with the rows."""
     compiled, q, rng = _hierarchical()
-    full = infer._Objective(compiled, q, estimator)
+    full = ELBOObjective(compiled, q, estimator)
     full.estimator = estimator
     f = MinibatchObjective(compiled, q, row_batch(compiled.bound, 2))
     f.estimator = estimator
@@ -81,8 +83,8 @@ def test_one_step_moves_only_the_batch_rows():
     compiled, q, rng = _hierarchical(n=40)
     f = MinibatchObjective(compiled, q, row_batch(compiled.bound, 5))
     start = q.initial()
-    r = infer.optimise(compiled, q, seed=3, init=start, objective=f,
-                       settings=infer.Settings(warmup_iters=0, max_steps=1, final_min_draws=16, final_draws=16))
+    r = optimise(compiled, q, seed=3, init=start, objective=f,
+                       settings=Settings(warmup_iters=0, max_steps=1, final_min_draws=16, final_draws=16))
     z = next(b for b in compiled.latents if b.name == "z")
     moved = np.flatnonzero(r.phi[z.offset:z.stop] != start[z.offset:z.stop])
     assert 0 < len(moved) <= 5

@@ -1,28 +1,26 @@
 """The Python front end: ppl.compile, ppl.load, Model.fit."""
-import difflib
-import numbers
 import os
 
 import numpy as np
 
-from ..inference import guides
-from ..inference import infer
-from ..results import saving
-from ..inference import warmstart
-from ..language.check import check
-from ..model.distributions import DISTRIBUTIONS
-from ..model.functions import with_user_functions
 from ..compiler.compile import compile_model
-from ..inference.amortised import amortised_guide
-from ..compiler.counts import CountFactors, prior_moments
-from ..results.display import model_html
 from ..errors import PPLError
+from ..inference import warmstart
+from ..inference.diagnostics import degenerate
+from ..inference.guide_for import guide_for
 from ..inference.minibatch import MinibatchObjective, row_batch
-from ..model.binding import bind
+from ..inference.settings import validated
+from ..language.check import check
 from ..language.printer import expr_source, type_source
-from ..results.fit import Fit
 from ..language.shapes import describe
 from ..language.syntax import parse
+from ..model.binding import bind
+from ..model.distributions import DISTRIBUTIONS
+from ..model.functions import with_user_functions
+from ..results import saving
+from ..results.display import model_html
+from ..results.fit import Fit
+from .options import FIT_ARGUMENTS, METHODS, fit_options
 
 
 _heap_tuned = False
@@ -90,63 +88,41 @@ class Model:
             return self._resume(data, resume, checkpoint, progress, settings, max_steps,
                                 dict(seed=seed, guide=guide, rank=rank, method=method, init=init,
                                      amortize=amortize, warm_start=warm_start))
-        guide, method = guide or "meanfield", method or "stochastic"
-        s = _settings(settings, seed, rank, max_steps)
-        if warm_start is not None and not isinstance(warm_start, Fit):
-            raise PPLError("warm_start must be a Fit (the result of an earlier fit), got %s" %
-                           type(warm_start).__name__)
-        if method not in METHODS:
-            raise PPLError("unknown method '%s'" % method, hint="choose one of: " + ", ".join(METHODS))
-        if guide not in guides.GUIDES:
-            raise PPLError("unknown guide '%s'" % guide, hint="choose one of: " + ", ".join(guides.GUIDES))
-        if init and not isinstance(init, dict):
-            raise PPLError("init must be a dict of param name -> initial value, got %s" % type(init).__name__,
-                           hint='as in init={"mu": [-1, 0, 1]}')
-        if s.batch_size and (method != "stochastic" or guide != "meanfield" or amortize is not None):
-            raise PPLError("batch_size works with method='stochastic', guide='meanfield' and no amortize",
-                           hint="leave batch_size out, or use those")
+        o = fit_options(seed, guide, rank, method, max_steps, init, amortize, warm_start, checkpoint, settings)
         compiled = self.bind({} if data is None else data)
-        if amortize is not None:
-            if guide != "meanfield":
-                raise PPLError("amortize replaces mean-field factors; guide='%s' cannot be amortised" % guide,
-                               hint="use guide='meanfield' (the default) with amortize")
-            q = amortised_guide(compiled, amortize, seed)
-            if compiled.counts:
-                q = guides.WithCounts(q, CountFactors(compiled.counts))
-        else:
-            q = _guide_for(compiled, guide, rank)
-        if compiled.counts:
-            q.count_moments = prior_moments(compiled, seed)
-        start = None
-        if warm_start is not None and method != "advi":     # advi keeps Stan's initialisation, as a baseline
-            start = warmstart.plan(warm_start, self, compiled, q)
-        if init:     # after the warm start: values named here win
-            try:
-                compiled.param_init = compiled.param_init_from(init)
-            except PPLError as err:
-                raise err.located(self.source)
-        options = {} if start is None or start.phi is None or method == "em" else {"init": start.phi}
-        if checkpoint is not None:
-            if method != "stochastic" or amortize is not None:
-                raise PPLError("checkpoints are written by method='stochastic' without amortize",
-                               hint="the other methods are short, or (amortize) not yet checkpointed")
-            options["checkpoint"] = saving.Checkpointer(checkpoint, self, compiled, q, seed, s)
-        fit = Fit(self, compiled, q, self._run(METHODS[method], compiled, q, seed, s, progress, options),
-                  seed, method)
+        q = guide_for(compiled, o.guide, o.rank, o.amortize, o.seed)
+        start = self._start(compiled, q, o)
+        extra = {} if start is None or start.phi is None or o.method == "em" else {"init": start.phi}
+        if o.checkpoint is not None:
+            extra["checkpoint"] = saving.Checkpointer(o.checkpoint, self, compiled, q, o.seed, o.settings)
+        fit = Fit(self, compiled, q, self._run(o.run, compiled, q, o.seed, o.settings, progress, extra), o.seed,
+                  o.method)
         fit.warm_start = start
         return fit
 
-    def _run(self, method, compiled, q, seed, s, progress, options):
+    def _start(self, compiled, q, o):
+        """Where the fit starts: the warm start's plan (or None), and the params' initial values set."""
+        start = None
+        if o.warm_start is not None and o.method != "advi":     # advi keeps Stan's initialisation, as a baseline
+            start = warmstart.plan(o.warm_start, self, compiled, q)
+        if o.init:     # after the warm start: values named here win
+            try:
+                compiled.param_init = compiled.param_init_from(o.init)
+            except PPLError as err:
+                raise err.located(self.source)
+        return start
+
+    def _run(self, method, compiled, q, seed, s, progress, extra):
         if s.batch_size:
-            options = dict(options, objective=MinibatchObjective(compiled, q, row_batch(compiled.bound, s.batch_size)))
+            extra = dict(extra, objective=MinibatchObjective(compiled, q, row_batch(compiled.bound, s.batch_size)))
         try:
             with np.errstate(all="ignore"):      # overflow is handled (and explained) where it matters
-                result = method(compiled, q, seed=seed, settings=s, progress=progress, **options)
+                result = method(compiled, q, seed=seed, settings=s, progress=progress, **extra)
         except MemoryError:
             raise PPLError("the fit needs more memory than this machine has", None, self.source,
                            hint="fewer draws per step or a smaller data set") from None
         if result.status != "interrupted":
-            problem = infer.degenerate(compiled, q, result.phi, result.theta)
+            problem = degenerate(compiled, q, result.phi, result.theta)
             if problem is not None:
                 raise problem
         return result
@@ -165,12 +141,12 @@ class Model:
         saving.check_belongs(meta, path, self.text, compiled.bound.data)
         merged = dict(meta["settings"])
         merged.update(settings)
-        s = _settings(merged, meta["seed"], meta["rank"], max_steps)
-        q = _guide_for(compiled, meta["guide"], meta["rank"])
-        options = {"resume": state}
+        s = validated(merged, meta["seed"], meta["rank"], max_steps, FIT_ARGUMENTS)
+        q = guide_for(compiled, meta["guide"], meta["rank"], moments=False)
+        extra = {"resume": state}
         if checkpoint is not None:
-            options["checkpoint"] = saving.Checkpointer(checkpoint, self, compiled, q, meta["seed"], s)
-        return Fit(self, compiled, q, self._run(infer.optimise, compiled, q, meta["seed"], s, progress, options),
+            extra["checkpoint"] = saving.Checkpointer(checkpoint, self, compiled, q, meta["seed"], s)
+        return Fit(self, compiled, q, self._run(METHODS["stochastic"], compiled, q, meta["seed"], s, progress, extra),
                    meta["seed"], "stochastic")
 
     def structure(self):
@@ -209,52 +185,6 @@ class Model:
 
     def __repr__(self):
         return "<Model %s>" % self.name
-
-
-def _guide_for(compiled, name, rank):
-    return guides.make(name, compiled.dim, rank, CountFactors(compiled.counts) if compiled.counts else None)
-
-
-METHODS = {"stochastic": infer.optimise, "dadvi": infer.optimise_fixed_draws, "em": infer.optimise_em,
-           "advi": infer.optimise_advi}
-FIT_ARGUMENTS = ["data", "seed", "guide", "rank", "method", "max_steps", "progress", "init", "amortize",
-                 "warm_start", "checkpoint", "resume"]
-
-
-def _settings(settings, seed, rank, max_steps):
-    """Model.fit's options, checked: a misspelt or mistyped option is a PPLError, not a TypeError
-    from deep inside the optimiser."""
-    import dataclasses
-    fields = {f.name: f for f in dataclasses.fields(infer.Settings)}
-    for name, value in settings.items():
-        if name not in fields:
-            close = difflib.get_close_matches(name, list(fields) + FIT_ARGUMENTS, n=1)
-            raise PPLError("fit has no option '%s'" % name,
-                           hint=("did you mean '%s'?" % close[0]) if close else "options: " + ", ".join(fields))
-        default = fields[name].default
-        if isinstance(default, bool):
-            ok = isinstance(value, bool)
-        elif isinstance(default, (int, float)):
-            ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value >= 0 and \
-                (isinstance(default, float) or float(value).is_integer())
-        else:
-            ok = isinstance(value, type(default)) or default is None
-        if not ok:
-            raise PPLError("fit option %s=%r is not valid" % (name, value),
-                           hint="it takes %s, like its default %r" % (
-                               "True or False" if isinstance(default, bool) else
-                               "a non-negative whole number" if isinstance(default, int) else
-                               "a non-negative number" if isinstance(default, float) else "a value", default))
-    for name, value, least in (("seed", seed, 0), ("rank", rank, 1), ("max_steps", max_steps, 0)):
-        if value is not None and not (isinstance(value, numbers.Integral) and not isinstance(value, bool)
-                                      and value >= least):
-            raise PPLError("fit option %s=%r is not valid" % (name, value),
-                           hint="it takes a whole number of at least %d" % least)
-    s = infer.Settings(**{k: (int(v) if isinstance(fields[k].default, int) and not isinstance(v, bool) else v)
-                          for k, v in settings.items()})
-    if max_steps is not None:
-        s.max_steps = int(max_steps)
-    return s
 
 
 # how a latent with a distribution's support is mapped to the unconstrained space q lives in
@@ -313,6 +243,6 @@ def load_fit(path, model=None, functions=None):
         raise PPLError("load_fit(model=...) takes a Model, got %s" % type(model).__name__)
     saving.check_belongs(meta, path, model.text)
     compiled = model.bind(saving.stored_data(arrays))
-    q = _guide_for(compiled, meta["guide"], meta["rank"])
+    q = guide_for(compiled, meta["guide"], meta["rank"], moments=False)
     result = saving.stored_result(meta, arrays, q, path)
     return Fit(model, compiled, q, result, meta["seed"], meta["method"])

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..version import __version__
 from ..model import data as datafiles
-from .api import METHODS, load
+from .api import load
+from .options import METHODS
 from ..inference.guides import GUIDES
 from ..errors import PPLError
 from ..results.display import element_labels

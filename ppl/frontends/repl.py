@@ -14,7 +14,7 @@ import shlex
 import sys
 
 from ..version import __version__
-from .api import METHODS
+from .options import METHODS
 from ..inference.guides import GUIDES
 from ..model.distributions import DISTRIBUTIONS
 from ..errors import PPLError

@@ -2,8 +2,12 @@
 non-finite objective as "too far": the ELBO overflows easily far from its
 optimum (a log scale of 30 is exp(exp(30))), and scipy's L-BFGS-B reads such a
 point as convergence. A cap on each coordinate's change per iteration keeps
-the first, badly scaled steps from leaving the region where q makes sense."""
-from collections import deque
+the first, badly scaled steps from leaving the region where q makes sense.
+
+The optimiser's state is a value (LBFGSState): `iterate(fun, state)` is one
+iteration and returns the next state, so a caller can stop between any two
+iterations and carry on from the state it holds; `minimise` is the loop."""
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -12,47 +16,88 @@ class Stop(Exception):
     """Raised by a callback to end the run early."""
 
 
-def minimise(fun, x0, max_iter=300, memory=20, max_change=2.0, rel_tol=1e-10, patience=3, callback=None):
-    """Minimise fun(x) -> (value, gradient) from x0. Returns (x, value, iterations, converged)."""
+@dataclass(frozen=True)
+class LBFGSState:
+    x: np.ndarray
+    f: float                  # fun's value at x
+    g: np.ndarray             # and its gradient
+    s_hist: tuple = ()        # the last `memory` steps x_{k+1} - x_k kept for curvature ...
+    y_hist: tuple = ()        # ... and the gradient changes over them
+    quiet: int = 0            # iterations in a row that changed f by less than rel_tol
+    iteration: int = 0
+    moved: bool = False       # the last iteration took a step
+    status: str = "running"   # running, converged (done), stuck (no step lowers f: done without converging)
+
+    @property
+    def done(self):
+        return self.status != "running"
+
+
+def start(fun, x0):
+    """The state at x0; stuck at once if fun is not finite there."""
     x = np.asarray(x0, dtype=float).copy()
     f, g = fun(x)
-    if not (np.isfinite(f) and np.all(np.isfinite(g))):
-        return x, f, 0, False
-    s_hist, y_hist = deque(maxlen=memory), deque(maxlen=memory)
-    quiet = 0
-    for it in range(1, max_iter + 1):
-        d = -_two_loop(g, s_hist, y_hist)
-        slope = float(g @ d)
-        if not slope < 0:
-            s_hist.clear(), y_hist.clear()
-            d, slope = -g, -float(g @ g)
-        if slope == 0:
-            return x, f, it, True
-        biggest = np.max(np.abs(d))
-        step = min(1.0, max_change / biggest) if biggest > 0 else 1.0
-        if not s_hist:  # no curvature yet: a first step of unit length
-            step = min(step, 1.0 / max(np.sqrt(-slope), 1e-12))
-        while True:
-            xn = x + step * d
-            fn, gn = fun(xn)
-            if np.isfinite(fn) and np.all(np.isfinite(gn)) and fn <= f + 1e-4 * step * slope:
-                break
-            step *= 0.5 if np.isfinite(fn) else 0.1
-            if step * biggest < 1e-14:
-                return x, f, it, False
-        sv, yv = xn - x, gn - g
-        if sv @ yv > 1e-12 * (yv @ yv):
-            s_hist.append(sv), y_hist.append(yv)
-        quiet = quiet + 1 if f - fn <= rel_tol * max(1.0, abs(fn)) else 0
-        x, f, g = xn, fn, gn
-        if callback is not None:
+    finite = np.isfinite(f) and np.all(np.isfinite(g))
+    return LBFGSState(x, f, g, status="running" if finite else "stuck")
+
+
+def iterate(fun, state, memory=20, max_change=2.0, rel_tol=1e-10, patience=3):
+    """One iteration: a quasi-Newton direction, a backtracking line search along it, the curvature
+    history updated. Returns the next state."""
+    x, f, g = state.x, state.f, state.g
+    s_hist, y_hist = state.s_hist, state.y_hist
+    it = state.iteration + 1
+    d = -_two_loop(g, s_hist, y_hist)
+    slope = float(g @ d)
+    if not slope < 0:             # not a descent direction: forget the curvature, go downhill
+        s_hist, y_hist = (), ()
+        d, slope = -g, -float(g @ g)
+    if slope == 0:
+        return replace(state, s_hist=s_hist, y_hist=y_hist, iteration=it, moved=False, status="converged")
+    biggest = np.max(np.abs(d))
+    step = min(1.0, max_change / biggest) if biggest > 0 else 1.0
+    if not s_hist:  # no curvature yet: a first step of unit length
+        step = min(step, 1.0 / max(np.sqrt(-slope), 1e-12))
+    found = _line_search(fun, x, f, d, slope, step, biggest)
+    if found is None:
+        return replace(state, s_hist=s_hist, y_hist=y_hist, iteration=it, moved=False, status="stuck")
+    xn, fn, gn = found
+    sv, yv = xn - x, gn - g
+    if sv @ yv > 1e-12 * (yv @ yv):
+        s_hist, y_hist = (s_hist + (sv,))[-memory:], (y_hist + (yv,))[-memory:]
+    quiet = state.quiet + 1 if f - fn <= rel_tol * max(1.0, abs(fn)) else 0
+    return LBFGSState(xn, fn, gn, s_hist, y_hist, quiet, it, True, "converged" if quiet >= patience else "running")
+
+
+def _line_search(fun, x, f, d, slope, step, biggest):
+    """The first step along d, halving (or cutting tenfold past a non-finite value), that lowers f
+    enough (Armijo's condition): (x, f, gradient) there, or None when the steps become too small."""
+    while True:
+        xn = x + step * d
+        fn, gn = fun(xn)
+        if np.isfinite(fn) and np.all(np.isfinite(gn)) and fn <= f + 1e-4 * step * slope:
+            return xn, fn, gn
+        step *= 0.5 if np.isfinite(fn) else 0.1
+        if step * biggest < 1e-14:
+            return None
+
+
+def minimise(fun, x0, max_iter=300, memory=20, max_change=2.0, rel_tol=1e-10, patience=3, callback=None):
+    """Minimise fun(x) -> (value, gradient) from x0. Returns (x, value, iterations, converged).
+    callback(x, value) is called after every step; raising Stop in it ends the run."""
+    state = start(fun, x0)
+    if state.done:
+        return state.x, state.f, 0, False
+    while state.iteration < max_iter:
+        state = iterate(fun, state, memory, max_change, rel_tol, patience)
+        if state.moved and callback is not None:
             try:
-                callback(x, f)
+                callback(state.x, state.f)
             except Stop:
-                return x, f, it, False
-        if quiet >= patience:
-            return x, f, it, True
-    return x, f, max_iter, False
+                return state.x, state.f, state.iteration, False
+        if state.done:
+            return state.x, state.f, state.iteration, state.status == "converged"
+    return state.x, state.f, max_iter, False
 
 
 def _two_loop(g, s_hist, y_hist):

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import autograd.numpy as anp
 import numpy as np
 
-from ..language import ast
-from . import guides
-from . import infer
 from ..compiler.compile import compile_model
 from ..errors import PPLCheckError, PPLError
+from ..language import ast
+from .guides import MeanField
+from .objective import ELBOObjective
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -111,7 +111,7 @@ def row_batch(bound, batch_size):
     return RowBatch(axis, n, int(batch_size), names)
 
 
-class BatchFactors(guides.MeanField):
+class BatchFactors(MeanField):
     """Mean-field q over one batch's coordinates of z, where each coordinate of a per-row latent stands
     for N/B rows: its entropy (and log density) counts `weights` times, so that the batch's ELBO
     estimates the whole model's."""
@@ -134,7 +134,7 @@ class BatchFactors(guides.MeanField):
         return grad
 
 
-class MinibatchObjective(infer._Objective):
+class MinibatchObjective(ELBOObjective):
     """-ELBO and its gradient over x = [phi, theta] of a mean-field q over the whole model's latents,
     estimated on one batch of rows: the batch model's objective under BatchFactors, its gradient put
     back at the batch's coordinates (the rest get none). The noise for n draws is (eps for the batch's
@@ -153,7 +153,7 @@ class MinibatchObjective(infer._Objective):
         self._blocks = list(zip(compiled.latents, self.batch_model.latents))
         self.batch_guide = BatchFactors(np.concatenate(
             [np.full(b.size, rows.scale if b.local else 1.0) for b in self.batch_model.latents] or [np.zeros(0)]))
-        self.batch = infer._Objective(self.batch_model, self.batch_guide)
+        self.batch = ELBOObjective(self.batch_model, self.batch_guide)
         local = np.concatenate([np.full(full.size, batch.local) for full, batch in self._blocks] or [np.zeros(0, bool)])
         self._local_phi = np.concatenate([local, local])
         # A local row's gradient is its own term's times N/B. The optimiser steps on the unscaled one, as it

@@ -2,11 +2,13 @@
 import numpy as np
 
 from . import evidence
-from ..inference import guides
-from ..inference import infer
+from ..inference.final import final_elbo, log_weights
+from ..inference.result import Result
+from ..inference.settings import Settings
+from ..inference.stochastic.run import optimise
 from . import interop
 from . import psis
-from ..compiler.counts import CountFactors, prior_moments
+from ..inference.guide_for import guide_for
 from .display import element_labels, fit_html, html_table, number as _num
 from ..errors import PPLError, PPLRuntimeError
 
@@ -178,7 +180,7 @@ class Fit:
                            hint="fit without amortize to evaluate held-out data by refitting q")
         compiled = self.model.bind(data)
         seed = self.seed if seed is None else int(seed)
-        s = infer.Settings()
+        s = Settings()
         if max_steps is not None:
             s.max_steps = int(max_steps)
         if max_seconds is not None:
@@ -186,15 +188,12 @@ class Fit:
         if hasattr(self.guide, "for_data"):
             guide = self.guide.for_data(compiled)
             rng = np.random.default_rng([seed, 5])
-            log_w, value, se = infer.final_elbo(compiled, guide, self.phi, self.theta, rng, s)
-            result = infer.Result(self.phi, self.theta, value, se, [], "converged",
-                                  "q from the encoder, not refitted", 0, 0.0, [], log_w)
+            log_w, value, se = final_elbo(compiled, guide, self.phi, self.theta, rng, s)
+            result = Result(self.phi, self.theta, value, se, [], "converged", "q from the encoder, not refitted", 0,
+                            0.0, [], log_w)
         else:
-            counts = CountFactors(compiled.counts) if compiled.counts else None
-            guide = guides.make(self.guide.name, compiled.dim, self.guide.rank, counts)
-            if counts is not None:
-                guide.count_moments = prior_moments(compiled, seed)
-            result = infer.optimise(compiled, guide, seed=seed, settings=s, params=self.theta)
+            guide = guide_for(compiled, self.guide.name, self.guide.rank, seed=seed)
+            result = optimise(compiled, guide, seed=seed, settings=s, params=self.theta)
         return Fit(self.model, compiled, guide, result, seed, self.method)
 
     def posterior_predictive(self, n=1000, seed=None):
@@ -263,7 +262,7 @@ class Fit:
                            "2k" % (draws, k), hint="IWAE_k averages groups of k draws and needs two groups or more")
         if draws is None and seed is None and len(self._log_weights) >= 2 * k:
             return evidence.estimate(self._log_weights, k)
-        log_w = infer.log_weights(self.compiled, self.guide, self.phi, self.theta, self._rng(seed, 3),
+        log_w = log_weights(self.compiled, self.guide, self.phi, self.theta, self._rng(seed, 3),
                                   draws or max(10000, 2 * k))
         return evidence.estimate(log_w, k)
 

@@ -143,7 +143,7 @@ def save_fit(fit, path):
 
 
 def stored_result(meta, arrays, guide, path):
-    from ..inference.infer import Result
+    from ..inference.result import Result
     try:
         phi, theta = arrays["phi"], arrays["theta"]
         if phi.shape != (guide.size,):
@@ -175,9 +175,9 @@ class Checkpointer:
 
 
 def read_checkpoint(path):
-    from ..inference.infer import StochasticState
+    from ..inference.stochastic.state import FitState
     meta, arrays = read(path, "checkpoint")
     try:
-        return meta, StochasticState.from_files(meta["state"], arrays)
+        return meta, FitState.from_files(meta["state"], arrays)
     except (KeyError, TypeError, ValueError) as err:
         raise PPLError("%s is damaged: %s is missing or malformed" % (path, err)) from None

@@ -1,0 +1,83 @@
+"""The deterministic method (DADVI): the ELBO averaged over one fixed set of draws, maximised by L-BFGS
+to exact convergence, with the Monte Carlo error of the answer over the choice of draws."""
+import time
+import warnings as python_warnings
+
+import numpy as np
+from autograd import hessian
+
+from ..errors import PPLRuntimeError
+from . import lbfgs
+from .diagnostics import explain_nonfinite
+from .final import final_elbo
+from .objective import ELBOObjective
+from .record import trace_recorder
+from .result import Result
+from .settings import Settings
+from .start import initial_params
+
+
+def optimise_fixed_draws(model, guide, seed=0, settings=None, progress=None, init=None):
+    """The deterministic method (DADVI; Giordano, Ingram & Broderick 2024): maximise the ELBO averaged
+    over one fixed set of M draws with L-BFGS until it has converged exactly, then estimate how much
+    the answer depends on which M draws were taken, from the sandwich covariance
+    H^-1 Cov_m(grad f_m) H^-1 / M of the M-estimator (f_m: the objective at draw m)."""
+    s = settings or Settings()
+    if guide.counts is not None:
+        raise PPLRuntimeError("method='dadvi' cannot fit count latents (%s): with fixed draws the ELBO is a "
+                              "step function of their q" % ", ".join(site.name for site in model.counts),
+                              hint="use method='stochastic'")
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    f = ELBOObjective(model, guide)
+    theta0 = initial_params(model, rng)
+    x0 = np.concatenate([guide.initial() if init is None else init, theta0])
+    m = max(s.dadvi_draws, guide.min_fixed_draws)
+    eps = rqmc_normals(m, guide.noise_dim, rng) if s.dadvi_rqmc else rng.standard_normal((m, guide.noise_dim))
+    trace, warnings = [], []
+    record = trace_recorder(trace, progress, s.monitor, f)
+    status, message = "converged", "L-BFGS converged on the fixed-draw ELBO"
+    try:
+        x, value, iters, converged = lbfgs.minimise(lambda xv: f(xv, eps), x0, max_iter=s.max_steps,
+                                                    rel_tol=1e-12, patience=5, callback=record)
+    except KeyboardInterrupt:
+        raise
+    if not np.isfinite(value):
+        raise explain_nonfinite(model, guide, *f.split(x0), eps)
+    if not converged:
+        status, message = "step cap", "L-BFGS did not converge within %d iterations" % s.max_steps
+        warnings.append(message)
+    mc_error = fixed_draw_error(f, x, eps) if len(x) <= 600 else None
+    phi, theta = f.split(x)
+    log_w, value, se = final_elbo(model, guide, phi, theta, rng, s)
+    return Result(phi, theta, value, se, trace, status, message, f.evals, time.perf_counter() - start, warnings,
+                  log_w, mc_error)
+
+
+def rqmc_normals(m, dim, rng):
+    """m standard-normal draws from a scrambled Sobol sequence: more even than independent draws, so
+    the fixed-draw ELBO is closer to the true one (the sandwich error, which assumes independent
+    draws, then overstates the Monte Carlo error)."""
+    from scipy.stats import norm, qmc
+    if dim > 21201:
+        raise PPLRuntimeError("randomised quasi-Monte Carlo supports at most 21201 dimensions, this q has %d" % dim,
+                              hint="use dadvi_rqmc=False")
+    with python_warnings.catch_warnings():
+        python_warnings.simplefilter("ignore")      # scipy's note that m is not a power of 2: still more even
+        u = qmc.Sobol(dim, scramble=True, seed=rng).random(m)
+    return norm.ppf(np.clip(u, 1e-12, 1 - 1e-12))
+
+
+def fixed_draw_error(f, x, eps):
+    """Standard errors of the optimum over the choice of fixed draws (the sandwich estimate)."""
+    with np.errstate(all="ignore"):
+        H = hessian(lambda xv: f._negative_elbo(xv, eps))(x)
+        per_draw = np.array([f(x, eps[i:i + 1])[1] for i in range(len(eps))])
+    f.evals += len(eps) * len(x)        # the Hessian: one gradient over every draw per coordinate
+    meat = np.cov(per_draw.T) / len(eps)
+    try:
+        Hinv = np.linalg.pinv(0.5 * (H + H.T))
+    except np.linalg.LinAlgError:
+        return None
+    cov = Hinv @ meat @ Hinv
+    return np.sqrt(np.clip(np.diag(cov), 0, None))

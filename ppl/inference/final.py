@@ -1,0 +1,40 @@
+"""The final ELBO and the log weights behind k-hat and the evidence estimates: fresh draws of q, as many
+as the settings' budget allows for the model's size (decided from sizes alone, so a seed always gives
+the same fit)."""
+import math
+
+import numpy as np
+
+from .diagnostics import explain_nonfinite
+
+
+def final_elbo(model, guide, phi, theta, rng, s, strict=True):
+    """The log weights behind the reported ELBO and k-hat, the ELBO and its Monte Carlo s.e. strict: a
+    non-finite ELBO is a PPLRuntimeError naming the statement, found at the draws that gave it."""
+    failed = []
+    log_w = log_weights(model, guide, phi, theta, rng, final_draws(model, guide, s), failed=failed)
+    value = float(np.mean(log_w))
+    if strict and not np.isfinite(value):
+        raise explain_nonfinite(model, guide, phi, theta, failed[0] if failed else rng.standard_normal((64, guide.noise_dim)))
+    return log_w, value, float(np.std(log_w) / math.sqrt(len(log_w)))
+
+
+def final_draws(model, guide, s):
+    """How many draws the final ELBO and k-hat use: many for a small model (k-hat needs them), fewer
+    as each draw touches more data, decided from sizes alone so a seed always gives the same fit."""
+    per_draw = model.data_size + guide.dim + 1
+    return int(min(s.final_draws, max(s.final_min_draws, s.final_budget // per_draw)))
+
+
+def log_weights(model, guide, phi, theta, rng, n, chunk=64, failed=None):
+    """log p(x, z) - log q(z) for n fresh draws z of q. Their mean is the ELBO. The noise behind
+    non-finite ones is appended to the list `failed`, if given."""
+    out = []
+    with np.errstate(all="ignore"):
+        for done in range(0, n, chunk):
+            eps = rng.standard_normal((min(chunk, n - done), guide.noise_dim))
+            z = guide.sample(phi, eps)
+            out.append(np.asarray(model.log_joint(z, theta)) - np.asarray(guide.log_density(phi, z)))
+            if failed is not None and not np.all(np.isfinite(out[-1])):
+                failed.append(eps[~np.isfinite(out[-1])])
+    return np.concatenate(out) if out else np.zeros(0)

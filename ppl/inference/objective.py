@@ -1,0 +1,99 @@
+"""What the optimisers maximise: an Objective is -ELBO and its gradient over x = [phi, theta] (q's
+parameters, then the params' unconstrained values), estimated on noise it draws itself. Every method
+and stage talks to its objective through this protocol only; ELBOObjective is the plain one, and a
+minibatch objective (inference.minibatch) estimates the same ELBO on batches of rows.
+"""
+import abc
+
+import numpy as np
+from autograd import value_and_grad
+
+from .diagnostics import explain_nonfinite
+from .elbo import elbo
+from .final import final_elbo
+
+
+class Objective(abc.ABC):
+    """The protocol. Attributes: `guide`, `n_phi` (q's parameters come first in x), `evals` (gradient
+    evaluations so far, one per draw of z) and `estimator` ("reparam" or "stl", which the stochastic
+    stage may set). The class attributes below are the defaults a plain objective has."""
+
+    step_scale = 1.0          # multiplies q's preconditioned step, per coordinate of phi (or a scalar)
+    whole_warm_start = True   # the warm-up's ELBO is a level that later steps can be judged against
+    epoch_steps = 1           # steps that see every row of the data once: a window spans one at least
+
+    def split(self, x):
+        """x -> (phi, theta)."""
+        return x[:self.n_phi], x[self.n_phi:]
+
+    @abc.abstractmethod
+    def __call__(self, x, noise):
+        """(-ELBO, its gradient in x) estimated with this noise; counts its draws in evals."""
+
+    @abc.abstractmethod
+    def draw(self, rng, n):
+        """The noise behind n draws of z (and whatever else one estimate needs, such as a batch of rows)."""
+
+    @abc.abstractmethod
+    def explain(self, x, noise):
+        """The PPLRuntimeError that says why the ELBO or its gradient is not finite at x with this noise."""
+
+    @abc.abstractmethod
+    def final_elbo(self, phi, theta, rng, s, strict=True):
+        """(log weights, ELBO, its Monte Carlo s.e.) from fresh draws, within s's draw budget; strict: a
+        non-finite ELBO is an error."""
+
+    def anchor(self, anchor, phi):
+        """Where q's preconditioner and step limits are taken, given the warm-up's q (anchor) and the
+        current one: the warm-up's, unless the warm-up could not see every coordinate."""
+        return anchor
+
+
+class ELBOObjective(Objective):
+    """-ELBO and its gradient over x = [phi, theta] for a model and guide, counting gradient evaluations
+    per draw: a step on S draws costs S, as S one-draw steps would (it is faster than that in time,
+    being batched)."""
+
+    def __init__(self, model, guide, estimator="reparam"):
+        self.model, self.guide, self.estimator = model, guide, estimator
+        self.n_phi = guide.size
+        self.evals = 0
+        self._vg = value_and_grad(self._negative_elbo)
+        self._vg_joint = value_and_grad(lambda zt: model.log_joint_total(zt[0], zt[1]))
+        self._vg_z = value_and_grad(lambda z, theta: model.log_joint_total(z, theta))    # no params
+
+    def draw(self, rng, n):
+        return rng.standard_normal((n, self.guide.noise_dim))
+
+    def explain(self, x, noise):
+        return explain_nonfinite(self.model, self.guide, *self.split(x), noise)
+
+    def final_elbo(self, phi, theta, rng, s, strict=True):
+        return final_elbo(self.model, self.guide, phi, theta, rng, s, strict)
+
+    def _negative_elbo(self, x, eps):
+        phi, theta = self.split(x)
+        return -elbo(self.model, self.guide, phi, theta, eps, self.estimator)
+
+    def __call__(self, x, eps):
+        self.evals += len(eps)
+        with np.errstate(all="ignore"):
+            if self.estimator == "reparam" and hasattr(self.guide, "elbo_gradient"):
+                return self._by_hand(x, eps)
+            value, grad = self._vg(x, eps)
+        return float(value), np.asarray(grad, dtype=float)
+
+    def _by_hand(self, x, eps):
+        """The same -ELBO and gradient with autograd confined to the log joint: the guide's part (the
+        draws z = T_phi(eps) and the entropy) is differentiated by hand, which saves a dozen primitive
+        calls per gradient (most of the cost on small models)."""
+        phi, theta = self.split(x)
+        z = np.asarray(self.guide.sample(phi, eps))
+        if len(theta):
+            total, (dz, dtheta) = self._vg_joint((z, theta))
+        else:
+            (total, dz), dtheta = self._vg_z(z, theta), theta
+        n = len(eps)
+        value = float(total) / n + float(self.guide.entropy(phi))
+        grad = np.concatenate([self.guide.elbo_gradient(phi, eps, np.asarray(dz)), np.asarray(dtheta) / n])
+        return -value, -grad

@@ -1,0 +1,69 @@
+"""Stage 3, averaging and convergence: when the ELBO stops improving across windows of steps, the
+iterates are averaged; the fit ends when the average has settled, judged from the iterates' own noise.
+The average removes both the noise of the steps and the bias of the warm-up's fixed draws."""
+import math
+from dataclasses import replace
+
+import numpy as np
+
+MAX_EXTENSIONS = 4      # the averaging window is extended this many times at most before the fit ends
+
+
+def accumulate(st, guide, n_phi):
+    """Add the state's iterate to the average, once averaging has begun."""
+    if not st.averaging:
+        return st
+    return replace(st, avg_sum=st.avg_sum + st.x, avg_n=st.avg_n + 1,
+                   kept=st.kept + (np.asarray(guide.mean_sd(st.x[:n_phi])[0]),))
+
+
+def judge(st, s, guide, n_phi, epoch_steps):
+    """After a step: (the state, whether the fit is done, a warning or None). Before averaging, a full
+    window of ELBO values that is no better than the one before starts averaging with smaller steps;
+    while averaging, the average is judged every average_steps steps and the window extended up to
+    MAX_EXTENSIONS times while it has not settled. A finished fit's x is the average."""
+    if st.averaging:
+        if st.avg_n < s.average_steps * (1 + st.extensions):
+            return st, False, None
+        average = st.avg_sum / st.avg_n
+        settled, why = iterates_settled(np.array(st.kept), guide, st.avg_sum[:n_phi] / st.avg_n)
+        if settled or st.extensions >= MAX_EXTENSIONS:
+            warning = None if settled else \
+                "the averaged iterates had not settled (%s); the answer may be noisier than usual" % why
+            return replace(st, x=average), True, warning
+        return replace(st, extensions=st.extensions + 1), False, None
+    if len(st.current) < max(s.window, epoch_steps):
+        return st, False, None
+    windows = st.windows + (np.array(st.current),)
+    st = replace(st, windows=windows, current=())
+    if len(windows) >= 2 and not improving(windows[-2], windows[-1]):
+        st = replace(st, averaging=True, avg_sum=np.zeros_like(st.x), lr=min(st.lr, s.average_step_size))
+    return st, False, None
+
+
+def iterates_settled(iterates, guide, average):
+    """Judge convergence from the iterates' own noise (after Dhaka et al. 2020): q's means at the
+    iterates (rows of `iterates`), averaged over each half of the averaging window, must agree
+    within 0.1 of q's sd (a split-R-hat-style check that the iterates no longer drift), and the
+    Monte Carlo standard error of their average, from 10 batch means, must be below 0.02 of q's sd."""
+    n = len(iterates)
+    _, sd = guide.mean_sd(average)
+    scale = np.asarray(sd, dtype=float)
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, np.inf)
+    cols = slice(0, guide.dim)
+    first, second = iterates[: n // 2, cols].mean(0), iterates[n // 2:, cols].mean(0)
+    drift = np.max(np.abs(first - second) / scale[cols]) if guide.dim else 0.0
+    batches = iterates[: n - n % 10, cols].reshape(10, -1, guide.dim).mean(axis=1) if guide.dim else None
+    mcse = np.max(batches.std(axis=0, ddof=1) / math.sqrt(10) / scale[cols]) if guide.dim else 0.0
+    if drift > 0.1:
+        return False, "the two halves of the window differ by %.2f sd" % drift
+    if mcse > 0.02:
+        return False, "Monte Carlo s.e. of the average %.3f sd" % mcse
+    return True, ""
+
+
+def improving(previous, latest):
+    """Is the latest window's mean ELBO above the previous one by more than two standard errors?"""
+    diff = latest.mean() - previous.mean()
+    se = math.sqrt(latest.var() / len(latest) + previous.var() / len(previous))
+    return diff > 2 * se

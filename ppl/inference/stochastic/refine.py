@@ -1,0 +1,71 @@
+"""Stage 2, refinement: steps with fresh draws. q's parameters move by natural-gradient steps (the
+gradient scaled by q's inverse Fisher information, so a step is measured in q's own standard
+deviations) clipped to one of them; the params move by Adam steps."""
+from dataclasses import replace
+
+import numpy as np
+
+from . import averaging, recovery
+from .state import RefineState
+
+
+
+class Refinement:
+    """The refinement stage of one fit: the Objective f, the guide, the coordinates no step moves
+    (held) and the settings. `begin` makes its first state from the warm-up's answer; `step` takes one
+    step from a state and returns the next."""
+
+    def __init__(self, f, guide, held, settings):
+        self.f, self.guide, self.held, self.s = f, guide, held, settings
+        self.n_phi = f.n_phi
+        adam = np.concatenate([guide.adam_coords, np.arange(self.n_phi, len(held))]).astype(int)
+        self.adam = adam[~held[adam]]          # the rest of x moves by natural-gradient steps
+        self._limit = None                     # step limits at the warm-up's q, computed once
+
+    def begin(self, x, best_value):
+        """The first state, at the warm-up's best point x (with -ELBO best_value on its fixed draws).
+        The preconditioner and step limits come from the warm-up's q and stay fixed: updated as q
+        changes, a growing covariance would allow ever larger steps (seen with full-rank q)."""
+        n_adam = len(self.adam)
+        # a minibatch warm-up fits only its batch's local latents: no level for the rest to be judged by
+        reference = float(-best_value) if self.f.whole_warm_start else -np.inf
+        return RefineState(x=x, lr=self.s.step_size, adam_m=np.zeros(n_adam), adam_v=np.zeros(n_adam), before=x,
+                           anchor=x[:self.n_phi].copy(), restart=x.copy(), reference=reference)
+
+    def step(self, st, rng):
+        """One step from st: (the next state, the ELBO estimate it was taken on or None if the step
+        failed, a warning or None)."""
+        st = replace(st, step=st.step + 1)
+        eps = self.f.draw(rng, self.s.average_draws if st.averaging else self.s.draws_per_step)
+        value, grad = self.f(st.x, eps)
+        finite = np.isfinite(value) and np.all(np.isfinite(grad))
+        has_diverged = finite and recovery.diverged(st, value)
+        if not finite or has_diverged:
+            st, warning = recovery.recover(st, self.s, self.f, eps, has_diverged)
+            return st, None, warning
+        dx, adam_m, adam_v = self._move(st, grad)
+        st = replace(st, failures=0, current=st.current + (-value,), before=st.x, x=st.x + dx, adam_m=adam_m,
+                     adam_v=adam_v)
+        return averaging.accumulate(st, self.guide, self.n_phi), -value, None
+
+    def _move(self, st, grad):
+        """The step in x: natural-gradient for q, clipped to the step limits; Adam for the rest."""
+        n_phi, dx = self.n_phi, np.zeros(len(st.x))
+        anchor = self.f.anchor(st.anchor, st.x[:n_phi])
+        if anchor is not st.anchor:
+            limit = self.guide.step_limit(anchor)
+        else:
+            if self._limit is None:
+                self._limit = self.guide.step_limit(st.anchor)
+            limit = self._limit
+        natural = self.guide.precondition(anchor, grad[:n_phi])
+        dx[:n_phi] = np.clip(-st.lr * self.f.step_scale * natural, -limit, limit)
+        adam_m, adam_v = st.adam_m, st.adam_v
+        if len(self.adam):
+            g = grad[self.adam]
+            adam_m = 0.9 * adam_m + 0.1 * g                # Adam's usual betas, 0.9 and 0.999
+            adam_v = 0.999 * adam_v + 0.001 * g * g
+            mhat, vhat = adam_m / (1 - 0.9 ** st.step), adam_v / (1 - 0.999 ** st.step)
+            dx[self.adam] = -self.s.param_step_size * mhat / (np.sqrt(vhat) + 1e-8)
+        dx[self.held] = 0.0
+        return dx, adam_m, adam_v

@@ -1,0 +1,202 @@
+"""The stochastic method's loop: the warm-up, then refinement steps until the averaging rule says the
+fit is done or the step cap is reached, then the final ELBO. The loop alone owns what wraps the stages:
+progress reports, checkpoints (a FitState handed to `checkpoint`), Ctrl-C and the time limit, which
+stop the fit between two steps, where its state is whole, so resuming from the state continues the fit
+exactly as if it had never stopped."""
+import signal
+import threading
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from ...errors import PPLRuntimeError
+from ..final import final_elbo
+from ..objective import ELBOObjective
+from ..result import Result
+from ..settings import Settings
+from ..start import initial_params
+from . import averaging
+from .refine import Refinement
+from .state import FitState
+from .warmup import WarmUp
+
+
+def optimise(model, guide, seed=0, settings=None, progress=None, init=None, params=None, checkpoint=None,
+             resume=None, objective=None):
+    """Fit q (and the params) by maximising the ELBO. Returns a Result. init: q's starting phi.
+    params: the params' unconstrained values, held fixed (only q is fitted).
+    checkpoint: called with a FitState every settings.checkpoint_every steps, at the end of the
+    warm-up and when the fit is interrupted; resume: such a state, to carry on from.
+    objective: the Objective to use instead of ELBOObjective(model, guide) (a minibatch one, say)."""
+    s = settings or Settings()
+    if s.estimator not in ("reparam", "stl"):
+        raise PPLRuntimeError("unknown estimator '%s'" % s.estimator, hint="choose reparam or stl")
+    fit = _Run(model, guide, s, seed, progress, checkpoint, objective)
+    x = np.concatenate([guide.initial() if init is None else init,
+                        initial_params(model, fit.rng) if params is None else np.asarray(params, dtype=float)])
+    held = np.zeros(len(x), dtype=bool)          # coordinates no step moves
+    if params is not None:
+        held[fit.f.n_phi:] = True
+    fit.begin(x, resume)
+    if not len(x):      # every latent summed out and no params: the ELBO is exact, nothing to fit
+        log_w, value, se = final_elbo(model, guide, x, x, fit.rng, s)
+        return Result(x, x, value, se, [value], "converged", "nothing to fit", 0, fit.seconds(), [], log_w)
+    # the handler stays through the final ELBO: Ctrl-C there is taken as done (a second one stops at once)
+    with StopRequest() as stop:
+        fit.stop = stop
+        status, message, x = fit.run(held)
+        phi, theta = fit.f.split(x)
+        log_w, value, se = fit.f.final_elbo(phi, theta, fit.rng, s, strict=status != "interrupted")
+    st = fit.state
+    warmup_steps = len(fit.trace) if st.stage == 1 else st.warmup_steps
+    return Result(phi, theta, value, se, list(fit.trace), status, message, fit.f.evals, fit.seconds(),
+                  list(fit.warnings), log_w, warmup_steps=warmup_steps, batch_size=s.batch_size)
+
+
+class _Run:
+    """One run of the stochastic method: its generator, its clock, the trace and warnings so far and
+    the current FitState; the stages are handed guard() and record() to report through it."""
+
+    def __init__(self, model, guide, s, seed, progress, checkpoint, objective):
+        self.guide, self.s, self.progress, self.checkpoint = guide, s, progress, checkpoint
+        self.rng = np.random.default_rng(seed)
+        self.clock = time.perf_counter()
+        self.f = ELBOObjective(model, guide) if objective is None else objective
+        self.stop, self.state, self.trace, self.warnings = None, None, [], []
+
+    def begin(self, x, resume):
+        if resume is None:
+            self.state = FitState(1, x, None, (), 0, 0.0, ())
+            return
+        if len(resume.x) != len(x):
+            raise PPLRuntimeError("the checkpoint holds %d numbers for q and the params; this model and guide "
+                                  "need %d" % (len(resume.x), len(x)), hint="start afresh")
+        self.rng.bit_generator.state = resume.rng
+        self.f.evals = resume.evals
+        self.state = replace(resume, x=np.array(resume.x))
+        self.trace, self.warnings = list(resume.trace), list(resume.warnings)
+        self.clock -= resume.seconds
+
+    def seconds(self):
+        return time.perf_counter() - self.clock
+
+    def guard(self):
+        """Between two evaluations: stop here if Ctrl-C was pressed or the time is up."""
+        self.stop.check()
+        if self.s.max_seconds and self.seconds() > self.s.max_seconds:
+            raise OutOfTime
+
+    def record(self, x, value):
+        """An L-BFGS callback: keeps the ELBO trace, reports progress, lets a monitor see the iterate."""
+        self.trace.append(-value)
+        if self.progress:
+            self.progress(len(self.trace), -value)
+        if self.s.monitor:
+            self.s.monitor(x, self.f.evals)
+
+    def save(self):
+        if self.checkpoint is not None:
+            self.checkpoint(replace(self.state, rng=self.rng.bit_generator.state, trace=tuple(self.trace),
+                                    evals=self.f.evals, seconds=self.seconds(), warnings=tuple(self.warnings)))
+
+    def run(self, held):
+        """The stages from the current state: (status, message, the answer x)."""
+        warm = WarmUp(self.f, self.guide, held, self.s)
+        try:
+            refinement = Refinement(self.f, self.guide, held, self.s)
+            if self.state.stage == 1:
+                x, best_value = warm.run(self.state.x, self.rng, self.guard, self.record)
+                if warm.note:
+                    self.warnings.append(warm.note)
+                self.state = replace(self.state, stage=2, warmup_steps=len(self.trace))
+                self.state = self.state.with_refine(refinement.begin(x, best_value))
+                self.save()
+            self.f.estimator = self.s.estimator
+            return self.refine(refinement)
+        except (KeyboardInterrupt, OutOfTime) as reason:
+            return self.interrupted(reason, warm)
+
+    def refine(self, refinement):
+        """Refinement steps until the averaging rule says the fit is done, or the step cap."""
+        s, st = self.s, self.state.refine
+        for step in range(st.step + 1, s.max_steps + 1):
+            self.guard()       # here, between steps, the state is whole: a checkpoint resumes exactly
+            if self.checkpoint is not None and s.checkpoint_every and step > 1 and (step - 1) % s.checkpoint_every == 0:
+                self.save()
+            st, elbo, warning = refinement.step(st, self.rng)
+            self.state = self.state.with_refine(st)
+            if warning:
+                self.warnings.append(warning)
+            if elbo is None:
+                continue
+            self.trace.append(elbo)
+            if self.progress:
+                self.progress(len(self.trace), elbo)
+            if s.monitor and step % 10 == 0:
+                s.monitor(st.averaged(), self.f.evals)
+            st, done, warning = averaging.judge(st, s, self.guide, self.f.n_phi, self.f.epoch_steps)
+            self.state = self.state.with_refine(st)
+            if done:
+                if warning:
+                    self.warnings.append(warning)
+                return "converged", "the ELBO stopped improving", st.x
+        message = "the step cap (%d) was reached before the ELBO stopped improving" % s.max_steps
+        self.warnings.append(message + "; the answer may be inaccurate (raise max_steps)")
+        return "step cap", message, st.averaged()
+
+    def interrupted(self, reason, warm):
+        """Ctrl-C or the time limit: the checkpoint to resume from, and the best answer so far."""
+        if self.state.stage == 1:
+            if warm.note and warm.note not in self.warnings:
+                self.warnings.append(warm.note)
+            if warm.best is not None:
+                self.state = replace(self.state, x=warm.best)
+            elif warm.start is not None:
+                self.state = replace(self.state, x=warm.start)
+        self.save()       # the state to resume from, before x becomes the answer so far
+        status, message = "interrupted", "the fit was interrupted; this is the best q so far"
+        if isinstance(reason, OutOfTime):
+            status, message = "time limit", "the time limit (%g s) was reached; this is the best q so far" % \
+                self.s.max_seconds
+        if self.checkpoint is not None:
+            message += " (checkpoint written: resume from it to carry on)"
+        self.warnings.append(message)
+        x = self.state.x if self.state.stage == 1 else self.state.refine.averaged()
+        return status, message, x
+
+
+class OutOfTime(Exception):
+    """The time limit (settings.max_seconds) was reached."""
+
+
+
+class StopRequest:
+    """Ctrl-C during a fit asks it to stop at the end of the current step, where its state is whole
+    (so the answer so far, and a checkpoint, are consistent); a second Ctrl-C stops it at once.
+    Only the main thread can take signals: elsewhere Ctrl-C keeps Python's usual behaviour."""
+
+    def __init__(self):
+        self.requested, self.previous = False, None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self.previous = signal.signal(signal.SIGINT, self._handler)
+            except ValueError:
+                self.previous = None
+        return self
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def check(self):
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None

@@ -1,0 +1,80 @@
+"""The stochastic method's state as values: RefineState is what the refinement stage needs to take its
+next step; FitState is everything a fit needs to carry on exactly as if it had never stopped (the stage
+it is in, the generator's state, the trace so far), and a checkpoint is a FitState on disk."""
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RefineState:
+    x: np.ndarray                  # q's parameters and the params' unconstrained values
+    lr: float                      # the natural-gradient step's fraction
+    adam_m: np.ndarray             # Adam's moments for the coordinates it moves
+    adam_v: np.ndarray
+    before: np.ndarray             # x before the last step: a failed step goes back there
+    anchor: np.ndarray             # q's parameters where the preconditioner and step limits are taken
+    restart: np.ndarray            # where refinement began: a diverging run is rolled back to it
+    reference: float               # the warm-up's ELBO: a run far below it has diverged
+    step: int = 0                  # steps taken
+    failures: int = 0              # non-finite steps in a row
+    restarts: int = 0              # roll-backs so far
+    windows: tuple = ()            # the ELBO over each finished window of steps (arrays)
+    current: tuple = ()            # the ELBO over the window being filled
+    averaging: bool = False
+    avg_sum: np.ndarray = None     # the sum of the iterates averaged so far, and how many
+    avg_n: int = 0
+    kept: tuple = ()               # q's means at each averaged iterate, to judge the average by
+    extensions: int = 0            # times the averaging window was extended
+
+    ARRAYS = ("x", "adam_m", "adam_v", "before", "anchor", "restart", "avg_sum", "windows", "current", "kept")
+
+    def averaged(self):
+        """The answer so far: the average of the iterates, once averaging has begun; else x."""
+        return self.avg_sum / self.avg_n if self.averaging and self.avg_n else self.x
+
+
+@dataclass(frozen=True)
+class FitState:
+    stage: int                     # 1: the warm-up (x: where it starts, or its best point so far), 2: refinement
+    x: np.ndarray
+    rng: dict                      # the generator's state
+    trace: tuple                   # the ELBO estimate at every step so far
+    evals: int                     # gradient evaluations so far
+    seconds: float                 # spent before this state was written
+    warnings: tuple
+    warmup_steps: int = 0          # the trace's first entries that are the warm-up's
+    refine: RefineState = None     # stage 2's state
+
+    def to_files(self):
+        """(JSON-able scalars, arrays) for results.saving."""
+        meta = {"stage": self.stage, "rng": self.rng, "evals": self.evals, "seconds": self.seconds,
+                "warnings": list(self.warnings), "warmup_steps": self.warmup_steps}
+        arrays = {"state/x": np.asarray(self.x, dtype=float), "state/trace": np.asarray(self.trace, dtype=float)}
+        if self.refine is not None:
+            meta["refine"] = {}
+            for f in fields(RefineState):
+                value = getattr(self.refine, f.name)
+                if f.name not in RefineState.ARRAYS:
+                    meta["refine"][f.name] = value
+                elif value is not None:
+                    arrays["refine/" + f.name] = np.asarray(value, dtype=float)
+        return meta, arrays
+
+    @classmethod
+    def from_files(cls, meta, arrays):
+        refine = None
+        if meta.get("refine") is not None:
+            values = dict(meta["refine"])
+            for name in RefineState.ARRAYS:
+                values[name] = arrays.get("refine/" + name)
+            values["windows"] = tuple(values["windows"]) if values["windows"] is not None else ()
+            values["kept"] = tuple(values["kept"]) if values["kept"] is not None else ()
+            values["current"] = tuple(float(v) for v in values["current"]) if values["current"] is not None else ()
+            refine = RefineState(**values)
+        return cls(int(meta["stage"]), arrays["state/x"], meta["rng"], tuple(float(v) for v in arrays["state/trace"]),
+                   int(meta["evals"]), float(meta["seconds"]), tuple(meta["warnings"]), int(meta["warmup_steps"]),
+                   refine)
+
+    def with_refine(self, refine):
+        return replace(self, x=refine.x, refine=refine)
