@@ -106,3 +106,17 @@ def test_every_stage_is_a_subpackage_with_a_docstring():
         assert ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))), "%s/__init__.py has no docstring" % stage
     assert sorted(p.name for p in PACKAGE.iterdir() if p.suffix == ".py") == \
         ["__init__.py", "__main__.py", "errors.py", "version.py"]
+
+
+def test_the_readme_maps_every_module():
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("## Layout"):]
+    layout = layout[:layout.find("\n## ", 5)] if "\n## " in layout[5:] else layout
+    named = set()
+    for line in layout.splitlines():
+        words = line.split()
+        if words and words[0].endswith(".py"):
+            named.add(words[0].rsplit("/", 1)[-1])
+    missing = sorted({p.name for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" and p.name != "__main__.py"}
+                     - named)
+    assert not missing, "modules the README's Layout section does not name: %s" % missing

@@ -46,7 +46,7 @@ class CompiledModel:
     warnings: list = field(default_factory=list)
     discrete: list = field(default_factory=list)   # DiscreteSite per enumerated discrete latent
     counts: list = field(default_factory=list)     # CountSite per unbounded discrete latent (after z's dim)
-    rows: dict = field(default_factory=dict)       # a minibatch's rows of the subsampled data (ppl.minibatch)
+    rows: dict = field(default_factory=dict)       # a minibatch's rows of the subsampled data (inference.minibatch)
 
     @property
     def dim(self):

@@ -158,8 +158,8 @@ def new_latent(c, s, scope, d, form, args):
 
 
 def discrete_latent(c, s, scope, d, form, args, shape):
-    """A latent with finite support: summed out of the log joint by enumeration (ppl.enumeration).
-    With unbounded support: a count, with a factor of q of its own (ppl.counts)."""
+    """A latent with finite support: summed out of the log joint by enumeration (compiler.enumeration).
+    With unbounded support: a count, with a factor of q of its own (compiler.counts, inference.count_factors)."""
     name = s.target.id
     lower, upper = resolve.int_bounds(c, s.type, scope)
     if d.support.upper is None and upper is None:
@@ -241,7 +241,7 @@ def add_sample(c, span, kind, value, d, form, args, write):
             return logpdf(fvalue(env), *[f(env) for f in fargs])
 
         if form.summed is not None:
-            def lp(env):  # one primitive (ppl.fused)
+            def lp(env):  # one primitive (model.fused)
                 return form.summed(fvalue(env), *[f(env) for f in fargs])
         else:
             def lp(env):  # the draw axis comes first; sum the rest

@@ -53,7 +53,7 @@ class LatentStep(Step):
         self.block, self.span = block, block.span
         self.lower, self.upper = lower, upper  # evaluators, aligned to the value's rank, or None
         self.prior_fill = None                 # for `latent` declarations: filled by later steps in simulation
-        self.scale = None                      # N/B for a minibatch's local latent (ppl.minibatch)
+        self.scale = None                      # N/B for a minibatch's local latent (inference.minibatch)
 
     def density(self, env):
         b = self.block

@@ -11,8 +11,7 @@ from ..inference.guide_for import guide_for
 from ..inference.minibatch import MinibatchObjective, row_batch
 from ..inference.settings import validated
 from ..language.check import check
-from ..language.printer import expr_source, type_source
-from ..language.shapes import describe
+from ..language.printer import type_source
 from ..language.syntax import parse
 from ..model.binding import bind
 from ..model.distributions import DISTRIBUTIONS
@@ -20,6 +19,7 @@ from ..model.functions import with_user_functions
 from ..results import saving
 from ..results.display import model_html
 from ..results.fit import Fit
+from .describe import latent_description
 from .options import FIT_ARGUMENTS, METHODS, fit_options
 
 
@@ -161,7 +161,7 @@ class Model:
             elif s.role == "param":
                 out["params"].append((s.name, type_source(s.type)))
             elif s.role == "latent":
-                out["latents"].append((s.name, _latent_description(s)))
+                out["latents"].append((s.name, latent_description(s)))
             elif s.role == "derived":
                 out["derived"].append((s.name, "depends on " + (", ".join(sorted(s.deps)) or "constants")))
         return out
@@ -185,34 +185,6 @@ class Model:
 
     def __repr__(self):
         return "<Model %s>" % self.name
-
-
-# how a latent with a distribution's support is mapped to the unconstrained space q lives in
-SUPPORT_TRANSFORMS = {"real": "identity", "positive": "log", "interval": "logit (scaled)",
-                      "simplex": "stick-breaking", "cholesky_corr": "tanh + Cholesky",
-                      "integer": "none (discrete: summed out exactly, or a count with its own q)"}
-
-
-def _latent_description(sym):
-    if sym.declared_latent:
-        t = sym.type
-        transform = {"simplex": "stick-breaking", "ordered": "ordered", "cholesky_corr": "cholesky_corr"}.get(t.base)
-        if transform is None:
-            transform = {(False, False): "identity", (True, False): "log (lower bound)",
-                         (False, True): "log (upper bound)", (True, True): "logit (interval)"}[
-                (t.lower is not None, t.upper is not None)]
-        return "%s, density from slices; transform %s" % (type_source(t), transform)
-    d = DISTRIBUTIONS[sym.dist.func]
-    transform = SUPPORT_TRANSFORMS[d.support.kind]
-    typ = type_source(sym.type) + ", " if sym.type is not None else "shape %s, " % describe(sym.shape)
-    support = d.support.describe()
-    form = d.form_for([k.name for k in sym.dist.kwargs])
-    given = dict(zip([p.name for p in form.params], sym.dist.args))
-    given.update({k.name: k.value for k in sym.dist.kwargs})
-    for bound in (d.support.lower, d.support.upper):  # Uniform(-1, 1): show (-1, 1), not (lower, upper)
-        if isinstance(bound, str) and bound in given:
-            support = support.replace(bound, expr_source(given[bound]))
-    return "%s%s; support %s; transform %s" % (typ, d.name, support, transform)
 
 
 def compile(text, filename="<string>", functions=None):

@@ -19,7 +19,8 @@ from ..inference.guides import GUIDES
 from ..model.distributions import DISTRIBUTIONS
 from ..errors import PPLError
 from ..model.functions import FUNCTIONS
-from .session import COMMANDS, FIT_OPTIONS, Quit, Session
+from .commands import COMMANDS, FIT_OPTIONS
+from .session import Quit, Session
 from .terminal import Progress, unicode_ok
 
 KEYWORDS = ["data", "param", "latent", "for", "in", "range", "real", "int", "simplex", "ordered", "cholesky_corr",
@@ -114,83 +115,19 @@ def _colours(stream):
 
 def run(session=None, stdin=None, stdout=None, stderr=None, load=None):
     """The loop. Returns the exit status."""
-    session = session or Session()
-    stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
-    interactive = stdin.isatty() and stdout.isatty()
-    session.unicode = unicode_ok(stdout)
-    colour = interactive and _colours(stdout)
-    red, bold, plain = ("\033[31m", "\033[1m", "\033[0m") if colour else ("", "", "")
-    failures = 0
-
-    def show_error(err):
-        text = str(err)
-        first, _, rest = text.partition("\n")
-        stderr.write(red + first + plain + ("\n" + rest if rest else "") + "\n")
-        stderr.flush()
-
-    def do(text):
-        nonlocal failures
-        progress = Progress(stderr) if interactive else None
-        try:
-            out = session.handle(text, progress=progress)
-            if progress:
-                progress.close()
-            if out:
-                stdout.write(out + "\n")
-                stdout.flush()
-        except PPLError as err:
-            failures += 1
-            show_error(err)
-        except KeyboardInterrupt:
-            failures += 1
-            stderr.write("\ninterrupted; the model, the data and the last fit are as they were\n")
-        except (Quit, BrokenPipeError):
-            raise
-        except Exception as err:       # a fault of ppl's own: say so, and keep the person's session
-            failures += 1
-            show_error(PPLError("internal error (%s: %s); the session goes on as it was" % (
-                type(err).__name__, err), hint="please report this with the input that caused it"))
-
+    term = _Terminal(session or Session(), stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr)
     readline = None
-    if interactive:
-        readline = _setup_readline(session)
-        stdout.write("ppl %s: type model statements, NAME = [data], or :help; :quit or Ctrl-D to leave\n"
-                     % __version__)
-
-        def read_line(prompt):
-            # \001 and \002 tell readline the colour codes take no room on the line
-            return input(("\001" + bold + "\002" + prompt + "\001" + plain + "\002") if colour else prompt)
-    else:
-        def read_line(prompt):
-            line = stdin.readline()
-            if not line:
-                raise EOFError
-            return line.rstrip("\n")
-
+    if term.interactive:
+        readline = _setup_readline(term.session)
+        term.stdout.write("ppl %s: type model statements, NAME = [data], or :help; :quit or Ctrl-D to leave\n"
+                          % __version__)
     try:
         if load:
-            do(":load " + shlex.quote(load))
-        source = inputs(read_line)
-        while True:
-            try:
-                text = next(source)
-            except KeyboardInterrupt:      # Ctrl-C at the prompt abandons the line, as in Python
-                stdout.write("\n")
-                source = inputs(read_line)
-                continue
-            except EOFError:
-                if interactive:
-                    stdout.write("\n")
-                break
-            try:
-                do(text)
-            except Quit:
-                break
-            except KeyboardInterrupt:      # between the end of a command and the next prompt
-                stdout.write("\n")
+            term.do(":load " + shlex.quote(load))
+        term.loop()
     except BrokenPipeError:                # `ppl repl < script | head`: stop quietly
         try:                               # (and let Python's final flush go nowhere)
-            os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
+            os.dup2(os.open(os.devnull, os.O_WRONLY), term.stdout.fileno())
         except (OSError, ValueError, AttributeError):
             pass
         return 1
@@ -200,4 +137,77 @@ def run(session=None, stdin=None, stdout=None, stderr=None, load=None):
                 readline.write_history_file(_history_path())
             except OSError:
                 pass
-    return 1 if failures and not interactive else 0
+    return 1 if term.failures and not term.interactive else 0
+
+
+class _Terminal:
+    """The REPL's streams: inputs read from them (with readline's prompts when interactive), each
+    handed to the session, its output or error written back, and failures counted."""
+
+    def __init__(self, session, stdin, stdout, stderr):
+        self.session, self.stdin, self.stdout, self.stderr = session, stdin, stdout, stderr
+        self.interactive = stdin.isatty() and stdout.isatty()
+        session.unicode = unicode_ok(stdout)
+        self.colour = self.interactive and _colours(stdout)
+        self.red, self.bold, self.plain = ("\033[31m", "\033[1m", "\033[0m") if self.colour else ("", "", "")
+        self.failures = 0
+
+    def show_error(self, err):
+        text = str(err)
+        first, _, rest = text.partition("\n")
+        self.stderr.write(self.red + first + self.plain + ("\n" + rest if rest else "") + "\n")
+        self.stderr.flush()
+
+    def do(self, text):
+        """One complete input, handed to the session; a mistake is shown and the session goes on."""
+        progress = Progress(self.stderr) if self.interactive else None
+        try:
+            out = self.session.handle(text, progress=progress)
+            if progress:
+                progress.close()
+            if out:
+                self.stdout.write(out + "\n")
+                self.stdout.flush()
+        except PPLError as err:
+            self.failures += 1
+            self.show_error(err)
+        except KeyboardInterrupt:
+            self.failures += 1
+            self.stderr.write("\ninterrupted; the model, the data and the last fit are as they were\n")
+        except (Quit, BrokenPipeError):
+            raise
+        except Exception as err:       # a fault of ppl's own: say so, and keep the person's session
+            self.failures += 1
+            self.show_error(PPLError("internal error (%s: %s); the session goes on as it was" % (
+                type(err).__name__, err), hint="please report this with the input that caused it"))
+
+    def read_line(self, prompt):
+        if self.interactive:
+            # \001 and \002 tell readline the colour codes take no room on the line
+            bold, plain = self.bold, self.plain
+            return input(("\001" + bold + "\002" + prompt + "\001" + plain + "\002") if self.colour else prompt)
+        line = self.stdin.readline()
+        if not line:
+            raise EOFError
+        return line.rstrip("\n")
+
+    def loop(self):
+        """Inputs until Ctrl-D, :quit or the end of the input."""
+        source = inputs(self.read_line)
+        while True:
+            try:
+                text = next(source)
+            except KeyboardInterrupt:      # Ctrl-C at the prompt abandons the line, as in Python
+                self.stdout.write("\n")
+                source = inputs(self.read_line)
+                continue
+            except EOFError:
+                if self.interactive:
+                    self.stdout.write("\n")
+                break
+            try:
+                self.do(text)
+            except Quit:
+                break
+            except KeyboardInterrupt:      # between the end of a command and the next prompt
+                self.stdout.write("\n")

@@ -26,7 +26,7 @@ def elbo(model, guide, phi, theta, eps, estimator="reparam"):
 
 
 def elbo_with_counts(model, guide, phi, theta, z, estimator="reparam", rao_blackwell=True, baseline=True):
-    """The ELBO when q has factors over count latents (ppl.counts): its value, and a surrogate whose
+    """The ELBO when q has factors over count latents (inference.count_factors): its value, and a surrogate whose
     gradient is the reparameterisation gradient for everything continuous plus a score-function
     estimate for the count factors' parameters psi,
 

@@ -244,7 +244,7 @@ class LowRank(Guide):
 
 class WithCounts(Guide):
     """A Gaussian guide over the continuous latents times independent factors over the count latents
-    (ppl.counts). phi = [the Gaussian's phi, psi]; a draw is [continuous z, counts], counts as floats;
+    (inference.count_factors). phi = [the Gaussian's phi, psi]; a draw is [continuous z, counts], counts as floats;
     the noise is [the Gaussian's, one dimension per count]. entropy() is the Gaussian's only: the
     counts' part of the ELBO is estimated from draws (see inference.elbo)."""
 

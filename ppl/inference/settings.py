@@ -30,7 +30,7 @@ class Settings:
     advi_tol: float = 0.01         # the ADVI baseline's relative-ELBO tolerance (0: run to max_steps)
     em_tol: float = 1e-9           # EM stops when an iteration raises the ELBO by less than this (nats)
     checkpoint_every: int = 500    # with fit(checkpoint=PATH): write the state every this many steps
-    batch_size: int = 0            # stochastic method: rows of data per step (ppl.minibatch); 0: all of them
+    batch_size: int = 0            # stochastic method: rows of data per step (inference.minibatch); 0: all of them
 
 
 def validated(settings, seed, rank, max_steps, other_options=()):

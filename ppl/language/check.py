@@ -1,7 +1,7 @@
 """Static checks on the AST: names, roles, argument lists, what each `~` means.
 
 Runs before any data is seen. Shapes need the data's sizes, so they are
-checked when data is bound (ppl.model and ppl.expressions).
+checked when data is bound (model.binding and model.expressions).
 """
 import difflib
 from dataclasses import dataclass, field
@@ -26,7 +26,7 @@ class Symbol:
     dist: object = None             # ast.Call of the defining `~`, for `NAME ~ DIST`
     deps: frozenset = frozenset()   # for derived quantities: the roles they are computed from
     has_density: bool = False       # for `latent` declarations: some `~` gives it a density
-    shape: object = None            # symbolic shape (see ppl.shapes), None where not yet known
+    shape: object = None            # symbolic shape (see language.shapes), None where not yet known
     discrete: bool = False          # a latent with finite discrete support: enumerated, not in q
 
 

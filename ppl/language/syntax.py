@@ -1,5 +1,5 @@
 """Model text -> AST. Lark parses with the grammar in grammar/ppl.lark; one
-transformer method per rule builds the dataclasses of ppl.ast."""
+transformer method per rule builds the dataclasses of language.ast."""
 import functools
 import os
 from importlib import resources

@@ -145,9 +145,24 @@ def bind(checked, data):
             raise PPLDataError("data names must be text, found the key %r (%s)" % (key, type(key).__name__), None,
                                source, hint="name each value as the model's data declarations do")
     compiler = ExprCompiler(source, checked.functions)
-    scope, values, sizes, warnings = {}, {}, {}, []
+    scope, values, sizes = {}, {}, {}
     declared = [s for s in checked.program.statements if isinstance(s, ast.DataDecl)]
     names = {d.name for d in declared}
+    warnings = _check_names(data, declared, names, source)
+    for decl in declared:
+        arr = _convert(decl.name, decl, as_array(decl.name, data[decl.name], decl.span, source), source)
+        _check_shape(decl, arr, checked, sizes, scope, compiler, source)
+        t = decl.type
+        _check_bounds(decl, arr, compiler, scope, source)
+        _check_constrained(decl, arr, source)
+        values[decl.name] = arr
+        scope[decl.name] = constant(arr, t.base == "int")
+    return BoundModel(checked, values, {k: v[0] for k, v in sizes.items()}, warnings)
+
+
+def _check_names(data, declared, names, source):
+    """Every declared data item given (a misspelling named if there is one); warnings for the rest."""
+    warnings = []
     missing = [d for d in declared if d.name not in data]
     if missing:
         d = missing[0]
@@ -161,40 +176,37 @@ def bind(checked, data):
         if key not in names:
             warnings.append("data '%s' is not used by the model (it declares %s)" % (
                 key, ", ".join(sorted(names)) or "no data"))
-    for decl in declared:
-        arr = _convert(decl.name, decl, as_array(decl.name, data[decl.name], decl.span, source), source)
-        t = decl.type
-        expected_rank = len(t.dims) + (2 if t.base == "cholesky_corr" else 0)
-        if t.base == "cholesky_corr":
-            expected_rank = 2
-        if arr.ndim != expected_rank:
-            raise PPLDataError("data '%s': expected %s, found %s" % (
-                decl.name, _describe_type(t), "a scalar" if arr.ndim == 0 else "an array of shape %s" %
-                fmt_shape(arr.shape)), decl.span, source, hint=_rank_hint(arr.ndim, expected_rank))
-        for axis, dim in enumerate(t.dims):
-            n = arr.shape[axis]
-            if isinstance(dim, ast.Name) and checked.symbols.get(dim.id) and checked.symbols[dim.id].role == "size":
-                if dim.id in sizes and sizes[dim.id][0] != n:
-                    first, where = sizes[dim.id]
-                    raise PPLDataError("data '%s': size %s is %d here but %d in '%s'" % (
-                        decl.name, dim.id, n, first, where), decl.span, source,
-                        hint="arrays that share the size %s must agree on it" % dim.id)
-                sizes.setdefault(dim.id, (n, decl.name))
-                scope[dim.id] = constant(n, True)
-                continue
-            want = compiler.compile(dim, scope)
-            want_n = int(want.const)
-            if want_n < 0:
-                raise PPLDataError("data '%s': its size %s must be 0 or more, found %d" % (
-                    decl.name, _src(dim), want_n), dim.span, source)
-            if want_n != n:
-                raise PPLDataError("data '%s': axis %d should have size %s = %d, found %d" % (
-                    decl.name, axis, _src(dim), want_n, n), decl.span, source)
-        _check_bounds(decl, arr, compiler, scope, source)
-        _check_constrained(decl, arr, source)
-        values[decl.name] = arr
-        scope[decl.name] = constant(arr, t.base == "int")
-    return BoundModel(checked, values, {k: v[0] for k, v in sizes.items()}, warnings)
+    return warnings
+
+
+def _check_shape(decl, arr, checked, sizes, scope, compiler, source):
+    """arr has the declared rank and sizes; a size name is set by the first array that has it (sizes,
+    and scope for later declarations to read)."""
+    t = decl.type
+    expected_rank = 2 if t.base == "cholesky_corr" else len(t.dims)
+    if arr.ndim != expected_rank:
+        raise PPLDataError("data '%s': expected %s, found %s" % (
+            decl.name, _describe_type(t), "a scalar" if arr.ndim == 0 else "an array of shape %s" %
+            fmt_shape(arr.shape)), decl.span, source, hint=_rank_hint(arr.ndim, expected_rank))
+    for axis, dim in enumerate(t.dims):
+        n = arr.shape[axis]
+        if isinstance(dim, ast.Name) and checked.symbols.get(dim.id) and checked.symbols[dim.id].role == "size":
+            if dim.id in sizes and sizes[dim.id][0] != n:
+                first, where = sizes[dim.id]
+                raise PPLDataError("data '%s': size %s is %d here but %d in '%s'" % (
+                    decl.name, dim.id, n, first, where), decl.span, source,
+                    hint="arrays that share the size %s must agree on it" % dim.id)
+            sizes.setdefault(dim.id, (n, decl.name))
+            scope[dim.id] = constant(n, True)
+            continue
+        want = compiler.compile(dim, scope)
+        want_n = int(want.const)
+        if want_n < 0:
+            raise PPLDataError("data '%s': its size %s must be 0 or more, found %d" % (
+                decl.name, _src(dim), want_n), dim.span, source)
+        if want_n != n:
+            raise PPLDataError("data '%s': axis %d should have size %s = %d, found %d" % (
+                decl.name, axis, _src(dim), want_n, n), decl.span, source)
 
 
 def _src(node):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import autograd.numpy as np
 from . import fused
+from .samplers import expit, sample_categorical, sample_dirichlet, sample_lkj, sample_mvn, softmax
 from .special import betaln, gammaln, logsumexp
 
 LOG_2PI = math.log(2 * math.pi)
@@ -51,7 +52,7 @@ class Form:
     params: tuple
     log_density: object
     sample: object
-    summed: object = None          # ppl.fused: the per-draw sum of log_density as one primitive, or None
+    summed: object = None          # model.fused: the per-draw sum of log_density as one primitive, or None
 
 
 @dataclass(frozen=True)
@@ -236,52 +237,6 @@ def categorical_logits_lpmf(x, logits):
     return np.sum(_one_hot(x, np.shape(logits)[-1]) * log_p, axis=-1)
 
 
-# ---- samplers (NumPy; used by the simulator, never differentiated) -------------------
-
-def _expit(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def _sample_dirichlet(rng, shape, alpha):
-    g = rng.gamma(np.broadcast_to(alpha, shape))
-    return g / g.sum(axis=-1, keepdims=True)
-
-
-def _sample_mvn(rng, shape, mu, chol):
-    eps = rng.standard_normal(shape)
-    return mu + np.einsum("...ij,...j->...i", chol, eps)
-
-
-def _sample_lkj(rng, shape, eta):
-    """C-vine: partial correlations in column j are 2*Beta(b, b) - 1 with b = eta + (K-2-j)/2."""
-    k = shape[-1]
-    eta = np.broadcast_to(eta, shape[:-2])
-    z = np.zeros(shape)
-    for j in range(k - 1):
-        b = eta + 0.5 * (k - 2 - j)
-        for i in range(j + 1, k):
-            z[..., i, j] = 2.0 * rng.beta(b, b) - 1.0
-    chol = np.zeros(shape)
-    for i in range(k):
-        left = np.ones(shape[:-2])
-        for j in range(i):
-            chol[..., i, j] = z[..., i, j] * np.sqrt(left)
-            left = left - chol[..., i, j] ** 2
-        chol[..., i, i] = np.sqrt(left)
-    return chol
-
-
-def _sample_categorical(rng, shape, p):
-    p = np.broadcast_to(p, shape + (np.shape(p)[-1],))
-    u = rng.random(shape + (1,))
-    return np.minimum((np.cumsum(p, axis=-1) < u).sum(axis=-1), p.shape[-1] - 1)
-
-
-def _softmax(a):
-    e = np.exp(a - a.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 P = Param
 _real, _pos, _unit = "real", "positive", "unit"
 _vec_event = lambda name: (lambda shapes: shapes[name][-1:])
@@ -342,27 +297,27 @@ DISTRIBUTIONS = {d.name: d for d in [
     _d("Weibull", [((P("alpha", _pos), P("sigma", _pos)), weibull_lpdf,
                     lambda r, s, alpha, sigma: sigma * r.weibull(np.broadcast_to(alpha, s)))],
        Support("positive"), "Weibull with shape alpha and scale sigma"),
-    _d("Dirichlet", [((P("alpha", _pos, 1),), dirichlet_lpdf, _sample_dirichlet)],
+    _d("Dirichlet", [((P("alpha", _pos, 1),), dirichlet_lpdf, sample_dirichlet)],
        Support("simplex"), "Dirichlet with concentrations alpha (a vector)",
        event_rank=1, event_shape=_vec_event("alpha")),
     _d("MultivariateNormal", [
         ((P("mu", _real, 1), P("cov", "pos_def", 2)), mvn_cov_lpdf,
-         lambda r, s, mu, cov: _sample_mvn(r, s, mu, np.linalg.cholesky(cov))),
+         lambda r, s, mu, cov: sample_mvn(r, s, mu, np.linalg.cholesky(cov))),
         ((P("mu", _real, 1), P("scale_tril", "chol_factor", 2)), mvn_tril_lpdf,
-         lambda r, s, mu, scale_tril: _sample_mvn(r, s, mu, scale_tril))],
+         lambda r, s, mu, scale_tril: sample_mvn(r, s, mu, scale_tril))],
        Support("real"), "multivariate normal with mean vector mu and covariance cov (or its Cholesky factor scale_tril)",
        event_rank=1, event_shape=_vec_event("mu")),
-    _d("LKJCholesky", [((P("eta", _pos),), lkj_cholesky_lpdf, _sample_lkj)],
+    _d("LKJCholesky", [((P("eta", _pos),), lkj_cholesky_lpdf, sample_lkj)],
        Support("cholesky_corr"), "Cholesky factor of an LKJ(eta) correlation matrix; declare cholesky_corr[K]",
        event_rank=2),
     _d("Bernoulli", [((P("p", _unit),), bernoulli_lpmf, lambda r, s, p: (r.random(s) < p).astype(int)),
                      ((P("logit"),), bernoulli_logit_lpmf,
-                      lambda r, s, logit: (r.random(s) < _expit(logit)).astype(int))],
+                      lambda r, s, logit: (r.random(s) < expit(logit)).astype(int))],
        Support("integer", 0, 1), "1 with probability p (or inv_logit(logit)), else 0"),
     _d("Binomial", [((P("n", "int_nonneg"), P("p", _unit)), binomial_lpmf,
                      lambda r, s, n, p: r.binomial(n, p, s)),
                     ((P("n", "int_nonneg"), P("logit")), binomial_logit_lpmf,
-                     lambda r, s, n, logit: r.binomial(n, _expit(logit), s))],
+                     lambda r, s, n, logit: r.binomial(n, expit(logit), s))],
        Support("integer", 0, "n"), "successes in n trials with probability p (or inv_logit(logit))"),
     _d("Poisson", [((P("rate", _pos),), poisson_lpmf, lambda r, s, rate: r.poisson(rate, s)),
                    ((P("log_rate"),), poisson_log_lpmf, lambda r, s, log_rate: r.poisson(np.exp(log_rate), s))],
@@ -372,9 +327,9 @@ DISTRIBUTIONS = {d.name: d for d in [
        Support("integer", 0, None), "counts with mean mu and variance mu + mu^2/phi"),
     _d("Geometric", [((P("p", _unit),), geometric_lpmf, lambda r, s, p: r.geometric(p, s) - 1)],
        Support("integer", 0, None), "failures before the first success, success probability p"),
-    _d("Categorical", [((P("p", "simplex", 1),), categorical_lpmf, _sample_categorical),
+    _d("Categorical", [((P("p", "simplex", 1),), categorical_lpmf, sample_categorical),
                        ((P("logits", _real, 1),), categorical_logits_lpmf,
-                        lambda r, s, logits: _sample_categorical(r, s, _softmax(np.asarray(logits, float))))],
+                        lambda r, s, logits: sample_categorical(r, s, softmax(np.asarray(logits, float))))],
        Support("integer", 0, "K-1"), "an index 0..K-1 drawn with probabilities p (a simplex) or softmax(logits)",
        categories=True),
 ]}

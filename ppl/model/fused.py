@@ -5,7 +5,7 @@ density written in autograd.numpy is some nine primitives (subtract, divide, squ
 as many passes over the data forwards and again backwards. Here each is one primitive: the per-draw
 sum of the log density over a statement's elements, with its derivatives written out by hand. The
 compiler uses them wherever a statement has a draw axis (see compiler.sampling.add_sample); the plain
-formulas in ppl.distributions stay the definition (tests/test_fused.py checks the two agree).
+formulas in model.distributions stay the definition (tests/test_fused.py checks the two agree).
 """
 import math
 
@@ -40,7 +40,7 @@ def unbroadcast(g, shape):
     return g
 
 
-PLAIN = {}      # fused primitive -> the plain autograd.numpy log density it stands for (ppl.distributions)
+PLAIN = {}      # fused primitive -> the plain autograd.numpy log density it stands for (model.distributions)
 
 
 def _boxed(values):
