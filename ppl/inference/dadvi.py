@@ -15,6 +15,7 @@ from .record import trace_recorder
 from .result import Result
 from .settings import Settings
 from .start import initial_params
+from .whitening import plain_covariance, whitened_start
 
 
 def optimise_fixed_draws(model, guide, seed=0, settings=None, progress=None, init=None):
@@ -29,8 +30,10 @@ def optimise_fixed_draws(model, guide, seed=0, settings=None, progress=None, ini
                               hint="use method='stochastic'")
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
+    plain_guide, theta0 = guide, initial_params(model, rng)
+    if init is None:
+        guide, theta0, _ = whitened_start(model, guide, theta0)
     f = ELBOObjective(model, guide)
-    theta0 = initial_params(model, rng)
     x0 = np.concatenate([guide.initial() if init is None else init, theta0])
     m = max(s.dadvi_draws, guide.min_fixed_draws)
     eps = rqmc_normals(m, guide.noise_dim, rng) if s.dadvi_rqmc else rng.standard_normal((m, guide.noise_dim))
@@ -47,9 +50,16 @@ def optimise_fixed_draws(model, guide, seed=0, settings=None, progress=None, ini
     if not converged:
         status, message = "step cap", "L-BFGS did not converge within %d iterations" % s.max_steps
         warnings.append(message)
-    mc_error = fixed_draw_error(f, x, eps) if len(x) <= 600 else None
+    cov = fixed_draw_covariance(f, x, eps) if len(x) <= 600 else None
     phi, theta = f.split(x)
     log_w, value, se = final_elbo(model, guide, phi, theta, rng, s)
+    if guide is not plain_guide:
+        if cov is not None:
+            n = guide.size
+            cov[:n, :n] = plain_covariance(guide, phi, cov[:n, :n])     # theta's rows are plain already
+            cov[:n, n:] = cov[n:, :n] = np.nan                          # (cross terms are not reported)
+        phi = np.asarray(guide.plain(phi), dtype=float)
+    mc_error = None if cov is None else np.sqrt(np.clip(np.diag(cov), 0, None))
     return Result(phi, theta, value, se, trace, status, message, f.evals, time.perf_counter() - start, warnings,
                   log_w, mc_error)
 
@@ -68,8 +78,8 @@ def rqmc_normals(m, dim, rng):
     return norm.ppf(np.clip(u, 1e-12, 1 - 1e-12))
 
 
-def fixed_draw_error(f, x, eps):
-    """Standard errors of the optimum over the choice of fixed draws (the sandwich estimate)."""
+def fixed_draw_covariance(f, x, eps):
+    """The covariance of the optimum over the choice of fixed draws (the sandwich estimate), or None."""
     with np.errstate(all="ignore"):
         H = hessian(lambda xv: f._negative_elbo(xv, eps))(x)
         per_draw = np.array([f(x, eps[i:i + 1])[1] for i in range(len(eps))])
@@ -79,5 +89,4 @@ def fixed_draw_error(f, x, eps):
         Hinv = np.linalg.pinv(0.5 * (H + H.T))
     except np.linalg.LinAlgError:
         return None
-    cov = Hinv @ meat @ Hinv
-    return np.sqrt(np.clip(np.diag(cov), 0, None))
+    return Hinv @ meat @ Hinv

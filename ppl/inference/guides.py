@@ -112,8 +112,9 @@ class FullRank(Guide):
 
     @property
     def min_fixed_draws(self):
-        # with fewer draws than dimensions, L can grow without bound along directions no draw excites
-        return 2 * self.dim + 2
+        # with fewer draws than dimensions, L can grow without bound along directions no draw excites; and
+        # with few more, L-BFGS overfits them (on eight schools its point was far worse on fresh draws)
+        return max(2 * self.dim + 2, 64)
 
     def initial(self):
         packed = onp.where(self._is_diag, math.log(self.init_scale), 0.0)
@@ -157,11 +158,19 @@ class FullRank(Guide):
         return onp.nan_to_num(cond, nan=0.0, posinf=0.0)
 
     def precondition(self, phi, grad):
-        L = onp.asarray(self.cholesky(phi))
+        L, scale_l = self._preconditioner(phi)
         g_m, g_l = grad[:self.dim], grad[self.dim:]
-        cond = self._conditional_variance(L)
-        scale_l = onp.where(self._is_diag, 0.5, cond[self._rows])
         return onp.concatenate([L @ (L.T @ g_m), scale_l * g_l])
+
+    def _preconditioner(self, phi):
+        """(L, the scales of L's entries) at phi, kept for the next call with the same phi: the
+        stochastic stage preconditions every step at one fixed anchor."""
+        cached = getattr(self, "_cached", None)
+        if cached is None or cached[0] is not phi:
+            L = onp.asarray(self.cholesky(phi))
+            cond = self._conditional_variance(L)
+            self._cached = cached = (phi, L, onp.where(self._is_diag, 0.5, cond[self._rows]))
+        return cached[1], cached[2]
 
     def step_limit(self, phi):
         L = onp.asarray(self.cholesky(phi))

@@ -12,6 +12,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 
+MAX_TRIALS = 60        # steps tried along one direction
+
+
 class Stop(Exception):
     """Raised by a callback to end the run early."""
 
@@ -58,28 +61,32 @@ def iterate(fun, state, memory=20, max_change=2.0, rel_tol=1e-10, patience=3):
     step = min(1.0, max_change / biggest) if biggest > 0 else 1.0
     if not s_hist:  # no curvature yet: a first step of unit length
         step = min(step, 1.0 / max(np.sqrt(-slope), 1e-12))
-    found = _line_search(fun, x, f, d, slope, step, biggest)
+    if np.array_equal(x + step * d, x):     # the step is below the resolution of x: optimal to working precision
+        return replace(state, s_hist=s_hist, y_hist=y_hist, iteration=it, moved=False, status="converged")
+    found = _line_search(fun, x, f, d, slope, step)
     if found is None:
         return replace(state, s_hist=s_hist, y_hist=y_hist, iteration=it, moved=False, status="stuck")
     xn, fn, gn = found
     sv, yv = xn - x, gn - g
-    if sv @ yv > 1e-12 * (yv @ yv):
+    if sv @ yv > 1e-10 * np.linalg.norm(sv) * np.linalg.norm(yv):      # positive curvature, in any units
         s_hist, y_hist = (s_hist + (sv,))[-memory:], (y_hist + (yv,))[-memory:]
     quiet = state.quiet + 1 if f - fn <= rel_tol * max(1.0, abs(fn)) else 0
     return LBFGSState(xn, fn, gn, s_hist, y_hist, quiet, it, True, "converged" if quiet >= patience else "running")
 
 
-def _line_search(fun, x, f, d, slope, step, biggest):
+def _line_search(fun, x, f, d, slope, step):
     """The first step along d, halving (or cutting tenfold past a non-finite value), that lowers f
-    enough (Armijo's condition): (x, f, gradient) there, or None when the steps become too small."""
-    while True:
+    enough (Armijo's condition): (x, f, gradient) there, or None when a step no longer moves x or
+    MAX_TRIALS steps have not done (2^-60 of the first: a direction that does not descend)."""
+    for _ in range(MAX_TRIALS):
         xn = x + step * d
+        if np.array_equal(xn, x):
+            return None
         fn, gn = fun(xn)
         if np.isfinite(fn) and np.all(np.isfinite(gn)) and fn <= f + 1e-4 * step * slope:
             return xn, fn, gn
         step *= 0.5 if np.isfinite(fn) else 0.1
-        if step * biggest < 1e-14:
-            return None
+    return None
 
 
 def minimise(fun, x0, max_iter=300, memory=20, max_change=2.0, rel_tol=1e-10, patience=3, callback=None):

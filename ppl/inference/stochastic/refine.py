@@ -38,14 +38,15 @@ class Refinement:
         st = replace(st, step=st.step + 1)
         eps = self.f.draw(rng, self.s.average_draws if st.averaging else self.s.draws_per_step)
         value, grad = self.f(st.x, eps)
-        finite = np.isfinite(value) and np.all(np.isfinite(grad))
-        has_diverged = finite and recovery.diverged(st, value)
-        if not finite or has_diverged:
-            st, warning = recovery.recover(st, self.s, self.f, eps, has_diverged)
+        if not (np.isfinite(value) and np.all(np.isfinite(grad))):
+            st, warning = recovery.recover(st, self.s, self.f, eps, False)
+            return st, None, warning
+        if recovery.far_below(st, value):
+            st, warning = recovery.skip(st, self.s, self.f, eps)
             return st, None, warning
         dx, adam_m, adam_v = self._move(st, grad)
-        st = replace(st, failures=0, current=st.current + (-value,), before=st.x, x=st.x + dx, adam_m=adam_m,
-                     adam_v=adam_v)
+        st = replace(st, failures=0, far_below=0, current=st.current + (-value,), before=st.x, x=st.x + dx,
+                     adam_m=adam_m, adam_v=adam_v)
         return averaging.accumulate(st, self.guide, self.n_phi), -value, None
 
     def _move(self, st, grad):

@@ -16,6 +16,7 @@ from ..objective import ELBOObjective
 from ..result import Result
 from ..settings import Settings
 from ..start import initial_params
+from ..whitening import whitened, whitened_start
 from . import averaging
 from .refine import Refinement
 from .state import FitState
@@ -32,9 +33,16 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
     s = settings or Settings()
     if s.estimator not in ("reparam", "stl"):
         raise PPLRuntimeError("unknown estimator '%s'" % s.estimator, hint="choose reparam or stl")
-    fit = _Run(model, guide, s, seed, progress, checkpoint, objective)
-    x = np.concatenate([guide.initial() if init is None else init,
-                        initial_params(model, fit.rng) if params is None else np.asarray(params, dtype=float)])
+    rng = np.random.default_rng(seed)
+    clock = time.perf_counter()
+    theta0 = initial_params(model, rng) if params is None else np.asarray(params, dtype=float)
+    q, start = guide, None
+    if resume is not None:
+        q, start = whitened(guide, resume.laplace) or guide, resume.laplace
+    elif init is None and objective is None:
+        q, theta0, start = whitened_start(model, guide, theta0, hold_params=params is not None)
+    fit = _Run(model, q, s, rng, clock, progress, checkpoint, objective, start)
+    x = np.concatenate([q.initial() if init is None else init, theta0])
     held = np.zeros(len(x), dtype=bool)          # coordinates no step moves
     if params is not None:
         held[fit.f.n_phi:] = True
@@ -48,6 +56,8 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
         status, message, x = fit.run(held)
         phi, theta = fit.f.split(x)
         log_w, value, se = fit.f.final_elbo(phi, theta, fit.rng, s, strict=status != "interrupted")
+    if q is not guide:
+        phi = np.asarray(q.plain(phi), dtype=float)
     st = fit.state
     warmup_steps = len(fit.trace) if st.stage == 1 else st.warmup_steps
     return Result(phi, theta, value, se, list(fit.trace), status, message, fit.f.evals, fit.seconds(),
@@ -58,16 +68,16 @@ class _Run:
     """One run of the stochastic method: its generator, its clock, the trace and warnings so far and
     the current FitState; the stages are handed guard() and record() to report through it."""
 
-    def __init__(self, model, guide, s, seed, progress, checkpoint, objective):
+    def __init__(self, model, guide, s, rng, clock, progress, checkpoint, objective, start):
         self.guide, self.s, self.progress, self.checkpoint = guide, s, progress, checkpoint
-        self.rng = np.random.default_rng(seed)
-        self.clock = time.perf_counter()
+        self.rng, self.clock = rng, clock
+        self.start = start       # the Laplace approximation q's coordinates are whitened by, or None
         self.f = ELBOObjective(model, guide) if objective is None else objective
         self.stop, self.state, self.trace, self.warnings = None, None, [], []
 
     def begin(self, x, resume):
         if resume is None:
-            self.state = FitState(1, x, None, (), 0, 0.0, ())
+            self.state = FitState(1, x, None, (), 0, 0.0, (), laplace=self.start)
             return
         if len(resume.x) != len(x):
             raise PPLRuntimeError("the checkpoint holds %d numbers for q and the params; this model and guide "

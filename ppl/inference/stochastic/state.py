@@ -5,6 +5,8 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from ..laplace import Laplace
+
 
 @dataclass(frozen=True)
 class RefineState:
@@ -18,6 +20,7 @@ class RefineState:
     reference: float               # the warm-up's ELBO: a run far below it has diverged
     step: int = 0                  # steps taken
     failures: int = 0              # non-finite steps in a row
+    far_below: int = 0             # estimates in a row far below the warm-up's ELBO (skipped)
     restarts: int = 0              # roll-backs so far
     windows: tuple = ()            # the ELBO over each finished window of steps (arrays)
     current: tuple = ()            # the ELBO over the window being filled
@@ -45,12 +48,16 @@ class FitState:
     warnings: tuple
     warmup_steps: int = 0          # the trace's first entries that are the warm-up's
     refine: RefineState = None     # stage 2's state
+    laplace: object = None         # the Laplace approximation (inference.laplace) q is whitened by, or None
 
     def to_files(self):
         """(JSON-able scalars, arrays) for results.saving."""
         meta = {"stage": self.stage, "rng": self.rng, "evals": self.evals, "seconds": self.seconds,
                 "warnings": list(self.warnings), "warmup_steps": self.warmup_steps}
         arrays = {"state/x": np.asarray(self.x, dtype=float), "state/trace": np.asarray(self.trace, dtype=float)}
+        if self.laplace is not None:
+            for f in fields(Laplace):
+                arrays["laplace/" + f.name] = np.asarray(getattr(self.laplace, f.name), dtype=float)
         if self.refine is not None:
             meta["refine"] = {}
             for f in fields(RefineState):
@@ -72,9 +79,12 @@ class FitState:
             values["kept"] = tuple(values["kept"]) if values["kept"] is not None else ()
             values["current"] = tuple(float(v) for v in values["current"]) if values["current"] is not None else ()
             refine = RefineState(**values)
+        laplace = None
+        if "laplace/z" in arrays:
+            laplace = Laplace(**{f.name: arrays["laplace/" + f.name] for f in fields(Laplace)})
         return cls(int(meta["stage"]), arrays["state/x"], meta["rng"], tuple(float(v) for v in arrays["state/trace"]),
                    int(meta["evals"]), float(meta["seconds"]), tuple(meta["warnings"]), int(meta["warmup_steps"]),
-                   refine)
+                   refine, laplace)
 
     def with_refine(self, refine):
         return replace(self, x=refine.x, refine=refine)

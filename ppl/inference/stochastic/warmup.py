@@ -7,6 +7,8 @@ import numpy as np
 from .. import lbfgs
 from ..start import finite_start
 
+VALIDATION_DRAWS = 64     # fresh draws to check the warm-up's point against its start
+
 
 class WarmUp:
     """The warm-up of one fit. f: the Objective; held: coordinates no step moves. After run (or while
@@ -46,4 +48,20 @@ class WarmUp:
             fixed(x)
         if self.best is None:
             raise f.explain(x, eps_fixed)
+        return self._validated(rng)
+
+    def _validated(self, rng):
+        """The best point, or the start where fresh draws say the start is better: on a few fixed draws
+        L-BFGS can overfit them (a full-rank q stretched along a direction its draws do not probe, seen
+        on eight schools), and the refinement stage, which rolls back to the warm-up's point when it
+        diverges, needs a point that is good on every draw. Returns (the point, -ELBO at it)."""
+        if not self.f.whole_warm_start or np.array_equal(self.best, self.start):
+            return self.best, self.best_value
+        eps = self.f.draw(rng, VALIDATION_DRAWS)
+        at_best, at_start = self.f(self.best, eps)[0], self.f(self.start, eps)[0]
+        if np.isfinite(at_start) and not at_start > at_best - 1.0:
+            worse = "%.3g nats below" % (at_best - at_start) if np.isfinite(at_best) else "at a non-finite ELBO, not"
+            self.note = "the warm start's L-BFGS overfitted its fixed draws (fresh draws put its point %s where " \
+                        "it began); refined from where it began" % worse
+            return self.start, at_start
         return self.best, self.best_value

@@ -1,0 +1,168 @@
+"""Guides in whitened coordinates: the same families, parameterised so that the optimiser sees a
+posterior that is near N(0, I) whatever its location, scales and correlations.
+
+With the Laplace approximation's mode m0 and factor L0 (L0 L0^T the inverse Hessian there):
+
+- WhitenedMeanField is mean-field q over z itself, with means m = m0 + L0 a and sds s = s0 exp(b)
+  (s0: the conditional sds, mean-field's optimum for a Gaussian posterior); its parameters are
+  y = [a, b]. In a the ELBO's curvature is about the identity, so steps of one unit are steps of one
+  posterior sd along every direction, correlated or not.
+- WhitenedFullRank is full-rank q over u, z = m0 + L0 u: the same family as full-rank q over z.
+
+Each starts at the Laplace approximation's mode with sds START_SCALE times its own (a q wider than the
+posterior puts draws where the model overflows, as a funnel's mouth does; the warm-up widens it in a
+few steps where the posterior is Gaussian), and gives back the plain guide's parameters (plain), so a
+Fit never sees these coordinates.
+"""
+import autograd.numpy as anp
+import numpy as np
+from autograd import jacobian
+
+from . import laplace
+
+from .guides import FullRank, Guide, MeanField
+
+START_SCALE = 0.1
+
+
+class WhitenedMeanField(Guide):
+    name = "meanfield"
+
+    def __init__(self, laplace):
+        super().__init__(len(laplace.z))
+        self.plain_guide = MeanField(self.dim)
+        self.m0, self.L0 = laplace.z, laplace.chol
+        self.log_s0 = np.log(laplace.conditional_sd)
+
+    @property
+    def size(self):
+        return 2 * self.dim
+
+    def initial(self):
+        return np.concatenate([np.zeros(self.dim), np.full(self.dim, np.log(START_SCALE))])
+
+    def initial_near(self, mean, sd):
+        a = np.linalg.solve(self.L0, np.asarray(mean, dtype=float) - self.m0)
+        return np.concatenate([a, np.log(sd) - self.log_s0])
+
+    def plain(self, y):
+        """The plain mean-field parameters [m, log s] for these."""
+        a, b = y[:self.dim], y[self.dim:]
+        return anp.concatenate([self.m0 + anp.dot(self.L0, a), self.log_s0 + b])
+
+    def sample(self, y, eps):
+        return self.plain_guide.sample(self.plain(y), eps)
+
+    def log_det_cov(self, y):
+        return 2.0 * (anp.sum(y[self.dim:]) + float(np.sum(self.log_s0)))
+
+    def log_density(self, y, z):
+        return self.plain_guide.log_density(self.plain(y), z)
+
+    def mean_sd(self, y):
+        return self.plain_guide.mean_sd(self.plain(y))
+
+    def elbo_gradient(self, y, eps, dz):
+        """The plain guide's gradient by hand, carried to [a, b] by the chain rule (m = m0 + L0 a)."""
+        g = self.plain_guide.elbo_gradient(np.asarray(self.plain(y)), eps, dz)
+        return np.concatenate([self.L0.T @ g[:self.dim], g[self.dim:]])
+
+    def precondition(self, y, grad):
+        """Newton's step for the means in whitened terms (their curvature is about the identity), the
+        inverse Fisher information of q for the log sds, as for plain mean-field q."""
+        return np.concatenate([grad[:self.dim], 0.5 * grad[self.dim:]])
+
+    def step_limit(self, y):
+        return np.concatenate([np.ones(self.dim), np.full(self.dim, 0.5)])
+
+
+class WhitenedFullRank(Guide):
+    name = "fullrank"
+
+    def __init__(self, laplace):
+        super().__init__(len(laplace.z))
+        self.inner = FullRank(self.dim, init_scale=START_SCALE)       # q over u; z = m0 + L0 u
+        self.plain_guide = FullRank(self.dim)
+        self.m0, self.L0 = laplace.z, laplace.chol
+        self.L0_inv = np.linalg.solve(self.L0, np.eye(self.dim))
+        self.log_det_L0 = laplace.log_det
+
+    @property
+    def size(self):
+        return self.inner.size
+
+    @property
+    def min_fixed_draws(self):
+        return self.inner.min_fixed_draws
+
+    def initial(self):
+        return self.inner.initial()
+
+    def initial_near(self, mean, sd):
+        u_mean = self.L0_inv @ (np.asarray(mean, dtype=float) - self.m0)
+        return self.inner.initial_near(u_mean, np.asarray(sd) / np.sqrt(np.sum(self.L0 ** 2, axis=1)))
+
+    def plain(self, phi):
+        """The plain full-rank parameters over z: mean m0 + L0 m_u, factor L0 C (lower-triangular, its
+        diagonal the product of the two diagonals)."""
+        m_u = phi[:self.dim]
+        L = anp.dot(self.L0, self.inner.cholesky(phi))
+        rows, cols = np.tril_indices(self.dim)
+        packed = L[rows, cols]
+        packed = anp.where(rows == cols, anp.log(anp.abs(packed) + (rows != cols)), packed)
+        return anp.concatenate([self.m0 + anp.dot(self.L0, m_u), packed])
+
+    def sample(self, phi, eps):
+        return self.m0 + anp.dot(self.inner.sample(phi, eps), self.L0.T)
+
+    def entropy(self, phi):
+        return self.inner.entropy(phi) + self.log_det_L0
+
+    def log_det_cov(self, phi):
+        return self.inner.log_det_cov(phi) + 2.0 * self.log_det_L0
+
+    def log_density(self, phi, z):
+        return self.inner.log_density(phi, anp.dot(z - self.m0, self.L0_inv.T)) - self.log_det_L0
+
+    def mean_sd(self, phi):
+        L = anp.dot(self.L0, self.inner.cholesky(phi))
+        return self.m0 + anp.dot(self.L0, phi[:self.dim]), anp.sqrt(anp.sum(L * L, axis=1))
+
+    def precondition(self, phi, grad):
+        return self.inner.precondition(phi, grad)
+
+    def step_limit(self, phi):
+        return self.inner.step_limit(phi)
+
+
+WHITENED = {"meanfield": WhitenedMeanField, "fullrank": WhitenedFullRank}
+
+
+def whitenable(guide):
+    """Is this a plain mean-field or full-rank guide over some latents?"""
+    return type(guide) in (MeanField, FullRank) and guide.dim > 0
+
+
+def whitened(guide, laplace):
+    """The whitened form of a plain mean-field or full-rank guide at this Laplace approximation, or
+    None (another guide, or no approximation)."""
+    return WHITENED[guide.name](laplace) if laplace is not None and whitenable(guide) else None
+
+
+
+def whitened_start(model, guide, theta0, hold_params=False):
+    """Where a fit of this guide starts: (the guide to optimise, the params' initial values, the
+    Laplace approximation or None). A plain mean-field or full-rank guide is whitened at the Laplace
+    approximation and the params start at the mode, where there is one; otherwise nothing changes."""
+    if not whitenable(guide):
+        return guide, theta0, None
+    start = laplace.find(model, theta0, hold_params)
+    if start is None:
+        return guide, theta0, None
+    return whitened(guide, start), (theta0 if hold_params else start.theta), start
+
+
+def plain_covariance(guide, y, cov):
+    """A covariance of the whitened guide's parameters y carried to the plain guide's (its Jacobian)."""
+    jac = np.asarray(jacobian(guide.plain)(np.asarray(y, dtype=float)))
+    return jac @ cov @ jac.T
