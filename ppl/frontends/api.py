@@ -1,11 +1,12 @@
 """The Python front end: ppl.compile, ppl.load, Model.fit."""
 import os
+from dataclasses import replace
 
 import numpy as np
 
 from ..compiler.compile import compile_model
 from ..errors import PPLError
-from ..inference import warmstart
+from ..inference import auto, warmstart
 from ..inference.diagnostics import degenerate
 from ..inference.guide_for import guide_for
 from ..inference.minibatch import MinibatchObjective, row_batch
@@ -90,6 +91,12 @@ class Model:
                                      amortize=amortize, warm_start=warm_start))
         o = fit_options(seed, guide, rank, method, max_steps, init, amortize, warm_start, checkpoint, settings)
         compiled = self.bind({} if data is None else data)
+        if o.guide == "auto":
+            return self._fit_auto(compiled, o, progress)
+        return self._fit_as(compiled, o, progress)
+
+    def _fit_as(self, compiled, o, progress):
+        """The fit with a concrete guide: guide -> start -> optimise -> Fit."""
         q = guide_for(compiled, o.guide, o.rank, o.amortize, o.seed)
         start = self._start(compiled, q, o)
         extra = {} if start is None or start.phi is None or o.method == "em" else {"init": start.phi}
@@ -99,6 +106,19 @@ class Model:
                   o.method)
         fit.warm_start = start
         return fit
+
+    def _fit_auto(self, compiled, o, progress):
+        """guide="auto": mean-field, then full-rank where the evidence asks for it (inference.auto)."""
+        meanfield = self._fit_as(compiled, replace(o, guide="meanfield"), progress)
+        if o.amortize is not None or compiled.counts or o.settings.batch_size or o.method in ("em", "advi"):
+            meanfield.guide_choice = "mean-field: %s" % (
+                "amortised q" if o.amortize is not None else "the model has count latents" if compiled.counts
+                else "minibatches" if o.settings.batch_size else "method='%s'" % o.method)
+            return meanfield
+        chosen, why = auto.choose(compiled, meanfield.guide, meanfield,
+                                  lambda: self._fit_as(compiled, replace(o, guide="fullrank"), progress), o.seed)
+        chosen.guide_choice = why
+        return chosen
 
     def _start(self, compiled, q, o):
         """Where the fit starts: the warm start's plan (or None), and the params' initial values set."""

@@ -150,8 +150,9 @@ def build_parser():
     f.add_argument("--checkpoint", metavar="FILE.npz",
                    help="write the optimiser's state to FILE every 500 steps and when interrupted")
     f.add_argument("--resume", metavar="FILE.npz", help="carry on the fit saved in this checkpoint (same data)")
-    f.add_argument("--guide", default=None, choices=list(GUIDES),
-                   help="variational family: independent Normals (default), a full covariance, or low rank")
+    f.add_argument("--guide", default=None, choices=list(GUIDES) + ["auto"],
+                   help="variational family: independent Normals (default), a full covariance, low rank, or auto "
+                        "(mean-field, or full-rank where mean-field's linear-response correction asks for it)")
     f.add_argument("--rank", type=int, default=None, help="rank of the lowrank guide (default 2)")
     f.add_argument("--batch-size", type=int, default=None, metavar="B",
                    help="minibatch SVI: each step reads B random rows of the data (for data too large to pass "
@@ -166,7 +167,7 @@ def build_parser():
     m.add_argument("models", nargs="+", metavar="MODEL")
     m.add_argument("--data", action="append", metavar="FILE", help="data for every model (default: each model's own)")
     m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--guide", default="meanfield", choices=list(GUIDES))
+    m.add_argument("--guide", default="meanfield", choices=list(GUIDES) + ["auto"])
     m.set_defaults(run=cmd_compare)
     c = sub.add_parser("check", help="parse and check a model; print its structure",
                        description="Parse and check MODEL without fitting it; print its data, params, latents "

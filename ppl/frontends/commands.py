@@ -9,7 +9,7 @@ from .describe import distribution_help, function_help
 FIT_OPTIONS = {"guide": str, "method": str, "rank": int, "seed": int, "steps": int, "seconds": float, "warm": str}
 
 COMMANDS = {
-    ":fit": ("[guide=meanfield|fullrank|lowrank] [steps=N] [seed=N] [method=...] [rank=N] [seconds=S] [warm=no]",
+    ":fit": ("[guide=meanfield|fullrank|lowrank|auto] [steps=N] [seed=N] [method=...] [rank=N] [seconds=S] [warm=no]",
              "fit the model to the bound data; a refit starts from the last fit's q where the model is unchanged"),
     ":summary": ("[NAME ...]", "posterior mean, sd and quantiles of the last fit (all names, or these)"),
     ":elbo": ("", "the ELBO and its standard error, the IWAE bound, the PSIS estimate of log p(data), the gap"),

@@ -44,15 +44,15 @@ def fit_options(seed=0, guide=None, rank=None, method=None, max_steps=None, init
         raise PPLError("warm_start must be a Fit (the result of an earlier fit), got %s" % type(warm_start).__name__)
     if method not in METHODS:
         raise PPLError("unknown method '%s'" % method, hint="choose one of: " + ", ".join(METHODS))
-    if guide not in guides.GUIDES:
-        raise PPLError("unknown guide '%s'" % guide, hint="choose one of: " + ", ".join(guides.GUIDES))
+    if guide not in guides.GUIDES and guide != "auto":
+        raise PPLError("unknown guide '%s'" % guide, hint="choose one of: auto, " + ", ".join(guides.GUIDES))
     if init and not isinstance(init, dict):
         raise PPLError("init must be a dict of param name -> initial value, got %s" % type(init).__name__,
                        hint='as in init={"mu": [-1, 0, 1]}')
-    if s.batch_size and (method != "stochastic" or guide != "meanfield" or amortize is not None):
+    if s.batch_size and (method != "stochastic" or guide not in ("meanfield", "auto") or amortize is not None):
         raise PPLError("batch_size works with method='stochastic', guide='meanfield' and no amortize",
                        hint="leave batch_size out, or use those")
-    if amortize is not None and guide != "meanfield":
+    if amortize is not None and guide not in ("meanfield", "auto"):
         raise PPLError("amortize replaces mean-field factors; guide='%s' cannot be amortised" % guide,
                        hint="use guide='meanfield' (the default) with amortize")
     if checkpoint is not None and (method != "stochastic" or amortize is not None):

@@ -69,7 +69,7 @@ class Completer:
         if command == ":fit":
             key, eq, _ = line.rsplit(" ", 1)[-1].partition("=")
             if eq:       # `=` separates words for readline: complete the value alone
-                return {"guide": list(GUIDES), "method": list(METHODS), "warm": ["yes", "no"]}.get(key, [])
+                return {"guide": list(GUIDES) + ["auto"], "method": list(METHODS), "warm": ["yes", "no"]}.get(key, [])
             return [k + "=" for k in FIT_OPTIONS]
         if command in (":summary", ":draws", ":plot"):
             return self.session.fit.summary().names() if self.session.fit is not None else []

@@ -2,7 +2,7 @@
 import math
 from dataclasses import dataclass
 
-from . import psis
+from ..inference import psis
 
 
 @dataclass

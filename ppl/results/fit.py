@@ -7,7 +7,7 @@ from ..inference.result import Result
 from ..inference.settings import Settings
 from ..inference.stochastic.run import optimise
 from . import interop
-from . import psis
+from ..inference import psis
 from ..inference.guide_for import guide_for
 from .display import element_labels, fit_html, html_table, number as _num
 from ..errors import PPLError, PPLRuntimeError
@@ -118,6 +118,7 @@ class Fit:
         self.seed = seed
         self.mc_error = result.mc_error   # dadvi: s.e. of q's parameters over the choice of fixed draws
         self.warm_start = None            # warmstart.WarmStart when Model.fit started from an earlier fit
+        self.guide_choice = None          # with guide="auto": which guide answered, and why
         self.batch_size = result.batch_size   # rows per step of minibatch SVI (0: all of them)
         self._summary = None
         self._log_weights = np.asarray(result.log_weights)   # at the final draws behind ELBO and k-hat
@@ -280,6 +281,8 @@ class Fit:
         else:
             lines.append("%s after %d gradient evaluations in %.2f s (%s guide)" % (
                 self.status, self.grad_evals, self.seconds, self.guide.name))
+        if self.guide_choice is not None:
+            lines.append("guide chosen: " + self.guide_choice)
         if self.warm_start is not None:
             lines.append(self.warm_start.describe())
         khat_shown = self.sampled or not self.compiled.discrete

@@ -1,0 +1,71 @@
+"""guide="auto": the family chosen for the posterior at hand, and why.
+
+Mean-field q is fitted first. Its linear-response correction (inference.linear_response) says how far
+its sds and correlations are from a Gaussian posterior's, and k-hat how far q is from the posterior
+itself. Where the correction widens an sd by more than 10%, finds a correlation above 0.5, or k-hat
+is above 0.7, a full-rank q is fitted too (from the Laplace approximation, as every fit starts) and
+answers if its ELBO is at least mean-field's. Beyond FULLRANK_LIMIT latent coordinates, full-rank q
+is not tried: mean-field answers, with linear-response sds where they can be computed.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import linear_response
+
+FULLRANK_LIMIT = 100       # latent coordinates up to which full-rank q is tried
+SD_RATIO = 1.1             # linear-response sd over q's, above which q's sds are too small to report
+CORRELATION = 0.5          # a posterior correlation above which mean-field q misrepresents the posterior
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What mean-field's fit says of the posterior: the largest linear-response sd ratio and absolute
+    correlation (None where the correction could not be computed), and its k-hat."""
+    sd_ratio: object
+    correlation: object
+    khat: float
+
+    def needs_fullrank(self):
+        return bool((self.sd_ratio is not None and self.sd_ratio > SD_RATIO) or
+                    (self.correlation is not None and self.correlation > CORRELATION) or
+                    (np.isfinite(self.khat) and self.khat > 0.7))
+
+    def describe(self):
+        parts = []
+        if self.sd_ratio is not None:
+            parts.append("the linear-response correction widens mean-field's sds by up to %.3gx" % self.sd_ratio)
+            parts.append("finds correlations up to %.3g" % self.correlation)
+        if np.isfinite(self.khat):
+            parts.append("mean-field's k-hat is %.2f" % self.khat)
+        return ", ".join(parts) if parts else "no evidence could be computed"
+
+
+def evidence(model, guide, fit, seed=0):
+    """The Evidence of a mean-field fit (anything with phi, theta and khat)."""
+    cov = linear_response.covariance(model, guide, fit.phi, fit.theta, seed)
+    khat = fit.khat
+    if cov is None:
+        return Evidence(None, None, khat)
+    _, sd = guide.mean_sd(fit.phi)
+    lr_sd = np.sqrt(np.diag(cov))
+    corr = cov / lr_sd[:, None] / lr_sd[None, :]
+    off = np.abs(corr[~np.eye(len(corr), dtype=bool)])
+    return Evidence(float(np.max(lr_sd / np.asarray(sd))), float(np.max(off)) if off.size else 0.0, khat)
+
+
+def choose(model, meanfield_guide, meanfield, fit_fullrank, seed=0):
+    """(the chosen fit, why) from a mean-field fit (anything with phi, theta, elbo, elbo_se and khat).
+    fit_fullrank(): the full-rank fit, called only when the evidence asks for it."""
+    dim = meanfield_guide.dim
+    if dim > FULLRANK_LIMIT:
+        return meanfield, "mean-field: %d latent coordinates are more than full-rank q is tried for (%d)" % (
+            dim, FULLRANK_LIMIT)
+    found = evidence(model, meanfield_guide, meanfield, seed)
+    if not found.needs_fullrank():
+        return meanfield, "mean-field: %s" % found.describe()
+    fullrank = fit_fullrank()
+    if fullrank.elbo >= meanfield.elbo - 2 * np.hypot(fullrank.elbo_se, meanfield.elbo_se):
+        return fullrank, "full-rank: %s" % found.describe()
+    return meanfield, "mean-field: %s, but full-rank q's ELBO was lower (%.3f against %.3f)" % (
+        found.describe(), fullrank.elbo, meanfield.elbo)
