@@ -9,7 +9,7 @@ from scipy import special, stats
 
 import ppl
 from ppl.results import evidence
-from ppl.results import psis
+from ppl.inference import psis
 from conftest import BENCH_MODELS, bench_data
 
 
