@@ -76,6 +76,21 @@ def test_linear_response_gives_mean_field_the_posterior_covariance(case):
     sd = np.sqrt(np.diag(cov))
     assert np.allclose(np.sqrt(np.diag(lr)), sd, rtol=0.05)
     assert np.allclose(lr / sd[:, None] / sd[None, :], cov / sd[:, None] / sd[None, :], atol=0.02)
+    matrix, what = fit.covariance()
+    assert what.startswith("linear response") and np.allclose(matrix, lr)
+    summary = fit.summary(linear_response=True)
+    assert summary.title.startswith("linear-response summaries")
+    got = np.array([summary["beta[%d]" % i]["sd"] for i in range(len(sd))])
+    assert np.allclose(got, sd, rtol=0.1)
+
+
+def test_linear_response_is_refused_where_it_does_not_apply():
+    data, mean, cov, _ = regression(seed=3, **CASES["uncentred 170"])
+    fit = ppl.compile(REGRESSION).fit(data, guide="fullrank", seed=2)
+    matrix, what = fit.covariance()
+    assert what.startswith("q's own") and np.allclose(np.sqrt(np.diag(matrix)), np.sqrt(np.diag(cov)), rtol=0.1)
+    with pytest.raises(ppl.PPLError, match="no linear-response covariance"):
+        fit.summary(linear_response=True)
 
 
 def test_auto_picks_full_rank_for_a_correlated_posterior_and_says_why():

@@ -120,3 +120,12 @@ def test_the_readme_maps_every_module():
     missing = sorted({p.name for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" and p.name != "__main__.py"}
                      - named)
     assert not missing, "modules the README's Layout section does not name: %s" % missing
+
+
+def test_every_subpackage_is_installed():
+    """pyproject.toml lists the packages a wheel ships: a subpackage left out installs a ppl that cannot
+    import itself (the editable install used in development hides it)."""
+    listed = (PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8")
+    for init in PACKAGE.rglob("__init__.py"):
+        name = ".".join(init.parent.relative_to(PACKAGE.parent).parts)
+        assert '"%s"' % name in listed, "%s is not in pyproject.toml's packages" % name

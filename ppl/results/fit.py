@@ -8,6 +8,7 @@ from ..inference.settings import Settings
 from ..inference.stochastic.run import optimise
 from . import interop
 from ..inference import psis
+from ..inference import linear_response
 from ..inference.guide_for import guide_for
 from .display import element_labels, fit_html, html_table, number as _num
 from ..errors import PPLError, PPLRuntimeError
@@ -203,14 +204,18 @@ class Fit:
         _, replicas = self.compiled.simulate(self._rng(seed, 2), n, z=z, theta=self.theta)
         return replicas
 
-    def summary(self, n=4000, corrected=False):
+    def summary(self, n=4000, corrected=False, linear_response=False):
         """Mean, sd and 5/50/95% quantiles of every element, from n draws of q.
 
         corrected=True weights the draws by Pareto-smoothed importance weights p/q, which moves
         the summaries from q towards the posterior; it is refused when k-hat is above 0.7, where
-        the weights cannot be trusted."""
+        the weights cannot be trusted. linear_response=True (mean-field fits): draws of a Normal with
+        q's means and its linear-response covariance (fit.covariance()), whose sds and correlations
+        are a Gaussian posterior's where mean-field q's own are too small."""
         if corrected:
             return self._corrected_summary(max(n, 10000))
+        if linear_response:
+            return self._linear_response_summary(n)
         if self._summary is None:
             self._summary = self._summarise(self.draws(n), n, None)
         return self._summary
@@ -229,6 +234,30 @@ class Fit:
         w = np.exp(smoothed - smoothed.max())
         return self._summarise(draws, n, w / w.sum(),
                                "PSIS-corrected summaries (importance weights p/q, k-hat %.2f)" % k)
+
+    def covariance(self):
+        """The covariance of the unconstrained latents, (D, D), in the order of q's coordinates: for
+        mean-field q its linear-response correction where it can be computed (up to 200 coordinates,
+        at an optimum), else q's own covariance. Returns (matrix, what it is)."""
+        lr = linear_response.covariance(self.compiled, self.guide, self.phi, self.theta, self.seed) \
+            if self.guide.name == "meanfield" else None
+        if lr is not None:
+            return lr, "linear response (mean-field q corrected by the ELBO's Hessian)"
+        z = self.unconstrained_draws(20000, 7)[:, :self.guide.dim]
+        return np.cov(z.T).reshape(self.guide.dim, self.guide.dim), "q's own (from 20,000 draws)"
+
+    def _linear_response_summary(self, n):
+        cov, what = self.covariance()
+        if not what.startswith("linear response"):
+            raise PPLRuntimeError("no linear-response covariance for this fit: it needs mean-field q over at most "
+                                  "200 coordinates, at an optimum of the ELBO",
+                                  hint="fit.summary() is q's own; guide='fullrank' fits the covariance directly")
+        mean = np.asarray(self.guide.mean_sd(self.phi)[0], dtype=float)
+        z = self._rng(None, 6).multivariate_normal(mean, cov, size=n, method="eigh")
+        with np.errstate(all="ignore"):
+            draws = self.compiled.values(z, self.theta, rng=self._rng(None, 4))
+        return self._summarise(draws, n, None, "linear-response summaries: mean-field q's means, its covariance "
+                                               "corrected (Giordano, Broderick & Jordan 2018)")
 
     def _summarise(self, draws, n, weights, title=None):
         c = self.compiled
