@@ -63,7 +63,7 @@ def iterate(fun, state, memory=20, max_change=2.0, rel_tol=1e-10, patience=3):
         step = min(step, 1.0 / max(np.sqrt(-slope), 1e-12))
     if np.array_equal(x + step * d, x):     # the step is below the resolution of x: optimal to working precision
         return replace(state, s_hist=s_hist, y_hist=y_hist, iteration=it, moved=False, status="converged")
-    found = _line_search(fun, x, f, d, slope, step)
+    found = line_search(fun, x, f, d, slope, step)
     if found is None:
         return replace(state, s_hist=s_hist, y_hist=y_hist, iteration=it, moved=False, status="stuck")
     xn, fn, gn = found
@@ -74,7 +74,7 @@ def iterate(fun, state, memory=20, max_change=2.0, rel_tol=1e-10, patience=3):
     return LBFGSState(xn, fn, gn, s_hist, y_hist, quiet, it, True, "converged" if quiet >= patience else "running")
 
 
-def _line_search(fun, x, f, d, slope, step):
+def line_search(fun, x, f, d, slope, step):
     """The first step along d, halving (or cutting tenfold past a non-finite value), that lowers f
     enough (Armijo's condition): (x, f, gradient) there, or None when a step no longer moves x or
     MAX_TRIALS steps have not done (2^-60 of the first: a direction that does not descend)."""

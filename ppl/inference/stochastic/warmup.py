@@ -60,8 +60,5 @@ class WarmUp:
         eps = self.f.draw(rng, VALIDATION_DRAWS)
         at_best, at_start = self.f(self.best, eps)[0], self.f(self.start, eps)[0]
         if np.isfinite(at_start) and not at_start > at_best - 1.0:
-            worse = "%.3g nats below" % (at_best - at_start) if np.isfinite(at_best) else "at a non-finite ELBO, not"
-            self.note = "the warm start's L-BFGS overfitted its fixed draws (fresh draws put its point %s where " \
-                        "it began); refined from where it began" % worse
-            return self.start, at_start
+            return self.start, at_start     # refinement starts where the warm-up began: nothing for the user to do
         return self.best, self.best_value
