@@ -17,23 +17,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 import ppl  # noqa: E402
-from conjugate import REGRESSION, regression  # noqa: E402
-
-SINGLE = """
-data y: real[1]
-data prior_mean: real
-data prior_sd: real<lower=0>
-data noise: real<lower=0>
-mu ~ Normal(prior_mean, prior_sd)
-y ~ Normal(mu, noise)
-"""
+from conjugate import ILL_CONDITIONED, REGRESSION, SINGLE, normal_posterior, regression  # noqa: E402
 
 REGRESSIONS = {
-    "uncentred x (mean 170)": dict(n=100, center=170.0, scale=10.0),
-    "uncentred x (mean 4000)": dict(n=100, center=4000.0, scale=10.0),
-    "uncentred x (mean 1e5)": dict(n=200, center=1e5, scale=30.0),
-    "correlated x (0.99)": dict(n=300, center=[0.0, 0.0, 0.0], scale=1.0, correlation=0.99),
-    "scales 1e4 apart": dict(n=200, center=[0.0, 0.0], scale=[1.0, 1e4], intercept=False),
+    **ILL_CONDITIONED,
     "30 coefficients, correlated": dict(n=500, center=np.linspace(0, 50, 29), scale=1.0, correlation=0.5),
 }
 SINGLES = {"posterior at 5e4 +- 0.7": (1e5, 0.0, 1.0, 1.0), "prior at 1e6 +- 1": (0.0, 1e6, 1.0, 1e8),
@@ -46,9 +33,7 @@ def cases():
         data, mean, cov, mf_sd = regression(seed=3, **spec)
         yield name, REGRESSION, data, "beta", mean, np.sqrt(np.diag(cov)), mf_sd
     for name, (y, m0, s0, noise) in SINGLES.items():
-        precision = 1 / s0 ** 2 + 1 / noise ** 2
-        mean = np.array([(m0 / s0 ** 2 + y / noise ** 2) / precision])
-        sd = np.array([precision ** -0.5])
+        mean, sd = (np.array([v]) for v in normal_posterior(y, m0, s0, noise))
         yield name, SINGLE, {"y": [y], "prior_mean": m0, "prior_sd": s0, "noise": noise}, "mu", mean, sd, sd
 
 

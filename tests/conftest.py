@@ -67,3 +67,15 @@ def example(name):
 @pytest.fixture
 def examples_dir():
     return EXAMPLES
+
+
+@pytest.fixture(autouse=True)
+def _working_directory_is_kept():
+    """Tests read examples/ by relative paths: a test that leaves another working directory behind
+    breaks the ones after it, far from the cause. Put it back and say which test moved it."""
+    before = os.getcwd()
+    yield
+    after = os.getcwd()
+    if after != before:
+        os.chdir(before)
+        pytest.fail("this test changed the working directory to %s" % after)

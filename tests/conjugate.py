@@ -17,6 +17,31 @@ y ~ Normal(X @ beta, noise)
 """
 
 
+# the suite of ill-conditioned regressions (arguments of regression()), shared by tests and benchmarks
+ILL_CONDITIONED = {
+    "uncentred x (mean 170)": dict(n=100, center=170.0, scale=10.0),
+    "uncentred x (mean 4000)": dict(n=100, center=4000.0, scale=10.0),
+    "uncentred x (mean 1e5)": dict(n=200, center=1e5, scale=30.0),
+    "correlated x (0.99)": dict(n=300, center=[0.0, 0.0, 0.0], scale=1.0, correlation=0.99),
+    "scales 1e4 apart": dict(n=200, center=[0.0, 0.0], scale=[1.0, 1e4], intercept=False),
+}
+
+SINGLE = """
+data y: real[1]
+data prior_mean: real
+data prior_sd: real<lower=0>
+data noise: real<lower=0>
+mu ~ Normal(prior_mean, prior_sd)
+y ~ Normal(mu, noise)
+"""
+
+
+def normal_posterior(y, prior_mean, prior_sd, noise):
+    """(mean, sd) of mu in SINGLE given one observation y."""
+    precision = 1 / prior_sd ** 2 + 1 / noise ** 2
+    return (prior_mean / prior_sd ** 2 + y / noise ** 2) / precision, precision ** -0.5
+
+
 def regression(n, center, scale, correlation=0.0, noise=1.0, prior_sd=100.0, seed=0, intercept=True):
     """(data, exact mean, exact covariance, mean-field optimum's sds) of a regression whose predictors have
     the given means (center) and sds (scale), with pairwise correlation among them."""

@@ -5,22 +5,8 @@ import numpy as np
 import pytest
 
 import ppl
-from conjugate import REGRESSION, errors, regression
+from conjugate import ILL_CONDITIONED, REGRESSION, SINGLE, errors, normal_posterior, regression
 from ppl.inference import linear_response, psis
-
-SINGLE = """
-data y: real[1]
-data prior_mean: real
-data prior_sd: real<lower=0>
-data noise: real<lower=0>
-mu ~ Normal(prior_mean, prior_sd)
-y ~ Normal(mu, noise)
-"""
-
-
-def _normal_posterior(y, prior_mean, prior_sd, noise):
-    precision = 1 / prior_sd ** 2 + 1 / noise ** 2
-    return (prior_mean / prior_sd ** 2 + y / noise ** 2) / precision, precision ** -0.5
 
 
 @pytest.mark.parametrize("y, prior_mean, prior_sd, noise", [
@@ -32,7 +18,7 @@ def _normal_posterior(y, prior_mean, prior_sd, noise):
 @pytest.mark.parametrize("guide, method", [("meanfield", "stochastic"), ("fullrank", "stochastic"),
                                            ("meanfield", "dadvi")])
 def test_a_posterior_far_from_zero_or_very_narrow_is_found_exactly(y, prior_mean, prior_sd, noise, guide, method):
-    mean, sd = _normal_posterior(y, prior_mean, prior_sd, noise)
+    mean, sd = normal_posterior(y, prior_mean, prior_sd, noise)
     fit = ppl.compile(SINGLE).fit({"y": [y], "prior_mean": prior_mean, "prior_sd": prior_sd, "noise": noise},
                                   guide=guide, method=method, seed=1)
     row = fit.summary()["mu"]
@@ -41,13 +27,7 @@ def test_a_posterior_far_from_zero_or_very_narrow_is_found_exactly(y, prior_mean
     assert fit.status == "converged"
 
 
-CASES = {
-    "uncentred 170": dict(n=100, center=170.0, scale=10.0),
-    "uncentred 4000": dict(n=100, center=4000.0, scale=10.0),
-    "uncentred 1e5": dict(n=200, center=1e5, scale=30.0),
-    "correlated 0.99": dict(n=300, center=[0.0, 0.0, 0.0], scale=1.0, correlation=0.99),
-    "scales 1e4 apart": dict(n=200, center=[0.0, 0.0], scale=[1.0, 1e4], intercept=False),
-}
+CASES = ILL_CONDITIONED
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -68,7 +48,7 @@ def test_full_rank_q_is_the_exact_posterior_however_it_is_conditioned(case):
     assert fit.khat < 0.5
 
 
-@pytest.mark.parametrize("case", ["uncentred 4000", "correlated 0.99", "scales 1e4 apart"])
+@pytest.mark.parametrize("case", ["uncentred x (mean 4000)", "correlated x (0.99)", "scales 1e4 apart"])
 def test_linear_response_gives_mean_field_the_posterior_covariance(case):
     data, mean, cov, mf_sd = regression(seed=3, **CASES[case])
     fit = ppl.compile(REGRESSION).fit(data, seed=2)
@@ -85,7 +65,7 @@ def test_linear_response_gives_mean_field_the_posterior_covariance(case):
 
 
 def test_linear_response_is_refused_where_it_does_not_apply():
-    data, mean, cov, _ = regression(seed=3, **CASES["uncentred 170"])
+    data, mean, cov, _ = regression(seed=3, **CASES["uncentred x (mean 170)"])
     fit = ppl.compile(REGRESSION).fit(data, guide="fullrank", seed=2)
     matrix, what = fit.covariance()
     assert what.startswith("q's own") and np.allclose(np.sqrt(np.diag(matrix)), np.sqrt(np.diag(cov)), rtol=0.1)
@@ -94,7 +74,7 @@ def test_linear_response_is_refused_where_it_does_not_apply():
 
 
 def test_auto_picks_full_rank_for_a_correlated_posterior_and_says_why():
-    data, mean, cov, _ = regression(seed=3, **CASES["uncentred 4000"])
+    data, mean, cov, _ = regression(seed=3, **CASES["uncentred x (mean 4000)"])
     fit = ppl.compile(REGRESSION).fit(data, guide="auto", seed=2)
     assert fit.guide.name == "fullrank"
     assert fit.guide_choice.startswith("full-rank: the linear-response correction widens")
