@@ -142,7 +142,7 @@ class Model:
             raise PPLError("the fit needs more memory than this machine has", None, self.source,
                            hint="fewer draws per step or a smaller data set") from None
         if result.status != "interrupted":
-            problem = degenerate(compiled, q, result.phi, result.theta)
+            problem = degenerate(compiled, q, result.phi, result.theta, result.proper)
             if problem is not None:
                 raise problem
         return result

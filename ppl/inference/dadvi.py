@@ -61,7 +61,7 @@ def optimise_fixed_draws(model, guide, seed=0, settings=None, progress=None, ini
         phi = np.asarray(guide.plain(phi), dtype=float)
     mc_error = None if cov is None else np.sqrt(np.clip(np.diag(cov), 0, None))
     return Result(phi, theta, value, se, trace, status, message, f.evals, time.perf_counter() - start, warnings,
-                  log_w, mc_error)
+                  log_w, mc_error, proper=guide is not plain_guide)
 
 
 def rqmc_normals(m, dim, rng):

@@ -52,10 +52,12 @@ def explain_nonfinite(model, guide, phi, theta, eps):
                            "(sqrt or log at 0, abs at 0)")
 
 
-def _runaway_latent(model, guide, phi):
+def _runaway_latent(model, guide, phi, proper=False):
+    """proper: the posterior is known to have a mode with a positive definite Hessian, so a wide q is a
+    wide posterior (sds of 1e10 are legitimate then), not an improper one: only a non-finite q has run off."""
     with np.errstate(all="ignore"):
         mean, sd = (np.asarray(a, dtype=float) for a in guide.mean_sd(phi))
-    bad = ~np.isfinite(mean) | ~np.isfinite(sd) | (sd > RUNAWAY_SD)
+    bad = ~np.isfinite(mean) | ~np.isfinite(sd) | ((sd > RUNAWAY_SD) & (not proper))
     for block in model.latents:
         hit = bad[block.offset:block.stop]
         if np.any(hit):
@@ -68,9 +70,10 @@ def _runaway_latent(model, guide, phi):
     return None
 
 
-def degenerate(model, guide, phi, theta):
+def degenerate(model, guide, phi, theta, proper=False):
     """After a fit: a param driven onto a bound of its type (a scale to 0, say: the likelihood grows
-    without bound there), or a q collapsed to a point, as a PPLRuntimeError; else None."""
+    without bound there), or a q collapsed to a point, as a PPLRuntimeError; else None. proper: see
+    _runaway_latent."""
     for block in model.params:
         u = np.asarray(theta[block.offset:block.stop], dtype=float)
         name = block.transform.name
@@ -91,7 +94,7 @@ def degenerate(model, guide, phi, theta):
                 block.span, model.source,
                 hint="a scale param fitted by maximum likelihood can collapse onto the data: give it a prior "
                      "(make it a latent, as in %s ~ HalfNormal(1)) or a lower bound away from 0" % block.name)
-    return _runaway_latent(model, guide, phi)
+    return _runaway_latent(model, guide, phi, proper)
 
 
 def _describe_values(values):

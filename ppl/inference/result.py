@@ -18,3 +18,4 @@ class Result:
     mc_error: object = None        # deterministic method: Monte Carlo s.e. of each variational parameter
     warmup_steps: int = 0          # the first entries of trace are the fixed-draw warm start's (L-BFGS)
     batch_size: int = 0            # rows per step, when the ELBO was estimated on minibatches (0: all rows)
+    proper: bool = False           # the posterior has a mode with a positive definite Hessian (a Laplace start)

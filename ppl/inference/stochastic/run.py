@@ -61,7 +61,8 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
     st = fit.state
     warmup_steps = len(fit.trace) if st.stage == 1 else st.warmup_steps
     return Result(phi, theta, value, se, list(fit.trace), status, message, fit.f.evals, fit.seconds(),
-                  list(fit.warnings), log_w, warmup_steps=warmup_steps, batch_size=s.batch_size)
+                  list(fit.warnings), log_w, warmup_steps=warmup_steps, batch_size=s.batch_size,
+                  proper=start is not None)
 
 
 class _Run:
