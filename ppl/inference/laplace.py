@@ -26,12 +26,12 @@ FLAT = 1e-12               # an eigenvalue of the unit-diagonal Hessian below th
 class Laplace:
     z: np.ndarray              # the mode's unconstrained latents
     theta: np.ndarray          # the params there
-    chol: np.ndarray           # lower-triangular L, L L^T the inverse Hessian of -log p over z at the mode
+    root: np.ndarray           # R, symmetric at unit diagonal, R R^T the inverse Hessian of -log p at the mode
     conditional_sd: np.ndarray  # 1 / sqrt(H_ii): each latent's sd with the others held (mean-field's optimum)
 
     @property
     def log_det(self):
-        return float(np.sum(np.log(np.diag(self.chol))))
+        return float(np.linalg.slogdet(self.root)[1])
 
 
 def find(model, theta0, hold_params=False):
@@ -50,11 +50,11 @@ def find(model, theta0, hold_params=False):
         python_warnings.simplefilter("ignore")
         h = hessian(lambda zz: -model.log_joint_total(zz[None, :], theta))(z)
     h = 0.5 * (np.asarray(h, dtype=float) + np.asarray(h, dtype=float).T)
-    factors = _inverse_cholesky(h)
+    factors = _inverse_root(h)
     if factors is None:
         return None
-    chol, conditional_sd = factors
-    return Laplace(z, theta, chol, conditional_sd)
+    root, conditional_sd = factors
+    return Laplace(z, theta, root, conditional_sd)
 
 
 def _mode(model, theta0, hold_params):
@@ -97,11 +97,11 @@ def _newton(fun, hess, w, value):
         with np.errstate(all="ignore"), python_warnings.catch_warnings():
             python_warnings.simplefilter("ignore")
             h = np.asarray(hess(w), dtype=float)
-        factors = _inverse_cholesky(0.5 * (h + h.T))
+        factors = _inverse_root(0.5 * (h + h.T))
         if factors is None:
             return None
-        chol = factors[0]
-        step = -(chol @ (chol.T @ g))
+        root = factors[0]
+        step = -(root @ (root.T @ g))
         decrement = -0.5 * float(g @ step)
         if decrement < 1e-9:
             return w
@@ -112,9 +112,11 @@ def _newton(fun, hess, w, value):
     return None
 
 
-def _inverse_cholesky(h):
-    """(the lower Cholesky factor of h^-1, 1/sqrt(diag h)), factored at unit diagonal; None unless h is
-    positive definite with every direction informed."""
+def _inverse_root(h):
+    """(R with R R^T = h^-1, 1/sqrt(diag h)), or None unless h is positive definite with every direction
+    informed. R = S U L^-1/2 U^T for the unit-diagonal S h S = U L U^T: symmetric rather than a Cholesky
+    factor, so that the coordinates it whitens to do not depend on the order the latents are declared in
+    (a Cholesky factor's do: full-rank q over them diverged on eight schools in one order only)."""
     d = np.diag(h)
     if not (np.all(np.isfinite(h)) and np.all(d > 0)):
         return None
@@ -123,9 +125,5 @@ def _inverse_cholesky(h):
     values, vectors = np.linalg.eigh(unit)
     if not values[0] > FLAT * max(values[-1], 1.0):
         return None
-    inverse = (vectors / values) @ vectors.T
-    try:
-        unit_chol = np.linalg.cholesky(0.5 * (inverse + inverse.T))
-    except np.linalg.LinAlgError:
-        return None
-    return scale[:, None] * unit_chol, scale
+    unit_root = (vectors / np.sqrt(values)) @ vectors.T
+    return scale[:, None] * unit_root, scale

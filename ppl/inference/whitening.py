@@ -31,7 +31,7 @@ class WhitenedMeanField(Guide):
     def __init__(self, laplace):
         super().__init__(len(laplace.z))
         self.plain_guide = MeanField(self.dim)
-        self.m0, self.L0 = laplace.z, laplace.chol
+        self.m0, self.L0 = laplace.z, laplace.root
         self.log_s0 = np.log(laplace.conditional_sd)
 
     @property
@@ -83,7 +83,7 @@ class WhitenedFullRank(Guide):
         super().__init__(len(laplace.z))
         self.inner = FullRank(self.dim, init_scale=START_SCALE)       # q over u; z = m0 + L0 u
         self.plain_guide = FullRank(self.dim)
-        self.m0, self.L0 = laplace.z, laplace.chol
+        self.m0, self.L0 = laplace.z, laplace.root
         self.L0_inv = np.linalg.solve(self.L0, np.eye(self.dim))
         self.log_det_L0 = laplace.log_det
 
@@ -103,14 +103,18 @@ class WhitenedFullRank(Guide):
         return self.inner.initial_near(u_mean, np.asarray(sd) / np.sqrt(np.sum(self.L0 ** 2, axis=1)))
 
     def plain(self, phi):
-        """The plain full-rank parameters over z: mean m0 + L0 m_u, factor L0 C (lower-triangular, its
-        diagonal the product of the two diagonals)."""
-        m_u = phi[:self.dim]
-        L = anp.dot(self.L0, self.inner.cholesky(phi))
+        """The plain full-rank parameters over z: mean m0 + L0 m_u, and the Cholesky factor of
+        (L0 C)(L0 C)^T, taken at unit diagonal (the correlation matrix's factor, rows scaled by the sds)
+        so that sds 1e8 apart do not square into a matrix Cholesky cannot factor. Differentiable: the
+        deterministic method carries its covariance through it."""
+        factor = anp.dot(self.L0, self.inner.cholesky(phi))
+        sd = anp.sqrt(anp.sum(factor * factor, axis=1))
+        unit = factor / sd[:, None]
+        L = sd[:, None] * anp.linalg.cholesky(anp.dot(unit, anp.transpose(unit)))
         rows, cols = np.tril_indices(self.dim)
         packed = L[rows, cols]
         packed = anp.where(rows == cols, anp.log(anp.abs(packed) + (rows != cols)), packed)
-        return anp.concatenate([self.m0 + anp.dot(self.L0, m_u), packed])
+        return anp.concatenate([self.m0 + anp.dot(self.L0, phi[:self.dim]), packed])
 
     def sample(self, phi, eps):
         return self.m0 + anp.dot(self.inner.sample(phi, eps), self.L0.T)

@@ -37,5 +37,5 @@ def recover(st, s, f, eps, has_diverged):
     st = replace(st, x=st.restart.copy(), before=st.restart, restarts=restarts, lr=s.step_size * 0.1 ** restarts,
                  adam_m=np.zeros_like(st.adam_m), adam_v=np.zeros_like(st.adam_v), windows=(), current=(),
                  kept=(), averaging=False, avg_sum=None, avg_n=0, extensions=0, failures=0, far_below=0)
-    return st, "the stochastic steps diverged; restarted from the warm start with steps %g times smaller" % (
+    return st, "the stochastic steps diverged; restarted from the warm-up's point with steps %g times smaller" % (
         s.step_size / st.lr)
