@@ -102,13 +102,15 @@ def test_compare_ranks_models_by_log_evidence():
 def test_the_deterministic_method_reports_a_calibrated_monte_carlo_error():
     model = ppl.compile(BENCH_MODELS["eight_schools"])
     data = bench_data("eight_schools")
-    optimum = model.fit(data, seed=100)          # the stochastic method lands on the optimum (test_bench)
+    optimum = model.fit(data, seed=100, guide="meanfield")   # the stochastic method lands on the optimum (test_bench)
     z, z_rqmc = [], []
     for seed in range(12):
-        fit = model.fit(data, seed=seed, method="dadvi", dadvi_rqmc=False)
-        assert fit.converged and fit.mc_error is not None
+        fit = model.fit(data, seed=seed, guide="meanfield", method="dadvi", dadvi_rqmc=False)
+        # 64 independent draws leave the answer about one Monte Carlo error from the optimum, which
+        # the optimality test may see: then the fit says "not converged" (inference.optimality)
+        assert fit.status in ("converged", "not converged") and fit.mc_error is not None
         z.append((fit.phi - optimum.phi) / fit.mc_error)
-        fit = model.fit(data, seed=seed, method="dadvi")
+        fit = model.fit(data, seed=seed, guide="meanfield", method="dadvi")
         z_rqmc.append((fit.phi - optimum.phi) / fit.mc_error)
     assert 0.7 < np.std(z) < 1.4        # independent draws: errors are about one reported standard error
     # scrambled Sobol draws: the same error bars (they assume independent draws) overstate the error

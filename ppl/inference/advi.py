@@ -3,6 +3,7 @@ import time
 
 import numpy as np
 
+from . import optimality
 from .diagnostics import explain_nonfinite
 from .final import final_elbo
 from .objective import ELBOObjective
@@ -63,6 +64,10 @@ def optimise_advi(model, guide, seed=0, settings=None, progress=None):
     x, converged = out if out is not None else (x0, False)
     phi, theta = f.split(x)
     log_w, value, se = final_elbo(model, guide, phi, theta, rng, s)
-    status = "converged" if converged else "step cap"
-    return Result(phi, theta, value, se, trace, status, "relative ELBO change below 0.01 (eta %g)" % best_eta,
-                  f.evals, time.perf_counter() - start, [], log_w)
+    status, message = ("converged", "relative ELBO change below 0.01 (eta %g)" % best_eta) if converged else \
+        ("step cap", "the step cap (%d) was reached" % s.max_steps)
+    warnings = []
+    status, message = optimality.judged(f, x, status, message, warnings, s.draws_per_step,
+                                        "ADVI's stopping rule stopped it early (try method='stochastic')")
+    return Result(phi, theta, value, se, trace, status, message, f.evals, time.perf_counter() - start, warnings,
+                  log_w)

@@ -7,7 +7,7 @@ import numpy as np
 from autograd import hessian
 
 from ..errors import PPLRuntimeError
-from . import lbfgs
+from . import lbfgs, optimality
 from .diagnostics import explain_nonfinite
 from .final import final_elbo
 from .objective import ELBOObjective
@@ -50,6 +50,8 @@ def optimise_fixed_draws(model, guide, seed=0, settings=None, progress=None, ini
     if not converged:
         status, message = "step cap", "L-BFGS did not converge within %d iterations" % s.max_steps
         warnings.append(message)
+    status, message = optimality.judged(f, x, status, message, warnings, s.draws_per_step,
+                                        "the fixed draws' optimum is not the ELBO's (raise dadvi_draws)")
     cov = fixed_draw_covariance(f, x, eps) if len(x) <= 600 else None
     phi, theta = f.split(x)
     log_w, value, se = final_elbo(model, guide, phi, theta, rng, s)

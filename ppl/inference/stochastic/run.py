@@ -11,6 +11,7 @@ from dataclasses import replace
 import numpy as np
 
 from ...errors import PPLRuntimeError
+from .. import optimality
 from ..final import final_elbo
 from ..objective import ELBOObjective
 from ..result import Result
@@ -54,6 +55,8 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
     with StopRequest() as stop:
         fit.stop = stop
         status, message, x = fit.run(held)
+        status, message = optimality.judged(fit.f, x, status, message, fit.warnings, s.draws_per_step,
+                                            "the answer may be off (raise max_steps, or try method='dadvi')")
         phi, theta = fit.f.split(x)
         log_w, value, se = fit.f.final_elbo(phi, theta, fit.rng, s, strict=status != "interrupted")
     if q is not guide:

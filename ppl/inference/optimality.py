@@ -1,0 +1,64 @@
+"""Is the answer at the family's optimum? A test every method runs on its answer before it says
+"converged": the ELBO's gradient in q's parameters, from fresh draws, should be zero within its Monte
+Carlo error.
+
+The size of a gradient is judged in nats: a Newton step from x would gain about g^T H^-1 g / 2, and
+q's preconditioner P (the inverse Fisher information of q, in the whitened coordinates where there is a
+Laplace approximation) is H^-1 near the optimum of a near-Gaussian posterior. From B independent batch
+gradients g_1..g_B the unbiased estimate of g^T P g is the mean over pairs j != k of g_j^T P g_k (P is
+linear), so the draws' own noise does not count as a shortfall. The params' coordinates are left out:
+their curvature has no scale q can give.
+"""
+import zlib
+
+import numpy as np
+
+BATCHES = 32
+SHORTFALL = 0.05     # nats: an answer this far below the optimum (or less) counts as at it
+SIGNIFICANCE = 3.0   # ... and further only when the estimate is this many of its s.e. above zero
+
+
+def shortfall(objective, x, draws_per_batch):
+    """(estimated nats between the ELBO at x and the family's optimum, its standard error, the Newton
+    step P g towards it). The draws come from a generator seeded by x itself, so the test leaves the
+    fit's own stream alone."""
+    rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(x, dtype=float).tobytes()))
+    n_phi = objective.n_phi
+    phi = x[:n_phi]
+    grads = []
+    for _ in range(BATCHES):
+        with np.errstate(all="ignore"):
+            _, g = objective(x, objective.draw(rng, draws_per_batch))
+        grads.append(-np.asarray(g[:n_phi], dtype=float))
+    grads = np.array(grads)
+    if not np.all(np.isfinite(grads)):
+        return float("nan"), float("nan"), None
+    scaled = np.array([objective.guide.precondition(phi, g) for g in grads])
+    total = scaled.sum(axis=0)
+    # t_j = g_j^T P (the mean of the other batches): their mean is the pairwise U-statistic
+    others = (total[None, :] - scaled) / (BATCHES - 1)
+    t = np.sum(grads * others, axis=1)
+    return float(0.5 * t.mean()), float(0.5 * t.std(ddof=1) / np.sqrt(BATCHES)), total / BATCHES
+
+
+def short_of_optimum(gap, se):
+    """Does the test say the answer is measurably short of the optimum?"""
+    return bool(np.isfinite(gap) and gap > SHORTFALL and gap > SIGNIFICANCE * se)
+
+
+def describe(gap, se):
+    return ("the ELBO's gradient at the answer is not zero within its Monte Carlo error: about %.2g nats "
+            "(s.e. %.2g) more are to be had" % (gap, se))
+
+
+def judged(objective, x, status, message, warnings, draws_per_batch, what_to_do):
+    """(status, message) after the test: a "converged" answer measurably short of the optimum becomes
+    "not converged", and says so in warnings with what_to_do (advice for the method in use)."""
+    if status != "converged" or objective.n_phi == 0:
+        return status, message
+    gap, se = shortfall(objective, x, draws_per_batch)[:2]
+    if not short_of_optimum(gap, se):
+        return status, message
+    message = describe(gap, se)
+    warnings.append("%s; %s" % (message, what_to_do))
+    return "not converged", message

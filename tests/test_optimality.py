@@ -1,0 +1,49 @@
+"""The test every method runs before it says "converged" (inference.optimality): the ELBO's gradient,
+measured in nats of a Newton step, must be zero within its Monte Carlo error. Checked against a closed
+form, and on methods that are known to stop short."""
+import numpy as np
+import pytest
+
+import ppl
+from conjugate import REGRESSION, regression
+from ppl.inference import optimality
+from ppl.inference.guides import MeanField
+from ppl.inference.objective import ELBOObjective
+
+NORMAL = """
+data y: real[N]
+mu ~ Normal(0, 10)
+y ~ Normal(mu, 1)
+"""
+
+
+@pytest.mark.parametrize("offset", [0.0, 1.0, 2.0])
+def test_the_shortfall_is_half_the_squared_offset_in_posterior_sds(offset):
+    # q = N(m, s^2) over a Gaussian posterior N(m*, s*^2): at s = s*, the ELBO is short of its
+    # optimum by exactly (m - m*)^2 / (2 s*^2), and the test's estimate must say so
+    y = np.array([0.3, -1.2, 2.5, 0.9])
+    compiled = ppl.compile(NORMAL).bind({"y": y})
+    precision = 1 / 100 + len(y)
+    mean, sd = y.sum() / precision, precision ** -0.5
+    f = ELBOObjective(compiled, MeanField(1))
+    x = np.array([mean + offset * sd, np.log(sd)])
+    gap, se, _ = optimality.shortfall(f, x, 8)
+    assert abs(gap - offset ** 2 / 2) < max(4 * se, 1e-9), (gap, se)
+    assert optimality.short_of_optimum(gap, se) == (offset > 0)
+
+
+def test_stan_style_advi_stopping_early_is_not_called_converged():
+    data, *_ = regression(seed=3, n=200, center=np.array([5.0, -2.0]), scale=1.0, correlation=0.9)
+    fit = ppl.compile(REGRESSION).fit(data, guide="meanfield", method="advi", seed=0)
+    assert fit.status == "not converged"
+    assert any("gradient at the answer is not zero" in w and "ADVI" in w for w in fit.warnings)
+
+
+def test_the_deterministic_method_with_too_few_draws_says_so():
+    # 30 correlated coefficients: 64 fixed draws leave mean-field's sds up to twice its optimum's
+    data, *_ = regression(seed=3, n=500, center=np.linspace(0, 50, 29), scale=1.0, correlation=0.5)
+    fit = ppl.compile(REGRESSION).fit(data, guide="meanfield", method="dadvi", seed=0)
+    assert fit.status == "not converged"
+    assert any("raise dadvi_draws" in w for w in fit.warnings)
+    more = ppl.compile(REGRESSION).fit(data, guide="meanfield", method="dadvi", seed=0, dadvi_draws=1024)
+    assert more.status == "converged"
