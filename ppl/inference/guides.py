@@ -173,10 +173,10 @@ class FullRank(Guide):
         return cached[1], cached[2]
 
     def step_limit(self, phi):
-        """One sd for m; for L, a factor e^0.5 on its diagonal and, off it, half of row i's sd shared
-        among the row's i + 1 entries, so a step moves no row of L (z_i's sd) by more than about half:
-        a whole sd per entry let q's covariance grow by a factor of 7 in six steps (eight schools,
-        declared in Stan's order) and the run diverge."""
+        """One sd for m; for L, a factor e^0.5 on its diagonal and, off it, row i's sd shared among the
+        row's i + 1 entries (sd_i / sqrt(i + 1) each), so a step moves no row of L (z_i's sd) by more
+        than about one sd: a whole sd per entry let q's covariance grow by a factor of 7 in six steps
+        (eight schools, declared in Stan's order) and the run diverge."""
         L = onp.asarray(self.cholesky(phi))
         sd = onp.sqrt(onp.sum(L * L, axis=1))
         off = sd[self._rows] / onp.sqrt(self._rows + 1.0)
