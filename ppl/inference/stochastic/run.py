@@ -23,6 +23,8 @@ from .refine import Refinement
 from .state import FitState
 from .warmup import WarmUp
 
+MAX_CONTINUATIONS = 2     # averaging windows begun again when the optimality test finds the answer short
+
 
 def optimise(model, guide, seed=0, settings=None, progress=None, init=None, params=None, checkpoint=None,
              resume=None, objective=None):
@@ -151,6 +153,12 @@ class _Run:
                 s.monitor(st.averaged(), self.f.evals)
             st, done, warning = averaging.judge(st, s, self.guide, self.f.n_phi, self.f.epoch_steps)
             self.state = self.state.with_refine(st)
+            if done and st.continued < MAX_CONTINUATIONS and self.short_of_optimum(st.x):
+                # averaging again from the average, with the same small steps, settles what is still drifting
+                st = replace(st, avg_sum=np.zeros_like(st.x), avg_n=0, kept=(), extensions=0,
+                             continued=st.continued + 1)
+                self.state = self.state.with_refine(st)
+                continue
             if done:
                 if warning:
                     self.warnings.append(warning)
@@ -158,6 +166,10 @@ class _Run:
         message = "the step cap (%d) was reached before the ELBO stopped improving" % s.max_steps
         self.warnings.append(message + "; the answer may be inaccurate (raise max_steps)")
         return "step cap", message, st.averaged()
+
+    def short_of_optimum(self, x):
+        gap, se, _ = optimality.shortfall(self.f, x, self.s.draws_per_step)
+        return optimality.short_of_optimum(gap, se)
 
     def interrupted(self, reason, warm):
         """Ctrl-C or the time limit: the checkpoint to resume from, and the best answer so far."""

@@ -29,6 +29,7 @@ class RefineState:
     avg_n: int = 0
     kept: tuple = ()               # q's means at each averaged iterate, to judge the average by
     extensions: int = 0            # times the averaging window was extended
+    continued: int = 0             # times averaging began again because the answer was short of the optimum
 
     ARRAYS = ("x", "adam_m", "adam_v", "before", "anchor", "restart", "avg_sum", "windows", "current", "kept")
 
