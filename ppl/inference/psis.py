@@ -92,6 +92,11 @@ def is_poor(k, gap=None):
     return bool(k > 0.7) if np.isfinite(k) else gap is not None
 
 
+def is_fair(k, gap=None):
+    """Is k-hat between 0.5 and 0.7, with q measurably short of the posterior: usable, with tails to say?"""
+    return bool(np.isfinite(k) and 0.5 <= k <= 0.7 and not (gap is not None and gap < NEGLIGIBLE_GAP))
+
+
 def verdict(k, gap=None):
     """What k-hat says about q, in plain words. `gap` (PSIS estimate minus ELBO, about KL(q || p))
     tells a q whose tails are merely lighter than the posterior's from one that misses mass."""

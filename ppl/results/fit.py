@@ -6,7 +6,7 @@ from ..inference.final import final_elbo, log_weights
 from ..inference.result import Result
 from ..inference.settings import Settings
 from ..inference.stochastic.run import optimise
-from . import interop
+from . import diagnosis, interop
 from ..inference import psis
 from ..inference import linear_response
 from ..inference.guide_for import guide_for
@@ -128,8 +128,32 @@ class Fit:
             estimate = evidence.psis_log_evidence(result.log_weights)[0]
             self.khat = psis.khat(result.log_weights)
             self.kl_gap = estimate - self.elbo   # about KL(q || posterior)
+        self.missed = None                # with a fair or poor k-hat: the latents q misses most, named
+        self._judge_q()
+
+    def _judge_q(self):
+        """k-hat's warning, and where k-hat is fair or poor, the latents q misses most (diagnosis):
+        named in the warning, and a warning of their own where a fair q is off by more than the bar."""
+        off = False
+        if psis.is_poor(self.khat, self.kl_gap) or psis.is_fair(self.khat, self.kl_gap):
+            self.missed, off = self._name_misses() or (None, False)
         if psis.is_poor(self.khat, self.kl_gap):
             self.warnings.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap)))
+            if self.missed:
+                self.warnings[-1] += "; where q misses: " + self.missed
+        elif off:
+            advice = "" if "linear_response" in self.missed else \
+                "; fit.summary(corrected=True) weights them towards it"
+            self.warnings.append("q's summaries are off by more than 0.1 sd or 10%% where it misses the posterior "
+                                 "(k-hat %.2f): %s%s" % (self.khat, self.missed, advice))
+
+    def _name_misses(self):
+        """diagnosis.misses, or None where the extra draws it takes fail: naming is a courtesy."""
+        try:
+            with np.errstate(all="ignore"):
+                return diagnosis.misses(self)
+        except (ArithmeticError, ValueError, np.linalg.LinAlgError, MemoryError, PPLError):
+            return None
 
     @property
     def sampled(self):
@@ -296,9 +320,10 @@ class Fit:
                                   draws or max(10000, 2 * k))
         return evidence.estimate(log_w, k)
 
-    def report(self, max_rows=None):
-        """What the CLI prints after a fit: the table (cut at max_rows), the bound, the status."""
-        lines = [self.summary().format(max_rows), ""]
+    def report(self, max_rows=None, summary=None):
+        """What the CLI prints after a fit: the table (summary, by default q's own; cut at max_rows),
+        the bound, the status."""
+        lines = [(summary or self.summary()).format(max_rows), ""]
         if self.sampled:
             lines.append("ELBO %.3f (Monte Carlo s.e. %.3f): a lower bound on log p(data)" % (self.elbo, self.elbo_se))
         else:
@@ -320,6 +345,8 @@ class Fit:
                          "reads all rows)" % self.batch_size)
         elif khat_shown:
             lines.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap)))
+            if self.missed and not any(self.missed in w and not w.startswith("k-hat") for w in self.warnings):
+                lines.append("where q misses: " + self.missed)
         for site in self.compiled.discrete:
             lines.append("%s: discrete, %d values, summed out exactly; its posterior: fit.discrete_posterior('%s')"
                          % (site.name, site.size, site.name))

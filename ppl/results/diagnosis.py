@@ -1,0 +1,77 @@
+"""Which parts of the posterior a poor q misses, named, for the warning k-hat gives.
+
+For mean-field q the linear-response correction (inference.linear_response) says whose sds q makes too
+small: the latents it widens most are named. For any q the Pareto-smoothed importance weights p/q say
+where the posterior's mass is that q's is not: the coordinates whose weighted mean or sd moves furthest
+from q's, in q's sds, are named. Above k-hat 0.7 the weights cannot correct q, but they still point at
+the coordinates q gets most wrong.
+"""
+import numpy as np
+
+from ..inference import linear_response
+from . import evidence
+from .display import element_labels
+
+NAMED = 3              # coordinates named at most
+DRAWS = 10000          # (the weighted means' own noise is then about 0.03 sd at k-hat 0.6)
+WIDENED = 1.1          # a linear-response sd this many times q's, or more, is named
+SHIFT, STRETCH = 0.1, 1.1   # the accuracy bar: beyond it, q's summaries are off and the fit warns
+
+
+def coordinate_labels(compiled):
+    """A label for every coordinate of the unconstrained latents: the element's name where the
+    transform keeps one coordinate per element, else 'name (coordinate k)'."""
+    labels = []
+    for b in compiled.latents:
+        if b.size == int(np.prod(b.shape, dtype=int)):
+            labels += element_labels(b.name, b.shape)
+        else:
+            labels += ["%s (coordinate %d)" % (b.name, k) for k in range(b.size)]
+    return labels
+
+
+def misses(fit):
+    """(a sentence naming the latents q misses most, whether q is off by more than 0.1 sd in a mean or
+    10% in an sd there), or None (nothing could be computed)."""
+    labels = coordinate_labels(fit.compiled)
+    if fit.guide.dim == 0 or len(labels) != fit.guide.dim:
+        return None
+    _, sd = fit.guide.mean_sd(fit.phi)
+    sd = np.asarray(sd, dtype=float)
+    if fit.guide.name == "meanfield":
+        cov = linear_response.covariance(fit.compiled, fit.guide, fit.phi, fit.theta, fit.seed)
+        if cov is not None:
+            ratio = np.sqrt(np.diag(cov)) / sd
+            worst = [i for i in np.argsort(-ratio)[:NAMED] if ratio[i] > WIDENED]
+            if worst:
+                return ("mean-field's sds are too small for %s (the linear-response sds are %s), where the "
+                        "posterior is correlated; fit.summary(linear_response=True) corrects them" % (
+                            ", ".join(labels[i] for i in worst), ", ".join("%.3gx" % ratio[i] for i in worst)),
+                        True)
+    return _weighted_misses(fit, labels, sd)
+
+
+def _weighted_misses(fit, labels, sd):
+    """Name the coordinates whose importance-weighted moments move furthest from q's."""
+    z = fit.unconstrained_draws(DRAWS, 11)
+    with np.errstate(all="ignore"):
+        log_w = np.asarray(fit.compiled.log_joint(z, fit.theta)) - np.asarray(fit.guide.log_density(fit.phi, z))
+    z = z[:, :fit.guide.dim]
+    keep = np.isfinite(log_w)
+    if keep.sum() < DRAWS // 2:
+        return None
+    smoothed, _ = evidence.stabilised_log_weights(log_w[keep])
+    w = np.exp(smoothed - smoothed.max())
+    w /= w.sum()
+    mean_q, sd_q = z[keep].mean(axis=0), sd
+    mean_p = w @ z[keep]
+    sd_p = np.sqrt(np.maximum(w @ (z[keep] - mean_p) ** 2, 0))
+    shift = np.abs(mean_p - mean_q) / sd_q
+    stretch = np.log(np.maximum(sd_p, 1e-300) / sd_q)
+    badness = shift + np.abs(stretch)
+    if not np.all(np.isfinite(badness)):
+        return None
+    worst = np.argsort(-badness)[:NAMED]
+    text = "the importance weights move q most at %s" % ", ".join(
+        "%s (mean by %.2g sd, sd x%.2f)" % (labels[i], shift[i], np.exp(stretch[i])) for i in worst)
+    return text, bool(np.max(shift) > SHIFT or np.max(np.abs(stretch)) > np.log(STRETCH))
