@@ -17,7 +17,7 @@ from conftest import BENCH_MODELS, bench_data, bench_ref, meanfield_target
 
 @functools.lru_cache(maxsize=None)
 def fit_bench(name, seed=0):
-    return ppl.compile(BENCH_MODELS[name]).fit(bench_data(name), seed=seed)
+    return ppl.compile(BENCH_MODELS[name]).fit(bench_data(name), seed=seed, guide="meanfield")
 
 
 def accuracy(name, fit):

@@ -116,3 +116,28 @@ def test_fit_a_mixture_by_em(tmp_path):
     assert "EM iterations" in r.stdout and "converged" in r.stdout and "discrete_posterior('z')" in r.stdout
     header = next(csv.reader(open(out)))
     assert "z[0]" in header and "mu[2]" in header
+
+
+UNCENTRED = """data x: real[N]
+data y: real[N]
+a ~ Normal(0, 100)
+b ~ Normal(0, 10)
+y ~ Normal(a + b * x, 1)
+"""
+
+
+def test_advice_names_the_command_lines_own_flags(tmp_path):
+    # heights around 170: mean-field's sds are far too small, and the warning says how to see the
+    # corrected ones in the command line's terms, not Python's
+    model = tmp_path / "height.ppl"
+    model.write_text(UNCENTRED)
+    x = [150 + 2.5 * i for i in range(17)]
+    (tmp_path / "height.json").write_text(json.dumps({"x": x, "y": [0.1 * v - 3 + (-1) ** i for i, v in enumerate(x)]}))
+    r = ppl("fit", str(model), "--guide", "meanfield")
+    assert r.returncode == 0, r.stderr
+    assert "--summary linear-response" in r.stdout and "fit.summary(" not in r.stdout
+    assert "--guide fullrank" in r.stdout and "guide='fullrank'" not in r.stdout
+    corrected = ppl("fit", str(model), "--guide", "meanfield", "--summary", "linear-response")
+    assert corrected.returncode == 0 and corrected.stdout.count("linear-response summaries") == 1
+    default = ppl("fit", str(model))
+    assert "guide chosen: full-rank" in default.stdout and "(fullrank guide)" in default.stdout

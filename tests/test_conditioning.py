@@ -34,7 +34,7 @@ CASES = ILL_CONDITIONED
 def test_mean_field_lands_on_its_own_optimum_however_the_posterior_is_conditioned(case):
     data, mean, cov, mf_sd = regression(seed=3, **CASES[case])
     for method in ("stochastic", "dadvi"):
-        fit = ppl.compile(REGRESSION).fit(data, method=method, seed=2)
+        fit = ppl.compile(REGRESSION).fit(data, guide="meanfield", method=method, seed=2)
         mean_error, sd_error = errors(fit, "beta", mean, mf_sd)
         assert mean_error < 0.1 and sd_error < 0.1, (method, mean_error, sd_error)
 
@@ -48,10 +48,21 @@ def test_full_rank_q_is_the_exact_posterior_however_it_is_conditioned(case):
     assert fit.khat < 0.5
 
 
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_default_fit_is_the_exact_posterior_however_it_is_conditioned(case):
+    # the default guide is auto: mean-field's sds are the conditional ones, too small where the
+    # predictors are correlated or uncentred, and auto must see that and answer with full-rank q
+    data, mean, cov, _ = regression(seed=3, **CASES[case])
+    fit = ppl.compile(REGRESSION).fit(data, seed=2)
+    mean_error, sd_error = errors(fit, "beta", mean, np.sqrt(np.diag(cov)))
+    assert mean_error < 0.1 and sd_error < 0.1, (fit.guide_choice, mean_error, sd_error)
+    assert fit.converged
+
+
 @pytest.mark.parametrize("case", ["uncentred x (mean 4000)", "correlated x (0.99)", "scales 1e4 apart"])
 def test_linear_response_gives_mean_field_the_posterior_covariance(case):
     data, mean, cov, mf_sd = regression(seed=3, **CASES[case])
-    fit = ppl.compile(REGRESSION).fit(data, seed=2)
+    fit = ppl.compile(REGRESSION).fit(data, guide="meanfield", seed=2)
     lr = linear_response.covariance(fit.compiled, fit.guide, fit.phi, fit.theta)
     sd = np.sqrt(np.diag(cov))
     assert np.allclose(np.sqrt(np.diag(lr)), sd, rtol=0.05)

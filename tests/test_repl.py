@@ -167,3 +167,13 @@ def test_a_script_on_stdin_prints_results_only(tmp_path):
     def untimed(text):
         return re.sub(r"in \d+\.\d+ s", "in (time)", text)
     assert untimed(clean.stdout) == untimed(run.stdout)    # the same results, whatever failed in between
+
+
+def test_the_repl_words_advice_as_its_own_commands(tmp_path):
+    script = ("data y: real[N]\nmu ~ Normal(0, 1)\ny ~ Normal(mu, 1)\ny = [1, 2]\n:fit method=advi\n"
+              ":summary corrected\n")
+    run = subprocess.run([sys.executable, "-m", "ppl", "repl"], input=script, cwd=str(tmp_path),
+                         env=environment(tmp_path), capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "(try :fit method=stochastic)" in run.stdout and "method='" not in run.stdout
+    assert "PSIS-corrected summaries" in run.stdout

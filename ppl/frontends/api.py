@@ -1,12 +1,11 @@
 """The Python front end: ppl.compile, ppl.load, Model.fit."""
 import os
-from dataclasses import replace
 
 import numpy as np
 
 from ..compiler.compile import compile_model
 from ..errors import PPLError
-from ..inference import auto, warmstart
+from ..inference import warmstart
 from ..inference.diagnostics import degenerate
 from ..inference.guide_for import guide_for
 from ..inference.minibatch import MinibatchObjective, row_batch
@@ -21,7 +20,8 @@ from ..results import saving
 from ..results.display import model_html
 from ..results.fit import Fit
 from .describe import latent_description
-from .options import FIT_ARGUMENTS, METHODS, fit_options
+from . import auto_fit
+from .options import FIT_ARGUMENTS, METHODS, FitOptions, fit_options
 
 
 _heap_tuned = False
@@ -72,6 +72,10 @@ class Model:
             progress=None, init=None, amortize=None, warm_start=None, checkpoint=None, resume=None, **settings):
         """Maximise the ELBO: q over the latents and point values for the params. Returns a Fit.
 
+        guide: "auto" (the default) fits mean-field q, then full-rank q where mean-field's
+        linear-response correction, its correlations or k-hat say mean-field misrepresents the
+        posterior (Fit.guide_choice says which answered and why); or "meanfield", "fullrank",
+        "lowrank" (rank: its rank, 2 by default).
         method: "stochastic" (fresh draws every step, iterate averaging), "dadvi" (one fixed set of
         draws, L-BFGS to exact convergence, with a Monte Carlo error estimate in Fit.mc_error), "em"
         (expectation-maximisation, when every latent is discrete with finite support), or "advi"
@@ -92,33 +96,21 @@ class Model:
         o = fit_options(seed, guide, rank, method, max_steps, init, amortize, warm_start, checkpoint, settings)
         compiled = self.bind({} if data is None else data)
         if o.guide == "auto":
-            return self._fit_auto(compiled, o, progress)
+            return auto_fit.fit_auto(self, compiled, o, progress)
         return self._fit_as(compiled, o, progress)
 
-    def _fit_as(self, compiled, o, progress):
-        """The fit with a concrete guide: guide -> start -> optimise -> Fit."""
+    def _fit_as(self, compiled, o, progress, auto_stage=None):
+        """The fit with a concrete guide: guide -> start -> optimise -> Fit. auto_stage: where in
+        guide="auto" this fit is (frontends.auto_fit), kept in its checkpoint."""
         q = guide_for(compiled, o.guide, o.rank, o.amortize, o.seed)
         start = self._start(compiled, q, o)
         extra = {} if start is None or start.phi is None or o.method == "em" else {"init": start.phi}
         if o.checkpoint is not None:
-            extra["checkpoint"] = saving.Checkpointer(o.checkpoint, self, compiled, q, o.seed, o.settings)
+            extra["checkpoint"] = saving.Checkpointer(o.checkpoint, self, compiled, q, o.seed, o.settings, auto_stage)
         fit = Fit(self, compiled, q, self._run(o.run, compiled, q, o.seed, o.settings, progress, extra), o.seed,
                   o.method)
         fit.warm_start = start
         return fit
-
-    def _fit_auto(self, compiled, o, progress):
-        """guide="auto": mean-field, then full-rank where the evidence asks for it (inference.auto)."""
-        meanfield = self._fit_as(compiled, replace(o, guide="meanfield"), progress)
-        if o.amortize is not None or compiled.counts or o.settings.batch_size or o.method in ("em", "advi"):
-            meanfield.guide_choice = "mean-field: %s" % (
-                "amortised q" if o.amortize is not None else "the model has count latents" if compiled.counts
-                else "minibatches" if o.settings.batch_size else "method='%s'" % o.method)
-            return meanfield
-        chosen, why = auto.choose(compiled, meanfield.guide, meanfield,
-                                  lambda: self._fit_as(compiled, replace(o, guide="fullrank"), progress), o.seed)
-        chosen.guide_choice = why
-        return chosen
 
     def _start(self, compiled, q, o):
         """Where the fit starts: the warm start's plan (or None), and the params' initial values set."""
@@ -150,12 +142,12 @@ class Model:
     def _resume(self, data, path, checkpoint, progress, settings, max_steps, given):
         """fit(resume=PATH): the checkpoint's guide, seed and settings, its optimiser state, this data."""
         meta, state = saving.read_checkpoint(path)
-        same = {"seed": (0, meta["seed"]), "guide": (meta["guide"],), "method": ("stochastic",),
-                "rank": (meta["rank"],)}
+        guide = "auto" if meta.get("auto") is not None else meta["guide"]
+        same = {"seed": (0, meta["seed"]), "guide": (guide,), "method": ("stochastic",), "rank": (meta["rank"],)}
         clashing = [k for k, v in given.items() if v is not None and v not in same.get(k, ())]
         if clashing:
             raise PPLError("resume carries on the checkpoint's fit (%s guide, seed %d); it cannot be combined "
-                           "with %s" % (meta["guide"], meta["seed"], ", ".join("%s=%r" % (k, given[k]) for k in clashing)),
+                           "with %s" % (guide, meta["seed"], ", ".join("%s=%r" % (k, given[k]) for k in clashing)),
                            hint="leave them out (the checkpoint fixes them), or start afresh")
         compiled = self.bind({} if data is None else data)
         saving.check_belongs(meta, path, self.text, compiled.bound.data)
@@ -163,11 +155,16 @@ class Model:
         merged.update(settings)
         s = validated(merged, meta["seed"], meta["rank"], max_steps, FIT_ARGUMENTS)
         q = guide_for(compiled, meta["guide"], meta["rank"], moments=False)
+        stage = meta.get("auto")
         extra = {"resume": state}
         if checkpoint is not None:
-            extra["checkpoint"] = saving.Checkpointer(checkpoint, self, compiled, q, meta["seed"], s)
-        return Fit(self, compiled, q, self._run(METHODS["stochastic"], compiled, q, meta["seed"], s, progress, extra),
-                   meta["seed"], "stochastic")
+            extra["checkpoint"] = saving.Checkpointer(checkpoint, self, compiled, q, meta["seed"], s, stage)
+        fit = Fit(self, compiled, q, self._run(METHODS["stochastic"], compiled, q, meta["seed"], s, progress, extra),
+                  meta["seed"], "stochastic")
+        if stage is None:
+            return fit
+        o = FitOptions(meta["seed"], meta["guide"], meta["rank"], "stochastic", None, None, None, checkpoint, s)
+        return auto_fit.resumed(self, compiled, o, progress, fit, stage)
 
     def structure(self):
         """The model's names by role, as `ppl check` prints them."""
@@ -237,4 +234,7 @@ def load_fit(path, model=None, functions=None):
     compiled = model.bind(saving.stored_data(arrays))
     q = guide_for(compiled, meta["guide"], meta["rank"], moments=False)
     result = saving.stored_result(meta, arrays, q, path)
-    return Fit(model, compiled, q, result, meta["seed"], meta["method"])
+    fit = Fit(model, compiled, q, result, meta["seed"], meta["method"])
+    choice = meta.get("guide_choice")
+    fit.guide_choice = choice if isinstance(choice, str) else None
+    return fit

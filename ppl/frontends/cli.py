@@ -10,6 +10,7 @@ import numpy as np
 from ..version import __version__
 from ..model import data as datafiles
 from .api import load
+from .phrasing import for_cli
 from .options import METHODS
 from ..inference.guides import GUIDES
 from ..errors import PPLError
@@ -42,6 +43,8 @@ def cmd_fit(args):
                    method=args.method, checkpoint=args.checkpoint, resume=args.resume)
     if args.batch_size is not None:
         options["batch_size"] = args.batch_size
+    if args.dadvi_draws is not None:
+        options["dadvi_draws"] = args.dadvi_draws
     if args.resume:      # the checkpoint fixes the seed, guide and method
         options.update(seed=0, guide=None, rank=None, method=None)
         for flag, value in (("--seed", args.seed), ("--guide", args.guide), ("--rank", args.rank),
@@ -70,10 +73,10 @@ def cmd_fit(args):
     else:
         print("model %s, data %s" % (args.model, ", ".join(paths) or "none"))
         print()
-        print(fit.report())
+        print(for_cli(fit.report(summary=_summary(fit, args.summary))))
         if ev:
             print()
-            print(ev)
+            print(for_cli(str(ev)))
         if args.draws:
             print("wrote %d draws to %s" % (args.n_draws, args.draws))
         if args.plot:
@@ -111,7 +114,7 @@ def cmd_compare(args):
             data.update(datafiles.read(p))
         fits.append(model.fit(data, seed=args.seed, guide=args.guide))
         names.append(path)
-    print(compare(fits, names))
+    print(for_cli(str(compare(fits, names))))
     return 0
 
 
@@ -121,6 +124,15 @@ def cmd_check(args):
     print("%s: ok\n" % args.model)
     print(model.describe(data))
     return 0
+
+
+def _summary(fit, kind):
+    """The table --summary asks for: q's own, PSIS-corrected, or linear-response."""
+    if kind == "corrected":
+        return fit.summary(corrected=True)
+    if kind == "linear-response":
+        return fit.summary(linear_response=True)
+    return None
 
 
 def cmd_repl(args):
@@ -151,9 +163,15 @@ def build_parser():
                    help="write the optimiser's state to FILE every 500 steps and when interrupted")
     f.add_argument("--resume", metavar="FILE.npz", help="carry on the fit saved in this checkpoint (same data)")
     f.add_argument("--guide", default=None, choices=list(GUIDES) + ["auto"],
-                   help="variational family: independent Normals (default), a full covariance, low rank, or auto "
-                        "(mean-field, or full-rank where mean-field's linear-response correction asks for it)")
+                   help="variational family: auto (the default: mean-field, or full-rank where mean-field's "
+                        "linear-response correction or k-hat asks for it), meanfield (independent Normals), "
+                        "fullrank (a full covariance) or lowrank")
     f.add_argument("--rank", type=int, default=None, help="rank of the lowrank guide (default 2)")
+    f.add_argument("--summary", default="q", choices=["q", "corrected", "linear-response"],
+                   help="the table: q's own (default), corrected by importance weights p/q, or mean-field's "
+                        "linear-response covariance")
+    f.add_argument("--dadvi-draws", type=int, default=None, metavar="M",
+                   help="fixed draws of --method dadvi (default 64)")
     f.add_argument("--batch-size", type=int, default=None, metavar="B",
                    help="minibatch SVI: each step reads B random rows of the data (for data too large to pass "
                         "over at every step)")
@@ -167,7 +185,7 @@ def build_parser():
     m.add_argument("models", nargs="+", metavar="MODEL")
     m.add_argument("--data", action="append", metavar="FILE", help="data for every model (default: each model's own)")
     m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--guide", default="meanfield", choices=list(GUIDES) + ["auto"])
+    m.add_argument("--guide", default=None, choices=list(GUIDES) + ["auto"], help="as for fit (default auto)")
     m.set_defaults(run=cmd_compare)
     c = sub.add_parser("check", help="parse and check a model; print its structure",
                        description="Parse and check MODEL without fitting it; print its data, params, latents "
@@ -193,7 +211,7 @@ def main(argv=None):
     try:
         return args.run(args)
     except PPLError as err:
-        print(str(err), file=sys.stderr)
+        print(for_cli(str(err)), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

@@ -6,12 +6,14 @@ from ..model.distributions import DISTRIBUTIONS
 from ..model.functions import FUNCTIONS
 from .describe import distribution_help, function_help
 
-FIT_OPTIONS = {"guide": str, "method": str, "rank": int, "seed": int, "steps": int, "seconds": float, "warm": str}
+FIT_OPTIONS = {"guide": str, "method": str, "rank": int, "seed": int, "steps": int, "seconds": float, "warm": str,
+               "draws": int}
 
 COMMANDS = {
-    ":fit": ("[guide=meanfield|fullrank|lowrank|auto] [steps=N] [seed=N] [method=...] [rank=N] [seconds=S] [warm=no]",
+    ":fit": ("[guide=auto|meanfield|fullrank|lowrank] [steps=N] [seed=N] [method=...] [rank=N] [seconds=S] [draws=M] [warm=no]",
              "fit the model to the bound data; a refit starts from the last fit's q where the model is unchanged"),
-    ":summary": ("[NAME ...]", "posterior mean, sd and quantiles of the last fit (all names, or these)"),
+    ":summary": ("[corrected|linear-response] [NAME ...]", "posterior mean, sd and quantiles of the last fit (all "
+                 "names, or these): q's own, corrected by importance weights, or linear-response"),
     ":elbo": ("", "the ELBO and its standard error, the IWAE bound, the PSIS estimate of log p(data), the gap"),
     ":draws": ("NAME [N]", "N draws (default 10) of NAME from the fitted q"),
     ":plot": ("[NAME]", "the ELBO trace and a histogram of NAME's posterior (default: the first latent)"),

@@ -38,7 +38,7 @@ class FitOptions:
 def fit_options(seed=0, guide=None, rank=None, method=None, max_steps=None, init=None, amortize=None,
                 warm_start=None, checkpoint=None, settings=None):
     """FitOptions from Model.fit's arguments (settings: its other keyword options), each checked."""
-    guide, method = guide or "meanfield", method or "stochastic"
+    guide, method = guide or "auto", method or "stochastic"
     s = validated(settings or {}, seed, rank, max_steps, FIT_ARGUMENTS)
     if warm_start is not None and not isinstance(warm_start, Fit):
         raise PPLError("warm_start must be a Fit (the result of an earlier fit), got %s" % type(warm_start).__name__)
@@ -54,7 +54,7 @@ def fit_options(seed=0, guide=None, rank=None, method=None, max_steps=None, init
                        hint="leave batch_size out, or use those")
     if amortize is not None and guide not in ("meanfield", "auto"):
         raise PPLError("amortize replaces mean-field factors; guide='%s' cannot be amortised" % guide,
-                       hint="use guide='meanfield' (the default) with amortize")
+                       hint="use guide='meanfield' (or the default, auto) with amortize")
     if checkpoint is not None and (method != "stochastic" or amortize is not None):
         raise PPLError("checkpoints are written by method='stochastic' without amortize",
                        hint="the other methods are short, or (amortize) not yet checkpointed")

@@ -20,6 +20,7 @@ from ..model.distributions import DISTRIBUTIONS
 from ..errors import PPLError
 from ..model.functions import FUNCTIONS
 from .commands import COMMANDS, FIT_OPTIONS
+from .phrasing import for_repl
 from .session import Quit, Session
 from .terminal import Progress, unicode_ok
 
@@ -153,7 +154,7 @@ class _Terminal:
         self.failures = 0
 
     def show_error(self, err):
-        text = str(err)
+        text = for_repl(str(err))
         first, _, rest = text.partition("\n")
         self.stderr.write(self.red + first + self.plain + ("\n" + rest if rest else "") + "\n")
         self.stderr.flush()

@@ -6,6 +6,7 @@ import numpy as np
 from ..errors import PPLError
 from ..results.display import element_labels
 from .commands import FIT_OPTIONS
+from .phrasing import for_repl
 from .session_text import no_such
 from .terminal import histogram, line_chart
 
@@ -31,19 +32,23 @@ class ResultCommands:
         warm = options.pop("warm", "yes").lower()
         if warm not in ("yes", "no"):
             raise PPLError(":fit warm=%s: warm takes yes or no" % warm)
-        kwargs = {"seed": options.get("seed", 0), "guide": options.get("guide", "meanfield"),
+        kwargs = {"seed": options.get("seed", 0), "guide": options.get("guide"),
                   "method": options.get("method", "stochastic"), "rank": options.get("rank"),
                   "max_steps": options.get("steps")}
         if "seconds" in options:
             kwargs["max_seconds"] = options["seconds"]
+        if "draws" in options:         # the deterministic method's fixed draws
+            kwargs["dadvi_draws"] = options["draws"]
         previous = self.fit if warm == "yes" else None
         fit = model.fit(self.data, progress=progress, warm_start=previous, **kwargs)
         self.fit = fit
-        return fit.report(max_rows=30)
+        return for_repl(fit.report(max_rows=30))
 
     def cmd_summary(self, args):
         fit = self._need_fit()
-        summary = fit.summary()
+        kind = args[0] if args and args[0] in ("corrected", "linear-response") else None
+        args = args[1:] if kind else args
+        summary = fit.summary(corrected=kind == "corrected", linear_response=kind == "linear-response")
         if not args:
             return str(summary)
         discrete = {site.name for site in fit.compiled.discrete}
@@ -79,7 +84,7 @@ class ResultCommands:
             return "ELBO %.4f = log p(data%s) exactly: every latent is summed out, nothing is sampled" % (
                 fit.elbo, " | params" if fit.compiled.params else "")
         ev = fit.evidence()
-        lines = str(ev).split("\n")
+        lines = for_repl(str(ev)).split("\n")
         lines.append("  gap: IWAE - ELBO = %.3f, PSIS - ELBO = %.3f (about KL(q || posterior): how far q is "
                      "from the posterior, in nats)" % (ev.iwae - ev.elbo, ev.psis - ev.elbo))
         if fit.status != "converged":

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import linear_response
+from . import linear_response, psis
 
 FULLRANK_LIMIT = 100       # latent coordinates up to which full-rank q is tried
 SD_RATIO = 1.1             # linear-response sd over q's, above which q's sds are too small to report
@@ -25,17 +25,18 @@ class Evidence:
     sd_ratio: object
     correlation: object
     khat: float
+    kl_gap: object = None      # the PSIS estimate of log p(x) minus the ELBO, about KL(q || p), or None
 
     def needs_fullrank(self):
         return bool((self.sd_ratio is not None and self.sd_ratio > SD_RATIO) or
                     (self.correlation is not None and self.correlation > CORRELATION) or
-                    (np.isfinite(self.khat) and self.khat > 0.7))
+                    (np.isfinite(self.khat) and psis.is_poor(self.khat, self.kl_gap)))
 
     def describe(self):
         parts = []
         if self.sd_ratio is not None:
-            parts.append("the linear-response correction widens mean-field's sds by up to %.3gx" % self.sd_ratio)
-            parts.append("finds correlations up to %.3g" % self.correlation)
+            parts.append("the linear-response correction widens mean-field's sds by up to %.2fx" % self.sd_ratio)
+            parts.append("finds correlations up to %.2f" % self.correlation)
         if np.isfinite(self.khat):
             parts.append("mean-field's k-hat is %.2f" % self.khat)
         return ", ".join(parts) if parts else "no evidence could be computed"
@@ -44,28 +45,30 @@ class Evidence:
 def evidence(model, guide, fit, seed=0):
     """The Evidence of a mean-field fit (anything with phi, theta and khat)."""
     cov = linear_response.covariance(model, guide, fit.phi, fit.theta, seed)
-    khat = fit.khat
+    khat, gap = fit.khat, getattr(fit, "kl_gap", None)
     if cov is None:
-        return Evidence(None, None, khat)
+        return Evidence(None, None, khat, gap)
     _, sd = guide.mean_sd(fit.phi)
     lr_sd = np.sqrt(np.diag(cov))
     corr = cov / lr_sd[:, None] / lr_sd[None, :]
     off = np.abs(corr[~np.eye(len(corr), dtype=bool)])
-    return Evidence(float(np.max(lr_sd / np.asarray(sd))), float(np.max(off)) if off.size else 0.0, khat)
+    return Evidence(float(np.max(lr_sd / np.asarray(sd))), float(np.max(off)) if off.size else 0.0, khat, gap)
 
 
-def choose(model, meanfield_guide, meanfield, fit_fullrank, seed=0):
-    """(the chosen fit, why) from a mean-field fit (anything with phi, theta, elbo, elbo_se and khat).
-    fit_fullrank(): the full-rank fit, called only when the evidence asks for it."""
+def decide(model, meanfield_guide, meanfield, seed=0):
+    """(whether full-rank q is to be fitted, what the evidence says, as a phrase) for a mean-field fit
+    (anything with phi, theta, khat and kl_gap)."""
     dim = meanfield_guide.dim
     if dim > FULLRANK_LIMIT:
-        return meanfield, "mean-field: %d latent coordinates are more than full-rank q is tried for (%d)" % (
-            dim, FULLRANK_LIMIT)
+        return False, "%d latent coordinates are more than full-rank q is tried for (%d)" % (dim, FULLRANK_LIMIT)
     found = evidence(model, meanfield_guide, meanfield, seed)
-    if not found.needs_fullrank():
-        return meanfield, "mean-field: %s" % found.describe()
-    fullrank = fit_fullrank()
-    if fullrank.elbo >= meanfield.elbo - 2 * np.hypot(fullrank.elbo_se, meanfield.elbo_se):
-        return fullrank, "full-rank: %s" % found.describe()
-    return meanfield, "mean-field: %s, but full-rank q's ELBO was lower (%.3f against %.3f)" % (
-        found.describe(), fullrank.elbo, meanfield.elbo)
+    return found.needs_fullrank(), found.describe()
+
+
+def settle(fullrank, meanfield_elbo, meanfield_se, why):
+    """(whether full-rank q answers, the reason to report) once it is fitted: it answers if its ELBO is
+    at least mean-field's, within two standard errors of the difference."""
+    if fullrank.elbo >= meanfield_elbo - 2 * np.hypot(fullrank.elbo_se, meanfield_se):
+        return True, "full-rank: %s" % why
+    return False, "mean-field: %s, but full-rank q's ELBO was lower (%.3f against %.3f)" % (
+        why, fullrank.elbo, meanfield_elbo)

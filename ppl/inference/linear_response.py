@@ -17,8 +17,17 @@ from autograd import hessian
 from .elbo import elbo
 from .guides import MeanField
 
-DRAWS = 256
+DRAWS = 256        # quasi-random draws for the Hessian, at most,
+WORK = 2 ** 22     # ... and fewer where a draw reads much data: draws x (data elements + D) up to about this
+MIN_DRAWS = 32     # RQMC's error falls fast enough that 32 draws hold the Hessian of a data-rich model
 LIMIT = 200        # latent coordinates up to which the correction is computed (its Hessian is dense)
+
+
+def draws_for(model, dim):
+    """Draws for the Hessian: the Hessian costs 2D gradient passes over them, so a model whose log
+    joint reads 20,000 rows gets fewer (it is also the model whose posterior is nearest Gaussian)."""
+    fit = WORK // (model.data_size + dim + 1)
+    return int(np.clip(2 ** int(np.log2(max(fit, 1))), MIN_DRAWS, DRAWS))     # a power of 2, as Sobol's points want
 
 
 def covariance(model, guide, phi, theta, seed=0):
@@ -29,7 +38,7 @@ def covariance(model, guide, phi, theta, seed=0):
         return None
     from .dadvi import rqmc_normals          # here: scipy.stats is slow to import
     dim = guide.dim
-    eps = rqmc_normals(DRAWS, dim, np.random.default_rng([seed, 17]))
+    eps = rqmc_normals(draws_for(model, dim), dim, np.random.default_rng([seed, 17]))
     m, log_s = np.asarray(phi[:dim], dtype=float), np.asarray(phi[dim:], dtype=float)
     s = np.exp(log_s)
     # [m, log s] = [m + s * a, log s + b]: coordinates in q's own units, so the Hessian is about unit-scaled

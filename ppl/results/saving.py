@@ -135,6 +135,8 @@ def save_fit(fit, path):
     meta = header("fit", fit.model, fit.compiled, fit.guide, fit.method, fit.seed)
     meta.update(elbo=r.elbo, elbo_se=r.elbo_se, status=r.status, message=r.message, grad_evals=r.grad_evals,
                 seconds=r.seconds, warnings=list(r.warnings), warmup_steps=r.warmup_steps, batch_size=r.batch_size)
+    if fit.guide_choice is not None:
+        meta["guide_choice"] = fit.guide_choice
     arrays = dict(data_arrays(fit.compiled), phi=r.phi, theta=r.theta, trace=np.asarray(r.trace, dtype=float),
                   log_weights=np.asarray(r.log_weights, dtype=float))
     if r.mc_error is not None:
@@ -160,10 +162,12 @@ def stored_result(meta, arrays, guide, path):
 class Checkpointer:
     """The stochastic method's state, written to one file whenever the optimiser hands it over."""
 
-    def __init__(self, path, model, compiled, guide, seed, settings):
+    def __init__(self, path, model, compiled, guide, seed, settings, auto_stage=None):
         self.path = file_path(path, "checkpoint")
         self.meta = header("checkpoint", model, compiled, guide, "stochastic", seed)
         self.meta["settings"] = _settings_meta(settings)
+        if auto_stage is not None:      # guide="auto"'s stage, so a resumed fit carries on choosing
+            self.meta["auto"] = auto_stage
         self.data = data_arrays(compiled)
         folder = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(folder):      # before the fit, not at its first checkpoint
