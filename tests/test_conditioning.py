@@ -126,3 +126,16 @@ def test_k_hat_that_cannot_be_estimated_is_a_warning_unless_q_is_exact():
     assert psis.is_poor(k, gap=40.0) and "cannot be trusted" in psis.verdict(k, 40.0)
     same = np.full(4000, -3.2)                                          # q is the posterior
     assert not psis.is_poor(psis.khat(same), gap=0.0)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_low_rank_q_is_whitened_and_fits_however_the_posterior_is_conditioned(case):
+    # q over u = (z - mode) / the Laplace approximation's sds: the same low-rank family, at unit scale
+    # (unwhitened, sds 1e4 apart made the Woodbury capacitance singular: a raw LinAlgError)
+    data, mean, cov, _ = regression(seed=3, **CASES[case])
+    sd = np.sqrt(np.diag(cov))
+    stochastic = ppl.compile(REGRESSION).fit(data, guide="lowrank", seed=2)
+    assert errors(stochastic, "beta", mean, sd)[0] < 0.1
+    fixed = ppl.compile(REGRESSION).fit(data, guide="lowrank", method="dadvi", seed=2)
+    mean_error, sd_error = errors(fixed, "beta", mean, sd)
+    assert mean_error < 0.1 and sd_error < 0.1, (mean_error, sd_error)

@@ -47,3 +47,21 @@ def test_the_deterministic_method_with_too_few_draws_says_so():
     assert any("raise dadvi_draws" in w for w in fit.warnings)
     more = ppl.compile(REGRESSION).fit(data, guide="meanfield", method="dadvi", seed=0, dadvi_draws=1024)
     assert more.status == "converged"
+
+
+def test_em_stopped_by_a_loose_tolerance_says_it_is_not_at_the_maximum():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(-2, 1, 100), rng.normal(2, 1, 100)])
+    model = ppl.compile("""
+data x: real[N]
+param w: simplex[2]
+param mu: ordered[2]
+param sigma: real<lower=0>[2]
+z: int[N] ~ Categorical(w)
+x ~ Normal(mu[z], sigma[z])
+""")
+    tight = model.fit({"x": x}, method="em")
+    loose = model.fit({"x": x}, method="em", em_tol=1.0)
+    assert tight.status == "converged"
+    assert loose.status == "not converged" and tight.elbo > loose.elbo + 0.05
+    assert any("Newton step from its answer would gain" in w for w in loose.warnings)

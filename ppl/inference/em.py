@@ -2,10 +2,11 @@
 import time
 
 import numpy as np
-from autograd import value_and_grad
+from autograd import grad, hessian, value_and_grad
 
 from ..errors import PPLRuntimeError
 from . import lbfgs
+from .optimality import SHORTFALL
 from .result import Result
 from .settings import Settings
 from .start import initial_params
@@ -61,11 +62,36 @@ def optimise_em(model, guide, seed=0, settings=None, progress=None):
                 break
     except KeyboardInterrupt:
         status, message = "interrupted", "the fit was interrupted; these are the params so far"
+    if status == "converged":
+        status, message = _stationary(model, theta, status, message, warnings)
     if status != "converged":
         warnings.append(message)
     log_w = np.array([value])    # q over the discrete latents is exact: every importance weight is p(data)
     return Result(guide.initial(), theta, value, 0.0, trace, status, message, evals[0],
                   time.perf_counter() - start, warnings, log_w)
+
+
+def _stationary(model, theta, status, message, warnings):
+    """EM's stopping rule (a small rise) also stops where EM crawls along a flat ridge. At a maximum of
+    the log likelihood the Newton decrement g^T H^-1 g / 2 (nats a Newton step would gain, whatever the
+    params' units) is zero: above optimality.SHORTFALL the fit is "not converged"."""
+    if not 0 < len(theta) <= 200:
+        return status, message
+    def negative(th):
+        return -model.discrete_posteriors(NO_LATENTS, th)[0][0]
+    with np.errstate(all="ignore"):
+        g = np.asarray(grad(negative)(theta), dtype=float)
+        h = np.asarray(hessian(negative)(theta), dtype=float)
+    if not (np.all(np.isfinite(g)) and np.all(np.isfinite(h))):
+        return status, message
+    values, vectors = np.linalg.eigh(0.5 * (h + h.T))
+    if not values[0] > 0:          # not at a strict maximum: no quadratic model to judge by
+        return status, message
+    decrement = 0.5 * float(np.sum((vectors.T @ g) ** 2 / values))
+    if decrement <= SHORTFALL:
+        return status, message
+    return "not converged", ("EM's iterations were still creeping: a Newton step from its answer would gain "
+                             "%.2g nats of log likelihood (raise max_steps or lower em_tol)" % decrement)
 
 
 def _m_step_objective(model, responsibilities, evals):

@@ -183,6 +183,9 @@ class FullRank(Guide):
         return onp.concatenate([sd, onp.where(self._is_diag, 0.5, off)])
 
 
+LOG_D_FLOOR = math.log(1e-4)
+
+
 class LowRank(Guide):
     """q(z) = Normal(m, B B^T + diag(d^2)) with B of shape (D, rank); phi = [m, B, log d]."""
     name = "lowrank"
@@ -215,7 +218,12 @@ class LowRank(Guide):
 
     def split(self, phi):
         d, r = self.dim, self.rank
-        return phi[:d], np.reshape(phi[d:d + d * r], (d, r)), phi[d + d * r:]
+        # d_i is floored at 1e-4 of row i of B: where the low-rank part carries nearly all of a coordinate's
+        # variance (a correlation of 0.99999 needs d about 3e-3 of it) the ELBO is flat as d -> 0, and
+        # d far below B makes the Woodbury capacitance singular in floating point (a raw LinAlgError)
+        B = np.reshape(phi[d:d + d * r], (d, r))
+        floor = 0.5 * np.log(np.sum(B * B, axis=1) + 1e-300) + LOG_D_FLOOR
+        return phi[:d], B, np.maximum(phi[d + d * r:], floor)
 
     def sample(self, phi, eps):
         m, B, log_d = self.split(phi)

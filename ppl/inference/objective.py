@@ -78,9 +78,14 @@ class ELBOObjective(Objective):
     def __call__(self, x, eps):
         self.evals += len(eps)
         with np.errstate(all="ignore"):
-            if self.estimator == "reparam" and hasattr(self.guide, "elbo_gradient"):
-                return self._by_hand(x, eps)
-            value, grad = self._vg(x, eps)
+            try:
+                if self.estimator == "reparam" and hasattr(self.guide, "elbo_gradient"):
+                    return self._by_hand(x, eps)
+                value, grad = self._vg(x, eps)
+            except np.linalg.LinAlgError:
+                # q's covariance singular in floating point (a low-rank q's capacitance at a trial point
+                # far out): a failed evaluation, which line searches and the recovery stage back off from
+                return float("inf"), np.full(len(x), np.nan)
         return float(value), np.asarray(grad, dtype=float)
 
     def _by_hand(self, x, eps):

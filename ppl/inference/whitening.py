@@ -20,7 +20,7 @@ from autograd import jacobian
 
 from . import laplace
 
-from .guides import FullRank, Guide, MeanField
+from .guides import FullRank, Guide, LowRank, MeanField
 
 START_SCALE = 0.1
 
@@ -139,18 +139,70 @@ class WhitenedFullRank(Guide):
         return self.inner.step_limit(phi)
 
 
-WHITENED = {"meanfield": WhitenedMeanField, "fullrank": WhitenedFullRank}
+class WhitenedLowRank(Guide):
+    """Low-rank q over u, z = m0 + w u with w the Laplace approximation's marginal sds. The scaling is
+    diagonal, so q over z is the same low-rank-plus-diagonal family, and every coordinate of u is about
+    unit scale: sds 1e4 apart no longer make the Woodbury capacitance singular in floating point."""
+    name = "lowrank"
+
+    def __init__(self, laplace, rank):
+        super().__init__(len(laplace.z))
+        self.rank = rank
+        self.inner = LowRank(self.dim, rank, init_scale=START_SCALE)
+        self.m0 = laplace.z
+        self.w = np.sqrt(np.sum(laplace.root ** 2, axis=1))
+        self.log_w = np.log(self.w)
+
+    size = property(lambda self: self.inner.size)
+    noise_dim = property(lambda self: self.inner.noise_dim)
+    min_fixed_draws = property(lambda self: self.inner.min_fixed_draws)
+
+    def initial(self):
+        return self.inner.initial()
+
+    def initial_near(self, mean, sd):
+        return self.inner.initial_near((np.asarray(mean, dtype=float) - self.m0) / self.w, np.asarray(sd) / self.w)
+
+    def plain(self, phi):
+        """The plain low-rank parameters over z: [m0 + w m_u, w B (row-scaled), log w + log d]."""
+        m_u, B, log_d = self.inner.split(phi)
+        return anp.concatenate([self.m0 + self.w * m_u, anp.ravel(self.w[:, None] * B), self.log_w + log_d])
+
+    def sample(self, phi, eps):
+        return self.m0 + self.w * self.inner.sample(phi, eps)
+
+    def log_det_cov(self, phi):
+        return self.inner.log_det_cov(phi) + 2.0 * float(np.sum(self.log_w))
+
+    def log_density(self, phi, z):
+        return self.inner.log_density(phi, (z - self.m0) / self.w) - float(np.sum(self.log_w))
+
+    def mean_sd(self, phi):
+        m, sd = self.inner.mean_sd(phi)
+        return self.m0 + self.w * m, self.w * sd
+
+    def precondition(self, phi, grad):
+        return self.inner.precondition(phi, grad)
+
+    def step_limit(self, phi):
+        return self.inner.step_limit(phi)
+
+
+WHITENED = {"meanfield": WhitenedMeanField, "fullrank": WhitenedFullRank,
+            "lowrank": lambda laplace, guide: WhitenedLowRank(laplace, guide.rank)}
 
 
 def whitenable(guide):
-    """Is this a plain mean-field or full-rank guide over some latents?"""
-    return type(guide) in (MeanField, FullRank) and guide.dim > 0
+    """Is this a plain mean-field, full-rank or low-rank guide over some latents?"""
+    return type(guide) in (MeanField, FullRank, LowRank) and guide.dim > 0
 
 
 def whitened(guide, laplace):
-    """The whitened form of a plain mean-field or full-rank guide at this Laplace approximation, or
-    None (another guide, or no approximation)."""
-    return WHITENED[guide.name](laplace) if laplace is not None and whitenable(guide) else None
+    """The whitened form of a plain mean-field, full-rank or low-rank guide at this Laplace
+    approximation, or None (another guide, or no approximation)."""
+    if laplace is None or not whitenable(guide):
+        return None
+    return WHITENED[guide.name](laplace, guide) if guide.name == "lowrank" else WHITENED[guide.name](laplace)
 
 
 
