@@ -74,7 +74,7 @@ def test_khat_flags_the_centred_funnel_but_not_the_non_centred_model(seed):
     bad = ppl.compile(centred).fit(data, seed=seed)
     assert bad.khat > 0.7 and any("k-hat" in w for w in bad.warnings)
     good = ppl.compile(BENCH_MODELS["eight_schools"]).fit(data, seed=seed)
-    assert good.khat < 0.7 and not any("k-hat" in w for w in good.warnings)
+    assert good.khat < 0.7 and not any(w.startswith("k-hat") for w in good.warnings)
 
 
 def test_an_almost_exact_q_with_light_tails_is_not_flagged():

@@ -13,7 +13,8 @@ from . import evidence
 from .display import element_labels
 
 NAMED = 3              # coordinates named at most
-DRAWS = 10000          # (the weighted means' own noise is then about 0.03 sd at k-hat 0.6)
+DRAWS = 10000          # at most (the weighted means' own noise is then about 0.03 sd at k-hat 0.6),
+MIN_DRAWS = 1000       # and as many as the fit's final ELBO took, which its data size already budgeted
 WIDENED = 1.1          # a linear-response sd this many times q's, or more, is named
 SHIFT, STRETCH = 0.1, 1.1   # the accuracy bar: beyond it, q's summaries are off and the fit warns
 
@@ -34,8 +35,9 @@ def misses(fit):
     """(a sentence naming the latents q misses most, whether q is off by more than 0.1 sd in a mean or
     10% in an sd there), or None (nothing could be computed)."""
     labels = coordinate_labels(fit.compiled)
-    if fit.guide.dim == 0 or len(labels) != fit.guide.dim:
-        return None
+    if not 0 < fit.guide.dim <= linear_response.LIMIT or len(labels) != fit.guide.dim or \
+            hasattr(fit.guide, "for_data") or hasattr(getattr(fit.guide, "inner", None), "for_data"):
+        return None   # beyond 200 coordinates (mostly per-row ones) or amortised: a fit's worth of draws to name
     _, sd = fit.guide.mean_sd(fit.phi)
     sd = np.asarray(sd, dtype=float)
     if fit.guide.name == "meanfield":
@@ -53,12 +55,13 @@ def misses(fit):
 
 def _weighted_misses(fit, labels, sd):
     """Name the coordinates whose importance-weighted moments move furthest from q's."""
-    z = fit.unconstrained_draws(DRAWS, 11)
+    n = int(min(DRAWS, max(MIN_DRAWS, len(fit._log_weights))))
+    z = fit.unconstrained_draws(n, 11)
     with np.errstate(all="ignore"):
         log_w = np.asarray(fit.compiled.log_joint(z, fit.theta)) - np.asarray(fit.guide.log_density(fit.phi, z))
     z = z[:, :fit.guide.dim]
     keep = np.isfinite(log_w)
-    if keep.sum() < DRAWS // 2:
+    if keep.sum() < n // 2:
         return None
     smoothed, _ = evidence.stabilised_log_weights(log_w[keep])
     w = np.exp(smoothed - smoothed.max())

@@ -135,7 +135,8 @@ class Fit:
         """k-hat's warning, and where k-hat is fair or poor, the latents q misses most (diagnosis):
         named in the warning, and a warning of their own where a fair q is off by more than the bar."""
         off = False
-        if psis.is_poor(self.khat, self.kl_gap) or psis.is_fair(self.khat, self.kl_gap):
+        # only at an optimum: short of it, the optimiser is the problem (the status says so), not the family
+        if self.converged and (psis.is_poor(self.khat, self.kl_gap) or psis.is_fair(self.khat, self.kl_gap)):
             self.missed, off = self._name_misses() or (None, False)
         if psis.is_poor(self.khat, self.kl_gap):
             self.warnings.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap)))
