@@ -114,9 +114,13 @@ EIGHT_SCHOOLS_ORDERS = {
 def test_full_rank_eight_schools_converges_at_every_seed_and_declaration_order(order):
     data = {"J": 8, "y": [28, 8, -3, 7, -1, 1, 18, 12], "sigma": [15, 10, 16, 11, 9, 11, 10, 18]}
     text = EIGHT_SCHOOLS_ORDERS[order].replace("eta ~ Normal(0, 1)", "eta: real[J] ~ Normal(0, 1)")
-    elbos = [ppl.compile(text).fit(data, guide="fullrank", seed=seed).elbo for seed in range(5)]
-    # every seed fits; the spread is what the stochastic stage leaves (the full-rank optimum is about -31.54)
-    assert max(elbos) - min(elbos) < 0.4, elbos
+    fits = [ppl.compile(text).fit(data, guide="fullrank", seed=seed) for seed in range(5)]
+    elbos = [f.elbo for f in fits]
+    # every seed converges near the full-rank optimum (about -31.54), in either order: whitened by the
+    # symmetric root of the Laplace approximation, q's coordinates do not depend on the order (with a
+    # Cholesky factor they did: -31.54 to -31.85, two runs diverging)
+    assert all(f.converged for f in fits), [f.status for f in fits]
+    assert max(elbos) - min(elbos) < 0.1 and min(elbos) > -31.65, elbos
 
 
 def test_k_hat_that_cannot_be_estimated_is_a_warning_unless_q_is_exact():

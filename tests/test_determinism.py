@@ -35,7 +35,7 @@ print(_fingerprint(model.fit(data, seed=7, guide={guide!r}, method={method!r})))
 
 
 @pytest.mark.parametrize("name,guide,method", [("eight_schools", "meanfield", "stochastic"),
-                                               ("eight_schools", "lowrank", "stochastic"),
+                                               ("linreg", "lowrank", "stochastic"),
                                                ("gmm", "meanfield", "em"),
                                                ("linreg", "fullrank", "dadvi")])
 def test_same_seed_same_bits_in_this_process_and_a_fresh_one(name, guide, method):
