@@ -108,8 +108,13 @@ def _check(seed):
     return None
 
 
-def test_random_conjugate_models_land_or_warn():
-    wrong = [w for w in (_check(seed) for seed in range(DEFAULT_CASES)) if w]
+CHUNKS = 4      # the default cases in four tests, so that the suite's workers (pytest -n 2) share them
+
+
+@pytest.mark.parametrize("chunk", range(CHUNKS))
+def test_random_conjugate_models_land_or_warn(chunk):
+    size = DEFAULT_CASES // CHUNKS
+    wrong = [w for w in (_check(seed) for seed in range(chunk * size, (chunk + 1) * size)) if w]
     assert not wrong, "\n".join(wrong)
 
 
