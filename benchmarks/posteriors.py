@@ -91,7 +91,8 @@ def said(fit):
     kinds = [("k-hat", "k-hat poor"), ("q's summaries are off", "q off where it misses"),
              ("gradient at the answer", "short of the optimum"), ("diverged", "restarted"),
              ("not settled", "not settled")]
-    found = [word for key, word in kinds if any(key in w for w in fit.warnings)]
+    found = [word for key, word in kinds if any(w.startswith(key) if key == "k-hat" else key in w
+                                                 for w in fit.warnings)]
     return ", ".join(found) or "-"
 
 
