@@ -4,30 +4,24 @@ the command line and the REPL reword them into their own flags and commands befo
 person is never told to type what their front end does not take."""
 import re
 
-CLI = [
-    (r"guide='(\w+)'", r"--guide \1"),
-    (r"method='(\w+)'", r"--method \1"),
-    (r"\bmax_steps\b", "--steps"),
-    (r"\bdadvi_draws\b", "--dadvi-draws"),
-    (r"\bbatch_size\b", "--batch-size"),
-    (r"fit\.summary\(corrected=True\)", "--summary corrected"),
-    (r"fit\.summary\(linear_response=True\)", "--summary linear-response"),
-    (r"fit\.discrete_posterior\('(\w+)'\)", r"ppl.load_fit(...).discrete_posterior('\1') in Python"),
+# Python's terms (a pattern), the command line's, the REPL's (None: left as it is)
+PHRASES = [
+    (r"guide='(\w+)'", r"--guide \1", r":fit guide=\1"),
+    (r"method='(\w+)'", r"--method \1", r":fit method=\1"),
+    (r"\bmax_steps\b", "--steps", ":fit steps=N"),
+    (r"\bdadvi_draws\b", "--dadvi-draws", "draws= (:fit method=dadvi draws=M)"),
+    (r"\bbatch_size\b", "--batch-size", None),
+    (r"fit\.summary\(corrected=True\)", "--summary corrected", ":summary corrected"),
+    (r"fit\.summary\(linear_response=True\)", "--summary linear-response", ":summary linear-response"),
+    (r"fit\.discrete_posterior\('(\w+)'\)", r"ppl.load_fit(...).discrete_posterior('\1') in Python", None),
 ]
-
-REPL = [
-    (r"guide='(\w+)'", r":fit guide=\1"),
-    (r"method='(\w+)'", r":fit method=\1"),
-    (r"\bmax_steps\b", ":fit steps=N"),
-    (r"\bdadvi_draws\b", "draws= (:fit method=dadvi draws=M)"),
-    (r"fit\.summary\(corrected=True\)", ":summary corrected"),
-    (r"fit\.summary\(linear_response=True\)", ":summary linear-response"),
-]
+CLI, REPL = 1, 2
 
 
-def _reworded(text, table):
-    for pattern, replacement in table:
-        text = re.sub(pattern, replacement, text)
+def _reworded(text, column):
+    for row in PHRASES:
+        if row[column] is not None:
+            text = re.sub(row[0], row[column], text)
     return text
 
 
