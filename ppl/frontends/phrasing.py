@@ -13,6 +13,7 @@ PHRASES = [
     (r"\bbatch_size\b", "--batch-size", None),
     (r"fit\.summary\(corrected=True\)", "--summary corrected", ":summary corrected"),
     (r"fit\.summary\(linear_response=True\)", "--summary linear-response", ":summary linear-response"),
+    (r"fit\.summary\(\)", "--summary q", ":summary"),
     (r"fit\.discrete_posterior\('(\w+)'\)", r"ppl.load_fit(...).discrete_posterior('\1') in Python", None),
 ]
 CLI, REPL = 1, 2

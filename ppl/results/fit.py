@@ -274,9 +274,11 @@ class Fit:
     def _linear_response_summary(self, n):
         cov, what = self.covariance()
         if not what.startswith("linear response"):
-            raise PPLRuntimeError("no linear-response covariance for this fit: it needs mean-field q over at most "
-                                  "200 coordinates, at an optimum of the ELBO",
-                                  hint="fit.summary() is q's own; guide='fullrank' fits the covariance directly")
+            mean_field = self.guide.name == "meanfield"
+            raise PPLRuntimeError("no linear-response covariance for this fit: " + (
+                "it needs mean-field q over at most 200 coordinates, at an optimum of the ELBO" if mean_field else
+                "it corrects mean-field q, and this q (%s) has a covariance of its own" % self.guide.name),
+                hint="fit.summary() is q's own" + ("; guide='fullrank' fits the covariance directly" * mean_field))
         mean = np.asarray(self.guide.mean_sd(self.phi)[0], dtype=float)
         z = self._rng(None, 6).multivariate_normal(mean, cov, size=n, method="eigh")
         with np.errstate(all="ignore"):
