@@ -97,7 +97,7 @@ def is_fair(k, gap=None):
     return bool(np.isfinite(k) and 0.5 <= k <= 0.7 and not (gap is not None and gap < NEGLIGIBLE_GAP))
 
 
-def verdict(k, gap=None):
+def verdict(k, gap=None, guide=None):
     """What k-hat says about q, in plain words. `gap` (PSIS estimate minus ELBO, about KL(q || p))
     tells a q whose tails are merely lighter than the posterior's from one that misses mass."""
     if not np.isfinite(k) and gap is None:
@@ -114,5 +114,6 @@ def verdict(k, gap=None):
         return "good: q is close to the posterior"
     if k < 0.7:
         return "fair: q is usable, but the posterior has heavier tails than q"
-    return ("poor: q misses parts of the posterior that matter; summaries and the ELBO may be off "
-            "(try guide='fullrank', or reparameterise the model)")
+    advice = "reparameterise the model: no Gaussian in these coordinates holds this posterior" \
+        if guide == "fullrank" else "try guide='fullrank', or reparameterise the model"
+    return "poor: q misses parts of the posterior that matter; summaries and the ELBO may be off (%s)" % advice

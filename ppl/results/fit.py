@@ -139,7 +139,7 @@ class Fit:
         if self.converged and (psis.is_poor(self.khat, self.kl_gap) or psis.is_fair(self.khat, self.kl_gap)):
             self.missed, off = self._name_misses() or (None, False)
         if psis.is_poor(self.khat, self.kl_gap):
-            self.warnings.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap)))
+            self.warnings.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap, self.guide.name)))
             if self.missed:
                 self.warnings[-1] += "; where q misses: " + self.missed
         elif off:
@@ -347,7 +347,7 @@ class Fit:
             lines.append("minibatches of %d rows: the ELBO and its s.e. are estimated on them; no k-hat (fit.evidence() "
                          "reads all rows)" % self.batch_size)
         elif khat_shown:
-            lines.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap)))
+            lines.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap, self.guide.name)))
             if self.missed and not any(self.missed in w and not w.startswith("k-hat") for w in self.warnings):
                 lines.append("where q misses: " + self.missed)
         for site in self.compiled.discrete:
