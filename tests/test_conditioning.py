@@ -143,3 +143,9 @@ def test_low_rank_q_is_whitened_and_fits_however_the_posterior_is_conditioned(ca
     fixed = ppl.compile(REGRESSION).fit(data, guide="lowrank", method="dadvi", seed=2)
     mean_error, sd_error = errors(fixed, "beta", mean, sd)
     assert mean_error < 0.1 and sd_error < 0.1, (mean_error, sd_error)
+
+
+def test_a_poor_full_rank_fit_is_not_told_to_try_the_guide_it_uses():
+    assert "guide='fullrank'" in psis.verdict(0.9, 1.0, "meanfield")
+    assert "guide='fullrank'" not in psis.verdict(0.9, 1.0, "fullrank")
+    assert "no Gaussian" in psis.verdict(0.9, 1.0, "fullrank")
