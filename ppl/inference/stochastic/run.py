@@ -39,11 +39,12 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
     rng = np.random.default_rng(seed)
     clock = time.perf_counter()
     theta0 = initial_params(model, rng) if params is None else np.asarray(params, dtype=float)
-    q, start = guide, None
+    q, start, early = guide, None, StopRequest()
     if resume is not None:
         q, start = whitened(guide, resume.laplace) or guide, resume.laplace
     elif init is None and objective is None:
-        q, theta0, start = whitened_start(model, guide, theta0, hold_params=params is not None)
+        with early:      # Ctrl-C while the mode is found: the fit stops at its first step, with its start
+            q, theta0, start = whitened_start(model, guide, theta0, hold_params=params is not None)
     fit = _Run(model, q, s, rng, clock, progress, checkpoint, objective, start)
     x = np.concatenate([q.initial() if init is None else init, theta0])
     held = np.zeros(len(x), dtype=bool)          # coordinates no step moves
@@ -55,7 +56,7 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
         return Result(x, x, value, se, [value], "converged", "nothing to fit", 0, fit.seconds(), [], log_w)
     # the handler stays through the final ELBO: Ctrl-C there is taken as done (a second one stops at once)
     with StopRequest() as stop:
-        fit.stop = stop
+        fit.stop, stop.requested = stop, early.requested
         status, message, x = fit.run(held)
         status, message = optimality.judged(fit.f, x, status, message, fit.warnings, s.draws_per_step,
                                             "the answer may be off (raise max_steps, or try method='dadvi')")
