@@ -25,9 +25,8 @@ SIGNIFICANCE = 3.0   # ... and further only when the estimate is this many of it
 
 
 def shortfall(objective, x, draws_per_batch):
-    """(estimated nats between the ELBO at x and the family's optimum, its standard error, the Newton
-    step P g towards it). The draws come from a generator seeded by x itself, so the test leaves the
-    fit's own stream alone."""
+    """(estimated nats between the ELBO at x and the family's optimum, its standard error). The draws
+    come from a generator seeded by x itself, so the test leaves the fit's own stream alone."""
     rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(x, dtype=float).tobytes()))
     n_phi = objective.n_phi
     phi = x[:n_phi]
@@ -40,21 +39,23 @@ def shortfall(objective, x, draws_per_batch):
         grads.append(-np.asarray(g[:n_phi], dtype=float))
     grads = np.array(grads)
     if not np.all(np.isfinite(grads)):
-        return float("nan"), float("nan"), None
+        return float("nan"), float("nan")
     scaled = np.array([guide.precondition(phi, g) * tested for g in grads])
     total = scaled.sum(axis=0)
     # t_j = g_j^T P (the mean of the other batches): their mean is the pairwise U-statistic
     others = (total[None, :] - scaled) / (BATCHES - 1)
     t = np.sum(grads * others, axis=1)
-    return float(0.5 * t.mean()), float(0.5 * t.std(ddof=1) / np.sqrt(BATCHES)), total / BATCHES
+    return float(0.5 * t.mean()), float(0.5 * t.std(ddof=1) / np.sqrt(BATCHES))
 
 
-def short_of_optimum(gap, se):
-    """Does the test say the answer is measurably short of the optimum?"""
-    return bool(np.isfinite(gap) and gap > SHORTFALL and gap > SIGNIFICANCE * se)
-
-
-def describe(gap, se):
+def short_of(objective, x, draws_per_batch):
+    """What the test says of x: None where it is at the optimum (or q has nothing to test), else how far
+    short it is, as a sentence."""
+    if objective.n_phi == 0:
+        return None
+    gap, se = shortfall(objective, x, draws_per_batch)
+    if not (np.isfinite(gap) and gap > SHORTFALL and gap > SIGNIFICANCE * se):
+        return None
     return ("the ELBO's gradient at the answer is not zero within its Monte Carlo error: about %.2g nats "
             "(s.e. %.2g) more are to be had" % (gap, se))
 
@@ -62,11 +63,8 @@ def describe(gap, se):
 def judged(objective, x, status, message, warnings, draws_per_batch, what_to_do):
     """(status, message) after the test: a "converged" answer measurably short of the optimum becomes
     "not converged", and says so in warnings with what_to_do (advice for the method in use)."""
-    if status != "converged" or objective.n_phi == 0:
+    short = short_of(objective, x, draws_per_batch) if status == "converged" else None
+    if short is None:
         return status, message
-    gap, se = shortfall(objective, x, draws_per_batch)[:2]
-    if not short_of_optimum(gap, se):
-        return status, message
-    message = describe(gap, se)
-    warnings.append("%s; %s" % (message, what_to_do))
-    return "not converged", message
+    warnings.append("%s; %s" % (short, what_to_do))
+    return "not converged", short

@@ -58,8 +58,6 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
     with StopRequest() as stop:
         fit.stop, stop.requested = stop, early.requested
         status, message, x = fit.run(held)
-        status, message = optimality.judged(fit.f, x, status, message, fit.warnings, s.draws_per_step,
-                                            "the answer may be off (raise max_steps, or try method='dadvi')")
         phi, theta = fit.f.split(x)
         log_w, value, se = fit.f.final_elbo(phi, theta, fit.rng, s, strict=status != "interrupted")
     if q is not guide:
@@ -154,23 +152,24 @@ class _Run:
                 s.monitor(st.averaged(), self.f.evals)
             st, done, warning = averaging.judge(st, s, self.guide, self.f.n_phi, self.f.epoch_steps)
             self.state = self.state.with_refine(st)
-            if done and st.continued < MAX_CONTINUATIONS and self.short_of_optimum(st.x):
+            if not done:
+                continue
+            short = optimality.short_of(self.f, st.x, s.draws_per_step)
+            if short is not None and st.continued < MAX_CONTINUATIONS:
                 # averaging again from the average, with the same small steps, settles what is still drifting
                 st = replace(st, avg_sum=np.zeros_like(st.x), avg_n=0, kept=(), extensions=0,
                              continued=st.continued + 1)
                 self.state = self.state.with_refine(st)
                 continue
-            if done:
-                if warning:
-                    self.warnings.append(warning)
-                return "converged", "the ELBO stopped improving", st.x
+            if warning:
+                self.warnings.append(warning)
+            if short is not None:
+                self.warnings.append(short + "; the answer may be off (raise max_steps, or try method='dadvi')")
+                return "not converged", short, st.x
+            return "converged", "the ELBO stopped improving", st.x
         message = "the step cap (%d) was reached before the ELBO stopped improving" % s.max_steps
         self.warnings.append(message + "; the answer may be inaccurate (raise max_steps)")
         return "step cap", message, st.averaged()
-
-    def short_of_optimum(self, x):
-        gap, se, _ = optimality.shortfall(self.f, x, self.s.draws_per_step)
-        return optimality.short_of_optimum(gap, se)
 
     def interrupted(self, reason, warm):
         """Ctrl-C or the time limit: the checkpoint to resume from, and the best answer so far."""
