@@ -6,6 +6,7 @@ from autograd import grad, hessian, value_and_grad
 
 from ..errors import PPLRuntimeError
 from . import lbfgs
+from .laplace import inverse_root
 from .optimality import SHORTFALL
 from .result import Result
 from .settings import Settings
@@ -63,7 +64,7 @@ def optimise_em(model, guide, seed=0, settings=None, progress=None):
     except KeyboardInterrupt:
         status, message = "interrupted", "the fit was interrupted; these are the params so far"
     if status == "converged":
-        status, message = _stationary(model, theta, status, message, warnings)
+        status, message = _stationary(model, theta, status, message)
     if status != "converged":
         warnings.append(message)
     log_w = np.array([value])    # q over the discrete latents is exact: every importance weight is p(data)
@@ -71,7 +72,7 @@ def optimise_em(model, guide, seed=0, settings=None, progress=None):
                   time.perf_counter() - start, warnings, log_w)
 
 
-def _stationary(model, theta, status, message, warnings):
+def _stationary(model, theta, status, message):
     """EM's stopping rule (a small rise) also stops where EM crawls along a flat ridge. At a maximum of
     the log likelihood the Newton decrement g^T H^-1 g / 2 (nats a Newton step would gain, whatever the
     params' units) is zero: above optimality.SHORTFALL the fit is "not converged"."""
@@ -84,10 +85,10 @@ def _stationary(model, theta, status, message, warnings):
         h = np.asarray(hessian(negative)(theta), dtype=float)
     if not (np.all(np.isfinite(g)) and np.all(np.isfinite(h))):
         return status, message
-    values, vectors = np.linalg.eigh(0.5 * (h + h.T))
-    if not values[0] > 0:          # not at a strict maximum: no quadratic model to judge by
+    factors = inverse_root(0.5 * (h + h.T))
+    if factors is None:            # not at a strict maximum: no quadratic model to judge by
         return status, message
-    decrement = 0.5 * float(np.sum((vectors.T @ g) ** 2 / values))
+    decrement = 0.5 * float(np.sum((factors[0].T @ g) ** 2))
     if decrement <= SHORTFALL:
         return status, message
     return "not converged", ("EM's iterations were still creeping: a Newton step from its answer would gain "

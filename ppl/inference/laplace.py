@@ -50,7 +50,7 @@ def find(model, theta0, hold_params=False):
         python_warnings.simplefilter("ignore")
         h = hessian(lambda zz: -model.log_joint_total(zz[None, :], theta))(z)
     h = 0.5 * (np.asarray(h, dtype=float) + np.asarray(h, dtype=float).T)
-    factors = _inverse_root(h)
+    factors = inverse_root(h)
     if factors is None:
         return None
     root, conditional_sd = factors
@@ -97,7 +97,7 @@ def _newton(fun, hess, w, value):
         with np.errstate(all="ignore"), python_warnings.catch_warnings():
             python_warnings.simplefilter("ignore")
             h = np.asarray(hess(w), dtype=float)
-        factors = _inverse_root(0.5 * (h + h.T))
+        factors = inverse_root(0.5 * (h + h.T))
         if factors is None:
             return None
         root = factors[0]
@@ -112,7 +112,7 @@ def _newton(fun, hess, w, value):
     return None
 
 
-def _inverse_root(h):
+def inverse_root(h):
     """(R with R R^T = h^-1, 1/sqrt(diag h)), or None unless h is positive definite with every direction
     informed. R = S U L^-1/2 U^T for the unit-diagonal S h S = U L U^T: symmetric rather than a Cholesky
     factor, so that the coordinates it whitens to do not depend on the order the latents are declared in
