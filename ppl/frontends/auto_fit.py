@@ -42,7 +42,7 @@ def _kept_meanfield(compiled, o, meanfield):
 def _after_meanfield(model, compiled, o, progress, meanfield):
     reason = _kept_meanfield(compiled, o, meanfield)
     if reason is None:
-        needs, why = auto.decide(compiled, meanfield.guide, meanfield, o.seed)
+        needs, why = auto.decide(meanfield.guide, meanfield, meanfield.linear_response_covariance)
         if needs:
             stage = {"stage": "fullrank", "meanfield_elbo": float(meanfield.elbo),
                      "meanfield_se": float(meanfield.elbo_se), "why": why}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import linear_response, psis
+from . import psis
 
 FULLRANK_LIMIT = 100       # latent coordinates up to which full-rank q is tried
 SD_RATIO = 1.1             # linear-response sd over q's, above which q's sds are too small to report
@@ -42,9 +42,9 @@ class Evidence:
         return ", ".join(parts) if parts else "no evidence could be computed"
 
 
-def evidence(model, guide, fit, seed=0):
-    """The Evidence of a mean-field fit (anything with phi, theta and khat)."""
-    cov = linear_response.covariance(model, guide, fit.phi, fit.theta, seed)
+def evidence(guide, fit, cov):
+    """The Evidence of a mean-field fit (anything with phi, khat and kl_gap) whose linear-response
+    covariance (inference.linear_response) is cov, or None where it could not be computed."""
     khat, gap = fit.khat, getattr(fit, "kl_gap", None)
     if cov is None:
         return Evidence(None, None, khat, gap)
@@ -55,13 +55,14 @@ def evidence(model, guide, fit, seed=0):
     return Evidence(float(np.max(lr_sd / np.asarray(sd))), float(np.max(off)) if off.size else 0.0, khat, gap)
 
 
-def decide(model, meanfield_guide, meanfield, seed=0):
+def decide(meanfield_guide, meanfield, covariance):
     """(whether full-rank q is to be fitted, what the evidence says, as a phrase) for a mean-field fit
-    (anything with phi, theta, khat and kl_gap)."""
+    (anything with phi, khat and kl_gap); covariance(): its linear-response covariance or None, asked
+    for only where full-rank q would be tried."""
     dim = meanfield_guide.dim
     if dim > FULLRANK_LIMIT:
         return False, "%d latent coordinates are more than full-rank q is tried for (%d)" % (dim, FULLRANK_LIMIT)
-    found = evidence(model, meanfield_guide, meanfield, seed)
+    found = evidence(meanfield_guide, meanfield, covariance())
     return found.needs_fullrank(), found.describe()
 
 

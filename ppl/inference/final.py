@@ -26,15 +26,25 @@ def final_draws(model, guide, s):
     return int(min(s.final_draws, max(s.final_min_draws, s.final_budget // per_draw)))
 
 
-def log_weights(model, guide, phi, theta, rng, n, chunk=64, failed=None):
+CHUNK = 64     # draws of z the log joint is evaluated on at once: an (S, N) array of S x rows at most
+
+
+def log_weights(model, guide, phi, theta, rng, n, chunk=CHUNK, failed=None):
     """log p(x, z) - log q(z) for n fresh draws z of q. Their mean is the ELBO. The noise behind
     non-finite ones is appended to the list `failed`, if given."""
     out = []
     with np.errstate(all="ignore"):
         for done in range(0, n, chunk):
             eps = rng.standard_normal((min(chunk, n - done), guide.noise_dim))
-            z = guide.sample(phi, eps)
-            out.append(np.asarray(model.log_joint(z, theta)) - np.asarray(guide.log_density(phi, z)))
+            out.append(log_weights_at(model, guide, phi, theta, guide.sample(phi, eps), chunk))
             if failed is not None and not np.all(np.isfinite(out[-1])):
                 failed.append(eps[~np.isfinite(out[-1])])
     return np.concatenate(out) if out else np.zeros(0)
+
+
+def log_weights_at(model, guide, phi, theta, z, chunk=CHUNK):
+    """log p(x, z) - log q(z) at given draws z (S, dim), chunk draws at a time."""
+    with np.errstate(all="ignore"):
+        return np.concatenate([np.asarray(model.log_joint(z[i:i + chunk], theta)) -
+                               np.asarray(guide.log_density(phi, z[i:i + chunk])) for i in range(0, len(z), chunk)]
+                              or [np.zeros(0)])

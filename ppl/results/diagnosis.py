@@ -6,9 +6,13 @@ where the posterior's mass is that q's is not: the coordinates whose weighted me
 from q's, in q's sds, are named. Above k-hat 0.7 the weights cannot correct q, but they still point at
 the coordinates q gets most wrong.
 """
+from dataclasses import dataclass
+
 import numpy as np
 
-from ..inference import linear_response
+from ..errors import PPLError
+from ..inference import linear_response, psis
+from ..inference.final import log_weights_at
 from . import evidence
 from .display import element_labels
 
@@ -31,9 +35,43 @@ def coordinate_labels(compiled):
     return labels
 
 
+@dataclass(frozen=True)
+class Miss:
+    text: str          # the latents q misses most, named, with by how much
+    off: bool          # q's summaries are off by more than 0.1 sd or 10% there
+    weighted: bool     # found by importance weights (fit.summary(corrected=True) moves towards p), not
+                       # by the linear-response correction (whose summary the text names already)
+
+
+def judge(fit):
+    """What k-hat says of a fit: (the latents q misses most as a sentence or None, the warning to add or
+    None, whether the report still needs a line for the sentence). Named only at a converged fit
+    (short of the optimum, the optimiser is the problem and the status says so, not the family), where
+    k-hat is fair or poor; a fair q that is off by more than the bar warns on its own account."""
+    poor, fair = psis.is_poor(fit.khat, fit.kl_gap), psis.is_fair(fit.khat, fit.kl_gap)
+    miss = _named(fit) if fit.converged and (poor or fair) else None
+    text = miss.text if miss else None
+    if poor:     # the report shows k-hat's line instead of its warning, so the sentence needs a line of its own
+        warning = "k-hat %.2f: %s" % (fit.khat, psis.verdict(fit.khat, fit.kl_gap, fit.guide.name))
+        return text, warning + ("; where q misses: " + text if text else ""), text is not None
+    if miss and miss.off:
+        advice = "; fit.summary(corrected=True) weights them towards it" if miss.weighted else ""
+        return text, ("q's summaries are off by more than 0.1 sd or 10%% where it misses the posterior "
+                      "(k-hat %.2f): %s%s" % (fit.khat, text, advice)), False
+    return text, None, text is not None
+
+
+def _named(fit):
+    """misses(fit), or None where the extra draws it takes fail: naming is a courtesy."""
+    try:
+        with np.errstate(all="ignore"):
+            return misses(fit)
+    except (ArithmeticError, ValueError, np.linalg.LinAlgError, MemoryError, PPLError):
+        return None
+
+
 def misses(fit):
-    """(a sentence naming the latents q misses most, whether q is off by more than 0.1 sd in a mean or
-    10% in an sd there), or None (nothing could be computed)."""
+    """The Miss of a fit, or None (nothing could be computed)."""
     labels = coordinate_labels(fit.compiled)
     if not 0 < fit.guide.dim <= linear_response.LIMIT or len(labels) != fit.guide.dim or \
             hasattr(fit.guide, "for_data") or hasattr(getattr(fit.guide, "inner", None), "for_data"):
@@ -41,15 +79,15 @@ def misses(fit):
     _, sd = fit.guide.mean_sd(fit.phi)
     sd = np.asarray(sd, dtype=float)
     if fit.guide.name == "meanfield":
-        cov = linear_response.covariance(fit.compiled, fit.guide, fit.phi, fit.theta, fit.seed)
+        cov = fit.linear_response_covariance()
         if cov is not None:
             ratio = np.sqrt(np.diag(cov)) / sd
             worst = [i for i in np.argsort(-ratio)[:NAMED] if ratio[i] > WIDENED]
             if worst:
-                return ("mean-field's sds are too small for %s (the linear-response sds are %s), where the "
-                        "posterior is correlated; fit.summary(linear_response=True) corrects them" % (
-                            ", ".join(labels[i] for i in worst), ", ".join("%.3gx" % ratio[i] for i in worst)),
-                        True)
+                return Miss("mean-field's sds are too small for %s (the linear-response sds are %s), where the "
+                            "posterior is correlated; fit.summary(linear_response=True) corrects them" % (
+                                ", ".join(labels[i] for i in worst), ", ".join("%.3gx" % ratio[i] for i in worst)),
+                            True, False)
     return _weighted_misses(fit, labels, sd)
 
 
@@ -57,8 +95,7 @@ def _weighted_misses(fit, labels, sd):
     """Name the coordinates whose importance-weighted moments move furthest from q's."""
     n = int(min(DRAWS, max(MIN_DRAWS, len(fit._log_weights))))
     z = fit.unconstrained_draws(n, 11)
-    with np.errstate(all="ignore"):
-        log_w = np.asarray(fit.compiled.log_joint(z, fit.theta)) - np.asarray(fit.guide.log_density(fit.phi, z))
+    log_w = log_weights_at(fit.compiled, fit.guide, fit.phi, fit.theta, z)
     z = z[:, :fit.guide.dim]
     keep = np.isfinite(log_w)
     if keep.sum() < n // 2:
@@ -77,4 +114,4 @@ def _weighted_misses(fit, labels, sd):
     worst = np.argsort(-badness)[:NAMED]
     text = "the importance weights move q most at %s" % ", ".join(
         "%s (mean by %.2g sd, sd x%.2f)" % (labels[i], shift[i], np.exp(stretch[i])) for i in worst)
-    return text, bool(np.max(shift) > SHIFT or np.max(np.abs(stretch)) > np.log(STRETCH))
+    return Miss(text, bool(np.max(shift) > SHIFT or np.max(np.abs(stretch)) > np.log(STRETCH)), True)

@@ -2,7 +2,7 @@
 import numpy as np
 
 from . import evidence
-from ..inference.final import final_elbo, log_weights
+from ..inference.final import final_elbo, log_weights, log_weights_at
 from ..inference.result import Result
 from ..inference.settings import Settings
 from ..inference.stochastic.run import optimise
@@ -83,6 +83,9 @@ class Summary:
 
 
 
+_NOT_YET = object()       # Fit._linear_response before it is computed (None is an answer: it does not apply)
+
+
 def _column_stats(col, weights=None):
     if weights is None:
         q = np.quantile(col, QUANTILES)
@@ -122,39 +125,17 @@ class Fit:
         self.guide_choice = None          # with guide="auto": which guide answered, and why
         self.batch_size = result.batch_size   # rows per step of minibatch SVI (0: all of them)
         self._summary = None
+        self._linear_response = _NOT_YET
         self._log_weights = np.asarray(result.log_weights)   # at the final draws behind ELBO and k-hat
         self.khat, self.kl_gap = float("nan"), None
         if len(result.log_weights) >= 20:
             estimate = evidence.psis_log_evidence(result.log_weights)[0]
             self.khat = psis.khat(result.log_weights)
             self.kl_gap = estimate - self.elbo   # about KL(q || posterior)
-        self.missed = None                # with a fair or poor k-hat: the latents q misses most, named
-        self._judge_q()
-
-    def _judge_q(self):
-        """k-hat's warning, and where k-hat is fair or poor, the latents q misses most (diagnosis):
-        named in the warning, and a warning of their own where a fair q is off by more than the bar."""
-        off = False
-        # only at an optimum: short of it, the optimiser is the problem (the status says so), not the family
-        if self.converged and (psis.is_poor(self.khat, self.kl_gap) or psis.is_fair(self.khat, self.kl_gap)):
-            self.missed, off = self._name_misses() or (None, False)
-        if psis.is_poor(self.khat, self.kl_gap):
-            self.warnings.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap, self.guide.name)))
-            if self.missed:
-                self.warnings[-1] += "; where q misses: " + self.missed
-        elif off:
-            advice = "" if "linear_response" in self.missed else \
-                "; fit.summary(corrected=True) weights them towards it"
-            self.warnings.append("q's summaries are off by more than 0.1 sd or 10%% where it misses the posterior "
-                                 "(k-hat %.2f): %s%s" % (self.khat, self.missed, advice))
-
-    def _name_misses(self):
-        """diagnosis.misses, or None where the extra draws it takes fail: naming is a courtesy."""
-        try:
-            with np.errstate(all="ignore"):
-                return diagnosis.misses(self)
-        except (ArithmeticError, ValueError, np.linalg.LinAlgError, MemoryError, PPLError):
-            return None
+        # with a fair or poor k-hat at an optimum: the latents q misses most (a sentence), and k-hat's warning
+        self.missed, warning, self._miss_line = diagnosis.judge(self)
+        if warning:
+            self.warnings.append(warning)
 
     @property
     def sampled(self):
@@ -247,8 +228,8 @@ class Fit:
 
     def _corrected_summary(self, n):
         z = self.unconstrained_draws(n, None)
+        log_w = log_weights_at(self.compiled, self.guide, self.phi, self.theta, z)
         with np.errstate(all="ignore"):
-            log_w = np.asarray(self.compiled.log_joint(z, self.theta)) - np.asarray(self.guide.log_density(self.phi, z))
             draws = self.compiled.values(z, self.theta)
         k = psis.khat(log_w)
         estimate, _, _ = evidence.psis_log_evidence(log_w)
@@ -260,20 +241,27 @@ class Fit:
         return self._summarise(draws, n, w / w.sum(),
                                "PSIS-corrected summaries (importance weights p/q, k-hat %.2f)" % k)
 
+    def linear_response_covariance(self):
+        """Mean-field q's linear-response covariance (inference.linear_response), or None where it does
+        not apply; computed once: the report, guide="auto" and covariance() all read it."""
+        if self._linear_response is _NOT_YET:
+            self._linear_response = linear_response.covariance(self.compiled, self.guide, self.phi, self.theta,
+                                                               self.seed)
+        return self._linear_response
+
     def covariance(self):
         """The covariance of the unconstrained latents, (D, D), in the order of q's coordinates: for
         mean-field q its linear-response correction where it can be computed (up to 200 coordinates,
         at an optimum), else q's own covariance. Returns (matrix, what it is)."""
-        lr = linear_response.covariance(self.compiled, self.guide, self.phi, self.theta, self.seed) \
-            if self.guide.name == "meanfield" else None
+        lr = self.linear_response_covariance()
         if lr is not None:
             return lr, "linear response (mean-field q corrected by the ELBO's Hessian)"
         z = self.unconstrained_draws(20000, 7)[:, :self.guide.dim]
         return np.cov(z.T).reshape(self.guide.dim, self.guide.dim), "q's own (from 20,000 draws)"
 
     def _linear_response_summary(self, n):
-        cov, what = self.covariance()
-        if not what.startswith("linear response"):
+        cov = self.linear_response_covariance()
+        if cov is None:
             mean_field = self.guide.name == "meanfield"
             raise PPLRuntimeError("no linear-response covariance for this fit: " + (
                 "it needs mean-field q over at most 200 coordinates, at an optimum of the ELBO" if mean_field else
@@ -348,7 +336,7 @@ class Fit:
                          "reads all rows)" % self.batch_size)
         elif khat_shown:
             lines.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap, self.guide.name)))
-            if self.missed and not any(self.missed in w and not w.startswith("k-hat") for w in self.warnings):
+            if self._miss_line:
                 lines.append("where q misses: " + self.missed)
         for site in self.compiled.discrete:
             lines.append("%s: discrete, %d values, summed out exactly; its posterior: fit.discrete_posterior('%s')"
