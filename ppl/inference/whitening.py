@@ -28,9 +28,9 @@ START_SCALE = 0.1
 class WhitenedMeanField(Guide):
     name = "meanfield"
 
-    def __init__(self, laplace):
-        super().__init__(len(laplace.z))
-        self.plain_guide = MeanField(self.dim)
+    def __init__(self, laplace, plain):
+        super().__init__(plain.dim)
+        self.plain_guide = plain
         self.m0, self.L0 = laplace.z, laplace.root
         self.log_s0 = np.log(laplace.conditional_sd)
 
@@ -79,10 +79,9 @@ class WhitenedMeanField(Guide):
 class WhitenedFullRank(Guide):
     name = "fullrank"
 
-    def __init__(self, laplace):
-        super().__init__(len(laplace.z))
+    def __init__(self, laplace, plain):
+        super().__init__(plain.dim)
         self.inner = FullRank(self.dim, init_scale=START_SCALE)       # q over u; z = m0 + L0 u
-        self.plain_guide = FullRank(self.dim)
         self.m0, self.L0 = laplace.z, laplace.root
         self.L0_inv = np.linalg.solve(self.L0, np.eye(self.dim))
         self.log_det_L0 = laplace.log_det
@@ -145,9 +144,9 @@ class WhitenedLowRank(Guide):
     unit scale: sds 1e4 apart no longer make the Woodbury capacitance singular in floating point."""
     name = "lowrank"
 
-    def __init__(self, laplace, rank):
-        super().__init__(len(laplace.z))
-        self.rank = rank
+    def __init__(self, laplace, plain):
+        super().__init__(plain.dim)
+        self.rank = rank = plain.rank
         self.inner = LowRank(self.dim, rank, init_scale=START_SCALE)
         self.m0 = laplace.z
         self.w = np.sqrt(np.sum(laplace.root ** 2, axis=1))
@@ -188,13 +187,12 @@ class WhitenedLowRank(Guide):
         return self.inner.step_limit(phi)
 
 
-WHITENED = {"meanfield": WhitenedMeanField, "fullrank": WhitenedFullRank,
-            "lowrank": lambda laplace, guide: WhitenedLowRank(laplace, guide.rank)}
+WHITENED = {MeanField: WhitenedMeanField, FullRank: WhitenedFullRank, LowRank: WhitenedLowRank}
 
 
 def whitenable(guide):
     """Is this a plain mean-field, full-rank or low-rank guide over some latents?"""
-    return type(guide) in (MeanField, FullRank, LowRank) and guide.dim > 0
+    return type(guide) in WHITENED and guide.dim > 0
 
 
 def whitened(guide, laplace):
@@ -202,7 +200,7 @@ def whitened(guide, laplace):
     approximation, or None (another guide, or no approximation)."""
     if laplace is None or not whitenable(guide):
         return None
-    return WHITENED[guide.name](laplace, guide) if guide.name == "lowrank" else WHITENED[guide.name](laplace)
+    return WHITENED[type(guide)](laplace, guide)
 
 
 
