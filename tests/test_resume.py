@@ -182,3 +182,22 @@ def test_an_amortised_fit_is_not_saved_or_checkpointed(tmp_path):
         fit.save(tmp_path / "fit.npz")
     with pytest.raises(ppl.PPLError, match="without amortize"):
         model.fit(data, amortize={"z": [4]}, checkpoint=tmp_path / "c.npz")
+
+
+@pytest.mark.parametrize("stage", [5, [], {"stage": "fullrank"}, {"stage": "meanfield", "extra": 1},
+                                   {"stage": "fullrank", "meanfield_elbo": "a", "meanfield_se": 1.0, "why": "x"}])
+def test_a_checkpoint_whose_auto_stage_is_malformed_is_refused_as_damaged(schools, tmp_path, stage):
+    import json
+    from ppl.results.saving import META
+    model, data = schools
+    ckpt = tmp_path / "ckpt.npz"
+    model.fit(data, seed=3, checkpoint=ckpt, max_steps=60)
+    with np.load(ckpt) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    meta = json.loads(arrays[META].tobytes())
+    assert meta["auto"]["stage"] in ("meanfield", "fullrank")      # guide="auto" (the default) wrote its stage
+    meta["auto"] = stage
+    arrays[META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ppl.PPLError, match="guide='auto' stage it records is malformed"):
+        model.fit(data, resume=tmp_path / "bad.npz")

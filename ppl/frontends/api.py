@@ -142,7 +142,8 @@ class Model:
     def _resume(self, data, path, checkpoint, progress, settings, max_steps, given):
         """fit(resume=PATH): the checkpoint's guide, seed and settings, its optimiser state, this data."""
         meta, state = saving.read_checkpoint(path)
-        guide = "auto" if meta.get("auto") is not None else meta["guide"]
+        stage = saving.auto_stage(meta, path)
+        guide = "auto" if stage is not None else meta["guide"]
         same = {"seed": (0, meta["seed"]), "guide": (guide,), "method": ("stochastic",), "rank": (meta["rank"],)}
         clashing = [k for k, v in given.items() if v is not None and v not in same.get(k, ())]
         if clashing:
@@ -155,7 +156,6 @@ class Model:
         merged.update(settings)
         s = validated(merged, meta["seed"], meta["rank"], max_steps, FIT_ARGUMENTS)
         q = guide_for(compiled, meta["guide"], meta["rank"], moments=False)
-        stage = meta.get("auto")
         extra = {"resume": state}
         if checkpoint is not None:
             extra["checkpoint"] = saving.Checkpointer(checkpoint, self, compiled, q, meta["seed"], s, stage)

@@ -7,6 +7,7 @@ it and of the data, so a fit is never attached to a model or data it did not com
 """
 import hashlib
 import json
+import math
 import os
 import re
 import zipfile
@@ -185,3 +186,21 @@ def read_checkpoint(path):
         return meta, FitState.from_files(meta["state"], arrays)
     except (KeyError, TypeError, ValueError) as err:
         raise PPLError("%s is damaged: %s is missing or malformed" % (path, err)) from None
+
+
+def auto_stage(meta, path):
+    """The guide="auto" stage a checkpoint's fit was in (frontends.auto_fit), or None: a stage that is
+    not one auto_fit writes is a damaged file, not a traceback later in the resumed fit."""
+    stage = meta.get("auto")
+    if stage is None:
+        return None
+    number = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
+    fine = isinstance(stage, dict) and (
+        stage == {"stage": "meanfield"} or
+        (set(stage) == {"stage", "meanfield_elbo", "meanfield_se", "why"} and stage["stage"] == "fullrank" and
+         number(stage["meanfield_elbo"]) and number(stage["meanfield_se"]) and isinstance(stage["why"], str)))
+    if not fine:
+        raise PPLError("%s is damaged: the guide='auto' stage it records is malformed" % path,
+                       hint="start afresh")
+    return stage
+
