@@ -203,3 +203,10 @@ def test_evidence_arguments_are_checked():
     with pytest.raises(ppl.PPLError, match="draws at least 2k"):
         fit.evidence(draws=10, k=50)
     assert fit.evidence(k=40000).iwae_k == 40000      # more than the fit's own draws: fresh ones
+
+
+def test_more_fixed_draws_than_memory_holds_is_refused_before_the_fit():
+    # every dadvi gradient reads all its draws at once: 10^10 of them would have the process killed
+    model = ppl.compile("data y: real[N]\nmu ~ Normal(0, 1)\ny ~ Normal(mu, 1)")
+    with pytest.raises(ppl.PPLError, match="fixed draws need about .* GB at every gradient"):
+        model.fit({"y": [0.5, 1.5]}, guide="meanfield", method="dadvi", dadvi_draws=10 ** 10)

@@ -1,5 +1,6 @@
 """The deterministic method (DADVI): the ELBO averaged over one fixed set of draws, maximised by L-BFGS
 to exact convergence, with the Monte Carlo error of the answer over the choice of draws."""
+import os
 import time
 import warnings as python_warnings
 
@@ -28,6 +29,8 @@ def optimise_fixed_draws(model, guide, seed=0, settings=None, progress=None, ini
         raise PPLRuntimeError("method='dadvi' cannot fit count latents (%s): with fixed draws the ELBO is a "
                               "step function of their q" % ", ".join(site.name for site in model.counts),
                               hint="use method='stochastic'")
+    m = max(s.dadvi_draws, guide.min_fixed_draws)
+    _check_memory(model, guide, m)
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     plain_guide, theta0 = guide, initial_params(model, rng)
@@ -35,7 +38,6 @@ def optimise_fixed_draws(model, guide, seed=0, settings=None, progress=None, ini
         guide, theta0, _ = whitened_start(model, guide, theta0)
     f = ELBOObjective(model, guide)
     x0 = np.concatenate([guide.initial() if init is None else init, theta0])
-    m = max(s.dadvi_draws, guide.min_fixed_draws)
     eps = rqmc_normals(m, guide.noise_dim, rng) if s.dadvi_rqmc else rng.standard_normal((m, guide.noise_dim))
     trace, warnings = [], []
     record = trace_recorder(trace, progress, s.monitor, f)
@@ -64,6 +66,20 @@ def optimise_fixed_draws(model, guide, seed=0, settings=None, progress=None, ini
     mc_error = None if cov is None else np.sqrt(np.clip(np.diag(cov), 0, None))
     return Result(phi, theta, value, se, trace, status, message, f.evals, time.perf_counter() - start, warnings,
                   log_w, mc_error, proper=guide is not plain_guide)
+
+
+def _check_memory(model, guide, m):
+    """Every gradient reads all m fixed draws at once: a few (m, data) arrays of floats. Where they
+    cannot fit in the memory this machine has free, say so before the operating system kills the
+    process (it does, rather than raise MemoryError, when memory is overcommitted)."""
+    need = 4 * 8 * m * (model.data_size + guide.noise_dim + 1)
+    try:
+        free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    if need > free:
+        raise PPLRuntimeError("%d fixed draws need about %.3g GB at every gradient, and this machine has %.3g GB "
+                              "free" % (m, need / 1e9, free / 1e9), hint="use fewer dadvi_draws (the default is 64)")
 
 
 def rqmc_normals(m, dim, rng):
