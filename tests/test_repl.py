@@ -177,3 +177,11 @@ def test_the_repl_words_advice_as_its_own_commands(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "(try :fit method=stochastic)" in run.stdout and "method='" not in run.stdout
     assert "PSIS-corrected summaries" in run.stdout
+
+
+def test_the_repl_names_its_own_options_in_errors(tmp_path):
+    script = "data y: real[N]\nmu ~ Normal(0, 1)\ny ~ Normal(mu, 1)\ny = [1, 2]\n:fit draws=-3\n:fit steps=-1\n"
+    run = subprocess.run([sys.executable, "-m", "ppl", "repl"], input=script, cwd=str(tmp_path),
+                         env=environment(tmp_path), capture_output=True, text=True)
+    assert "fit option draws=-3 is not valid" in run.stderr and "fit option steps=-1 is not valid" in run.stderr
+    assert "dadvi_draws" not in run.stderr and "max_steps" not in run.stderr

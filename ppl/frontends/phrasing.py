@@ -8,8 +8,8 @@ import re
 PHRASES = [
     (r"guide='(\w+)'", r"--guide \1", r":fit guide=\1"),
     (r"method='(\w+)'", r"--method \1", r":fit method=\1"),
-    (r"\bmax_steps\b", "--steps", ":fit steps=N"),
-    (r"\bdadvi_draws\b", "--dadvi-draws", "draws= (:fit method=dadvi draws=M)"),
+    (r"\bmax_steps\b", "--steps", "steps"),          # (names, not commands: they also stand in
+    (r"\bdadvi_draws\b", "--dadvi-draws", "draws"),  # "fit option max_steps=-1 is not valid")
     (r"\bbatch_size\b", "--batch-size", None),
     (r"fit\.summary\(corrected=True\)", "--summary corrected", ":summary corrected"),
     (r"fit\.summary\(linear_response=True\)", "--summary linear-response", ":summary linear-response"),
