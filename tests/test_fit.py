@@ -210,3 +210,10 @@ def test_more_fixed_draws_than_memory_holds_is_refused_before_the_fit():
     model = ppl.compile("data y: real[N]\nmu ~ Normal(0, 1)\ny ~ Normal(mu, 1)")
     with pytest.raises(ppl.PPLError, match="fixed draws need about .* GB at every gradient"):
         model.fit({"y": [0.5, 1.5]}, guide="meanfield", method="dadvi", dadvi_draws=10 ** 10)
+
+
+@pytest.mark.parametrize("guide", [None, "meanfield", "fullrank"])
+def test_a_rank_for_a_guide_without_one_is_an_error_not_ignored(guide):
+    model = ppl.compile("data y: real[N]\nmu ~ Normal(0, 1)\ny ~ Normal(mu, 1)")
+    with pytest.raises(ppl.PPLError, match="rank=3 sets the low-rank guide's rank"):
+        model.fit({"y": [0.5]}, guide=guide, rank=3)

@@ -46,6 +46,9 @@ def fit_options(seed=0, guide=None, rank=None, method=None, max_steps=None, init
         raise PPLError("unknown method '%s'" % method, hint="choose one of: " + ", ".join(METHODS))
     if guide not in guides.GUIDES and guide != "auto":
         raise PPLError("unknown guide '%s'" % guide, hint="choose one of: auto, " + ", ".join(guides.GUIDES))
+    if rank is not None and guide != "lowrank":      # else it would be ignored without a word
+        raise PPLError("rank=%r sets the low-rank guide's rank; guide='%s' has none" % (rank, guide),
+                       hint="guide='lowrank', rank=%r, or leave rank out" % (rank,))
     if init and not isinstance(init, dict):
         raise PPLError("init must be a dict of param name -> initial value, got %s" % type(init).__name__,
                        hint='as in init={"mu": [-1, 0, 1]}')

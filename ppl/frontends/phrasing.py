@@ -11,6 +11,7 @@ PHRASES = [
     (r"\bmax_steps\b", "--steps", "steps"),          # (names, not commands: they also stand in
     (r"\bdadvi_draws\b", "--dadvi-draws", "draws"),  # "fit option max_steps=-1 is not valid")
     (r"\bbatch_size\b", "--batch-size", None),
+    (r"\brank=(\w+)", r"--rank \1", None),
     (r"fit\.summary\(corrected=True\)", "--summary corrected", ":summary corrected"),
     (r"fit\.summary\(linear_response=True\)", "--summary linear-response", ":summary linear-response"),
     (r"fit\.summary\(\)", "--summary q", ":summary"),
