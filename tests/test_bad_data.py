@@ -111,7 +111,7 @@ FILES = [
     ("list.json", '[1, 2, 3]', "must hold a JSON object mapping names to values, found a list", None),
     ("nan.json", '{"y": [1, NaN]}', None, None),
     ("short.csv", "y,k\n1.0,2\n3.0\n", "line 3: 1 values for 2 columns", None),
-    ("text.csv", "y,k\n1.0,2\nabc,3\n", "column 'y': 'abc' is not a number", None),
+    ("text.csv", "y,k\n1.0,2\nabc,3\n", "line 3, column 'y' holds 'abc', which is not a number", None),
     ("name.csv", "y,k-1\n1.0,2\n", "column name 'k-1' is not a valid name", None),
     ("gap.csv", "X[0],X[2]\n1.0,2\n", "columns of X must be numbered 0..1", None),
     ("empty.csv", "\n\n", "is empty", None),

@@ -112,9 +112,10 @@ EIGHT_SCHOOLS_ORDERS = {
 @pytest.mark.slow
 @pytest.mark.parametrize("order", list(EIGHT_SCHOOLS_ORDERS))
 def test_full_rank_eight_schools_converges_at_every_seed_and_declaration_order(order):
+    # three seeds here; benchmarks/posteriors.py runs five in both orders on every posterior
     data = {"J": 8, "y": [28, 8, -3, 7, -1, 1, 18, 12], "sigma": [15, 10, 16, 11, 9, 11, 10, 18]}
     text = EIGHT_SCHOOLS_ORDERS[order].replace("eta ~ Normal(0, 1)", "eta: real[J] ~ Normal(0, 1)")
-    fits = [ppl.compile(text).fit(data, guide="fullrank", seed=seed) for seed in range(5)]
+    fits = [ppl.compile(text).fit(data, guide="fullrank", seed=seed) for seed in range(3)]
     elbos = [f.elbo for f in fits]
     # every seed converges near the full-rank optimum (about -31.54), in either order: whitened by the
     # symmetric root of the Laplace approximation, q's coordinates do not depend on the order (with a

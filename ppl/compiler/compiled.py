@@ -135,8 +135,12 @@ class CompiledModel:
 
     def terms(self, z, theta=None):
         """Each statement's contribution, per draw: [(span, array (S,))]. For diagnostics."""
-        return [(span, onp.broadcast_to(onp.asarray(t, dtype=float), (onp.shape(z)[0],)))
-                for span, t in self.term_values(z, theta)]
+        env, out = self._env(z, theta), []
+        for step in self.steps:
+            split = getattr(step, "member_terms", None)
+            out.extend(split(env) if split is not None else [(step.span, t) for t in [step.density(env)]
+                                                               if t is not None])
+        return [(span, onp.broadcast_to(onp.asarray(t, dtype=float), (onp.shape(z)[0],))) for span, t in out]
 
     def values(self, z, theta=None, rng=None):
         """Constrained latents, params and derived quantities for each draw: name -> (S, *shape).

@@ -53,15 +53,25 @@ class CountSite:
 class CountStep(EnumeratedStep):
     """A count latent's group of statements, evaluated at the counts in z's last columns."""
 
-    def density(self, env):
+    def _counts(self, env):
         site = self.site
-        z = env["__z__"]
-        counts = onp.rint(onp.asarray(getval(z))[:, site.offset:site.stop]).astype(onp.int64)
+        counts = onp.rint(onp.asarray(getval(env["__z__"]))[:, site.offset:site.stop]).astype(onp.int64)
+        return counts.reshape((onp.shape(counts)[0],) + site.shape)
+
+    def member_terms(self, env):
+        """For diagnostics: each statement of the group's log density per draw, under its own span, so a
+        likelihood that rules out a count q can draw is named, not the count's prior."""
+        counts = self._counts(env)
         s = onp.shape(counts)[0]
-        terms = sum(r for _, r in self._terms(env, counts.reshape((s,) + site.shape)))
+        return [(step.span, anp.sum(anp.reshape(r, (s, -1)), axis=1)) for step, r in self._terms(env, counts)]
+
+    def density(self, env):
+        counts = self._counts(env)
+        s = onp.shape(counts)[0]
+        terms = sum(r for _, r in self._terms(env, counts))
         local = env.get("__local__")
         if local is not None:
-            local[site.name] = terms
+            local[self.site.name] = terms
         return anp.sum(anp.reshape(terms, (s, -1)), axis=1)
 
     def set_values(self, env):

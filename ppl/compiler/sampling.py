@@ -31,6 +31,10 @@ def dist_args(c, call, scope):
             raise c.error("%s's '%s' needs at least %d ax%s, got shape %s" % (
                 d.name, p.name, p.event_rank, "is" if p.event_rank == 1 else "es", fmt_shape(v.shape)),
                 node.span)
+        if p.event_rank and 0 in v.shape[len(v.shape) - p.event_rank:]:
+            raise c.error("%s's '%s' is empty (shape %s): one value needs at least one %s" % (
+                d.name, p.name, fmt_shape(v.shape), "category" if p.event_rank == 1 else "row and column"),
+                node.span, hint="check the data that sets its size")
         if v.is_const:
             broken = check_constraint(p.constraint, v.const)
             if broken:
@@ -181,9 +185,10 @@ def finite_site(c, s, d, form, args, shape, lower=None, upper=None):
     if d.categories:
         natural = args[form.params[0].name][0].shape[-1] - 1
     elif d.support.upper == "n":
-        n = args["n"][0]
+        n, node = args["n"]
         if not n.is_const:
             raise c.error("a discrete latent's number of trials must be known from data", s.dist.span)
+        resolve.fits(c, n.shape, shape, node.span, "%s's 'n'" % d.name)
         natural = int(onp.max(n.const)) if onp.size(n.const) else 0
     else:
         natural = d.support.upper      # None: unbounded
@@ -237,9 +242,7 @@ def add_sample(c, span, kind, value, d, form, args, write):
                           hint="a value lies outside the distribution's support")
         lp = lambda env: total
     elif any(v.batched for v in values):
-        def pointwise(env):
-            return logpdf(fvalue(env), *[f(env) for f in fargs])
-
+        pointwise = _unsummed(logpdf, fvalue, fargs)
         if form.summed is not None:
             def lp(env):  # one primitive (model.fused)
                 return form.summed(fvalue(env), *[f(env) for f in fargs])
@@ -259,6 +262,10 @@ def add_sample(c, span, kind, value, d, form, args, write):
     c.steps.append(SampleStep(span, kind, value, form, aligned, lp, write, full_shape,
                               pointwise=pointwise, batch_shape=vbatch,
                               discrete=discrete_of(values)))
+
+
+def _unsummed(logpdf, fvalue, fargs):
+    return lambda env: logpdf(fvalue(env), *[f(env) for f in fargs])
 
 
 def _scaled(lp, scale):

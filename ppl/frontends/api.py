@@ -15,6 +15,7 @@ from ..language.printer import type_source
 from ..language.syntax import parse
 from ..model.binding import bind
 from ..model.distributions import DISTRIBUTIONS
+from ..model.files import read_text
 from ..model.functions import with_user_functions
 from ..results import saving
 from ..results.display import model_html
@@ -25,6 +26,7 @@ from .options import FIT_ARGUMENTS, METHODS, FitOptions, fit_options
 
 
 _heap_tuned = False
+MAX_MODEL_BYTES = 64 << 20     # a model file's text; far beyond any written by hand or generated sensibly
 
 
 def _keep_freed_heap():
@@ -48,10 +50,15 @@ class Model:
     """A parsed and checked program, ready to be given data and fitted."""
 
     def __init__(self, text, filename="<string>", functions=None):
+        if not isinstance(text, str):
+            raise PPLError("the model must be text (a str), not %s" % type(text).__name__,
+                           hint="ppl.load(path) reads a model file")
+        text = text[1:] if text.startswith("\ufeff") else text      # a byte-order mark some editors write
         self.text = text
         self.filename = filename
         program, source = parse(text, filename)
         self.source = source
+        self.functions = dict(functions) if isinstance(functions, dict) else functions
         table, problem = with_user_functions(functions)
         if problem:
             raise PPLError(problem[0], hint=problem[1])
@@ -151,7 +158,7 @@ class Model:
                            "with %s" % (guide, meta["seed"], ", ".join("%s=%r" % (k, given[k]) for k in clashing)),
                            hint="leave them out (the checkpoint fixes them), or start afresh")
         compiled = self.bind({} if data is None else data)
-        saving.check_belongs(meta, path, self.text, compiled.bound.data)
+        saving.check_belongs(meta, path, self, compiled.bound.data)
         merged = dict(meta["settings"])
         merged.update(settings)
         s = validated(merged, meta["seed"], meta["rank"], max_steps, FIT_ARGUMENTS)
@@ -212,14 +219,7 @@ def compile(text, filename="<string>", functions=None):
 
 def load(path, functions=None):
     """A model file -> Model."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as err:
-        raise PPLError("cannot read model file %s: %s" % (path, err.strerror or err)) from None
-    except UnicodeDecodeError:
-        raise PPLError("model file %s is not UTF-8 text" % path) from None
-    return Model(text, path, functions)
+    return Model(read_text(path, "model file", limit=MAX_MODEL_BYTES), path, functions)
 
 
 def load_fit(path, model=None, functions=None):
@@ -230,7 +230,7 @@ def load_fit(path, model=None, functions=None):
         model = Model(meta["model_text"], meta.get("model_file", "<string>"), functions)
     elif not isinstance(model, Model):
         raise PPLError("load_fit(model=...) takes a Model, got %s" % type(model).__name__)
-    saving.check_belongs(meta, path, model.text)
+    saving.check_belongs(meta, path, model)
     compiled = model.bind(saving.stored_data(arrays))
     q = guide_for(compiled, meta["guide"], meta["rank"], moments=False)
     result = saving.stored_result(meta, arrays, q, path)

@@ -77,8 +77,10 @@ def prior_moments(model, seed, draws=256):
     """Each count's mean and sd under the prior, from forward simulation: where q over the counts
     starts. Elements the simulation cannot give (an improper or failing prior) start at 1 and 1."""
     means, sds = [], []
+    # the params at their initial values, those left unset at 0 in their unconstrained terms
+    theta = onp.nan_to_num(onp.array(model.param_init if model.param_init is not None else [], dtype=float))
     try:
-        values, _ = model.simulate(onp.random.default_rng([seed, 7]), draws)
+        values, _ = model.simulate(onp.random.default_rng([seed, 7]), draws, theta=theta)
     except (ValueError, FloatingPointError, OverflowError):
         values = {}
     for site in model.counts:

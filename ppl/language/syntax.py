@@ -1,6 +1,7 @@
 """Model text -> AST. Lark parses with the grammar in grammar/ppl.lark; one
 transformer method per rule builds the dataclasses of language.ast."""
 import functools
+import hashlib
 import os
 from importlib import resources
 
@@ -20,6 +21,11 @@ def _grammar_text():
         with open(here, encoding="utf-8") as f:
             return f.read()
     return resources.files("ppl.grammar").joinpath("ppl.lark").read_text(encoding="utf-8")
+
+
+def grammar_digest():
+    """A digest of the grammar: a saved fit belongs to the program as this grammar reads it."""
+    return hashlib.sha256(_grammar_text().encode("utf-8")).hexdigest()
 
 
 class _WrapInsideBrackets:
@@ -255,10 +261,21 @@ def parse(text, filename="<string>"):
     except lark.exceptions.VisitError as err:
         if isinstance(err.orig_exc, PPLSyntaxError):
             raise err.orig_exc.located(source) from None
+        if isinstance(err.orig_exc, RecursionError):
+            raise _too_deep(source) from None
         raise
     except lark.LarkError as err:
         raise _syntax_error(err, source) from None
     except RecursionError:
-        raise PPLSyntaxError("the model nests too deeply to parse", Span(1, 1, 1, 2), source,
-                             hint="split very long or deeply nested expressions into derived quantities") from None
+        raise _too_deep(source) from None
     return program, source
+
+
+def _too_deep(source):
+    """Python's recursion limit reached while parsing or building the tree: shown at the line that nests
+    most (counted by brackets and operators), which is where to split."""
+    lines = source.text.splitlines() or [""]
+    depth = [sum(line.count(ch) for ch in "([^*/+-") for line in lines]
+    i = max(range(len(lines)), key=depth.__getitem__)
+    return PPLSyntaxError("this expression nests too deeply to parse", Span(i + 1, 1, i + 1, len(lines[i]) + 1),
+                          source, hint="split it into derived quantities (`a = ...` on lines of their own)")

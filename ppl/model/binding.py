@@ -3,6 +3,7 @@ resolved against the declared sizes, and its values checked against the
 declared type. Sizes that appear in shapes but are never declared are read
 off the arrays and must agree wherever they appear."""
 import difflib
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,6 +44,14 @@ def as_array(name, value, span, source):
         return PPLDataError("data '%s': %s" % (name, msg), span, source, hint)
     if hasattr(value, "to_numpy") and not isinstance(value, np.ndarray):
         value = value.to_numpy()
+    if isinstance(value, np.ma.MaskedArray):
+        masked = np.ma.getmaskarray(value)
+        if np.any(masked):
+            count = int(masked.sum())
+            raise fail("the masked array has %d masked value%s%s" % (count, "s" * (count > 1), _where(masked)),
+                       hint="missing data are not supported; drop those rows, or pass value.filled(...) if "
+                       "the masked entries hold real values")
+        value = np.ma.getdata(value)
     if isinstance(value, (str, bytes)):
         raise fail("expected numbers, found the text %r" % (value if len(value) < 40 else value[:37] + "..."))
     if isinstance(value, dict):
@@ -65,7 +74,7 @@ def as_array(name, value, span, source):
             raise fail("expected numbers, found a mapping inside the array")
         huge = [v for v in flat if isinstance(v, int) and abs(v) >= 2 ** 63]
         if huge:
-            raise fail("expected numbers that fit in 64 bits, found %.3g" % huge[0],
+            raise fail("expected numbers that fit in 64 bits, found %s" % _show_int(huge[0]),
                        hint="integers go up to 2^53 exactly; pass large values as reals")
         raise fail("the nested lists are ragged: %s" % (_ragged(value) or "rows of different lengths"),
                    hint="every row of an array must have the same length")
@@ -76,6 +85,14 @@ def as_array(name, value, span, source):
     if arr.dtype.kind not in "iuf":
         raise fail("expected numbers, found values of type %s" % arr.dtype)
     return arr
+
+
+def _show_int(n):
+    """A huge int in a message: '%.3g' overflows past 1e308, and str() is refused beyond 4,300 digits."""
+    try:
+        return "%.3g" % n
+    except OverflowError:
+        return "an integer of %d digits" % (int(math.log10(abs(n))) + 1)
 
 
 def _ragged(value, at=()):
@@ -127,8 +144,10 @@ def _convert(name, decl, arr, source):
             if np.any(frac):
                 raise fail("declared int, found %s%s" % (_first_bad_value(arr, frac), _where(frac)),
                            hint="declare it real, or pass whole numbers")
-        if arr.size and np.max(np.abs(arr)) > 2 ** 53:
-            raise fail("integer too large")
+        if arr.size and (np.max(arr) > 2 ** 53 or np.min(arr) < -2 ** 53):     # not np.abs: -2**63 overflows
+            huge = np.abs(arr.astype(float)) > 2 ** 53
+            raise fail("integer too large: %s%s is beyond 2^53" % (_first_bad_value(arr, huge), _where(huge)),
+                       hint="integers go up to 2^53 exactly; declare it real for larger values")
         return arr.astype(np.int64, copy=False)
     return arr.astype(np.float64, copy=False)     # no copy of a large data set that is float already
 

@@ -129,7 +129,24 @@ def _true_divide(a, b):
     return a / b
 
 
-_BINOPS = {"+": anp.add, "-": anp.subtract, "*": anp.multiply, "/": _true_divide, "^": anp.power}
+def _power(a, b):
+    """`^` is real whatever its operands, as in Stan: numpy refuses an integer to a negative integer power,
+    so integers (data, constants, enumerated count latents; never autograd's boxes) are made real first."""
+    return anp.power(_real(a), b)
+
+
+def _real(x):
+    if isinstance(x, (bool, int, onp.integer)) or (isinstance(x, onp.ndarray) and x.dtype.kind in "biu"):
+        return onp.asarray(x, dtype=float)
+    return x
+
+
+_BINOPS = {"+": anp.add, "-": anp.subtract, "*": anp.multiply, "/": _true_divide, "^": _power}
+
+
+def _zero_to_negative(a, b):
+    return (a.is_const and b.is_const and
+            onp.any((onp.asarray(a.const) == 0) & (onp.asarray(b.const) < 0)))
 
 
 class ExprCompiler:
@@ -164,6 +181,8 @@ class ExprCompiler:
             return self._matmul(a, b, e)
         if e.op == "/" and b.is_const and onp.any(onp.asarray(b.const) == 0):
             raise self.error("division by zero", e.right.span)
+        if e.op == "^" and _zero_to_negative(a, b):
+            raise self.error("0 to a negative power is infinite", e.span)
         is_int = a.is_int and b.is_int and e.op in "+-*"
         return elementwise(_BINOPS[e.op], [a, b], e.span, self.source, is_int)
 

@@ -6,6 +6,7 @@ else can be loaded without trusting them. Each file records the model's text and
 it and of the data, so a fit is never attached to a model or data it did not come from.
 """
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -15,16 +16,35 @@ import zipfile
 import numpy as np
 
 from ..errors import PPLError
+from ..language.syntax import grammar_digest
+from ..model.files import check_npz
 
 FORMAT = "ppl-fit"
-VERSION = 1
+VERSION = 2      # 2: fingerprints cover user functions and the grammar
 META = "__meta__"
 
 
-def model_fingerprint(text):
-    """The model's statements, comments and spacing aside: a fit belongs to the program, not its layout."""
-    lines = (re.sub(r"\s+", " ", re.sub(r"#[^\n]*", "", line)).strip() for line in text.splitlines())
-    return hashlib.sha256("\n".join(line for line in lines if line).encode()).hexdigest()
+def model_fingerprint(text, functions=None):
+    """What defines the program: its statements as the lexer reads them (comments, which end only at a
+    newline, and spacing aside: a fit belongs to the program, not its layout), the grammar that reads
+    them, and each user function by name and code (its source where Python has it, else its bytecode)."""
+    code = re.sub(r"#[^\n]*", "", text)
+    lines = (re.sub(r"\s+", " ", line).strip() for line in code.split("\n"))
+    h = hashlib.sha256("\n".join(line for line in lines if line).encode())
+    h.update(grammar_digest().encode())
+    for name in sorted(functions or {}):
+        h.update(("\0function %s\0" % name).encode() + _code_identity(functions[name]))
+    return h.hexdigest()
+
+
+def _code_identity(fn):
+    try:
+        return inspect.getsource(fn).encode()
+    except (OSError, TypeError):
+        code = getattr(fn, "__code__", None)
+        if code is None:         # a builtin or a numpy ufunc: its qualified name is its identity
+            return ("%s.%s" % (getattr(fn, "__module__", ""), getattr(fn, "__qualname__", repr(fn)))).encode()
+        return code.co_code + repr((code.co_consts, code.co_names, getattr(fn, "__defaults__", None))).encode()
 
 
 def data_fingerprint(data):
@@ -71,6 +91,7 @@ def read(path, kind):
     hint = "a %s file is written by %s" % (kind, "Fit.save" if kind == "fit" else "fit(..., checkpoint=PATH)")
     if os.path.isfile(path) and not zipfile.is_zipfile(path):
         raise PPLError("%s is not a ppl %s file (it is not an .npz archive)" % (path, kind), hint=hint)
+    check_npz(path, "the %s file" % kind)
     try:
         with np.load(path, allow_pickle=False) as archive:
             if not hasattr(archive, "files") or META not in archive.files:
@@ -94,9 +115,9 @@ def read(path, kind):
     return meta, arrays
 
 
-def check_belongs(meta, path, model_text, data=None):
+def check_belongs(meta, path, model, data=None):
     """Refuse a file written for another model (or, given data, other data)."""
-    if meta.get("model_fingerprint") != model_fingerprint(model_text):
+    if meta.get("model_fingerprint") != model_fingerprint(model.text, model.functions):
         raise PPLError("%s was written for a different model (%s)" % (path, meta.get("model_file", "?")),
                        hint="load it with the model it was fitted with, or fit this model afresh")
     if data is not None and meta.get("data_fingerprint") != data_fingerprint(data):
@@ -106,7 +127,7 @@ def check_belongs(meta, path, model_text, data=None):
 
 def header(kind, model, compiled, guide, method, seed):
     return {"format": FORMAT, "kind": kind, "version": VERSION, "model_text": model.text,
-            "model_file": model.filename, "model_fingerprint": model_fingerprint(model.text),
+            "model_file": model.filename, "model_fingerprint": model_fingerprint(model.text, model.functions),
             "data_fingerprint": data_fingerprint(compiled.bound.data), "data_names": sorted(compiled.bound.data),
             "guide": guide.name, "rank": getattr(guide, "rank", None), "method": method, "seed": seed}
 

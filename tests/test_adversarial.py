@@ -1,0 +1,215 @@
+"""The second fuzzer's catalogue: each case that once ended in a traceback, a hang or a silent
+reinterpretation, now a located PPLError, a refusal that says what is ambiguous, or the right answer."""
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+import ppl
+from ppl.model import data as datafiles
+
+NORMAL_MEAN = "data y: real\nmu ~ Normal(0, 1)\ny ~ Normal(mu, %s)\n"
+
+
+def _raises(text, data, match, line=None):
+    with pytest.raises(ppl.PPLError, match=match) as info:
+        ppl.compile(text).fit(data, seed=0, max_steps=100)
+    if line is not None:
+        assert info.value.line == line, str(info.value)
+    return info.value
+
+
+# ---- integers to negative powers: `^` is real, as in Stan
+
+@pytest.mark.parametrize("scale", ["10 ^ -1", "n ^ -1", "s", "2 ^ -1 / 5"])
+def test_an_integer_to_a_negative_power_is_real(scale):
+    text = "data n: int\ns = 10 ^ -1\n" + NORMAL_MEAN % scale
+    fit = ppl.compile(text).fit({"y": 0.5, "n": 10}, seed=0)
+    mean, sd = 0.5 * 100 / 101, 1 / np.sqrt(101)       # conjugate: prior N(0, 1), likelihood sd 0.1
+    row = dict(fit.summary())["mu"]
+    assert abs(row["mean"] - mean) < 0.02 * sd and abs(row["sd"] / sd - 1) < 0.05
+
+
+def test_zero_to_a_negative_power_is_an_error_where_it_is_written():
+    _raises("x = 0 ^ -1\nmu ~ Normal(x, 1)", {}, "0 to a negative power", line=1)
+
+
+def test_a_count_that_the_likelihood_rules_out_is_named_at_the_likelihood():
+    # q over a count gives 0 some probability, and 0 ^ -1 is infinite: the ELBO is -inf for every q
+    err = _raises("data y: real\nk ~ Poisson(3)\ny ~ Normal(k ^ -1, 1)", {"y": 0.5}, "-inf at k = 0", line=3)
+    assert err.source is not None
+
+
+# ---- count latents beside params
+
+@pytest.mark.parametrize("rate", ["r", "3"])
+def test_count_latents_fit_beside_a_param(rate):
+    text = "data N: int\ndata y: real[N]\nparam r: real<lower=0>\nk: int[N] ~ Poisson(%s)\ny ~ Normal(k, 1)" % rate
+    fit = ppl.compile(text).fit({"N": 3, "y": [1.0, 2.0, 4.0]}, seed=0, max_steps=300)
+    for label, row in fit.summary():
+        assert all(np.isfinite(v) for v in row.values()), label
+
+
+# ---- zero sizes
+
+@pytest.mark.parametrize("text,data,match,line", [
+    ("v ~ Dirichlet(ones(0))", {}, "Dirichlet's 'alpha' is empty", 1),
+    ("data s: real[K]\nmu ~ Normal(0, 1)\nv ~ Dirichlet(s)", {"s": [], "K": 0}, "'alpha' is empty", 3),
+    ("data k: real[K]\nmu ~ Normal(0, 1)\nz ~ Categorical(logits = k)", {"k": [], "K": 0}, "'logits' is empty", 3),
+    ("data g: int[N]\nv: int[0] ~ Binomial(g, 0.5)\nmu ~ Normal(0, 1)", {"g": [0, 0], "N": 2},
+     r"'n' has shape \(2\), which does not fit the value's shape \(0\)", 2),
+])
+def test_empty_arguments_are_located_errors(text, data, match, line):
+    _raises(text, data, match, line)
+
+
+@pytest.mark.parametrize("text,data", [
+    ("data k: int[N]\nmu ~ Normal(0, 1)\nk ~ Binomial(k, 1e-8)", {"k": [], "N": 0}),
+    ("data X: real[K, K]\nmu ~ Normal(0, 1)\nX[0:0] ~ LKJCholesky(1)", {"X": [[1.0]], "K": 1}),
+])
+def test_statements_over_nothing_add_nothing(text, data):
+    fit = ppl.compile(text).fit(data, seed=0)
+    row = dict(fit.summary())["mu"]
+    assert abs(row["mean"]) < 0.05 and abs(row["sd"] - 1) < 0.05       # the prior, untouched
+
+
+# ---- parsing
+
+@pytest.mark.parametrize("expression", ["mu" + " ^ 1" * 500, "mu" + " + 1" * 20000, "-" * 5000 + "mu"])
+def test_expressions_nested_beyond_the_parser_are_a_located_error(expression):
+    with pytest.raises(ppl.PPLSyntaxError, match="nests too deeply") as info:
+        ppl.compile("mu ~ Normal(0, 1)\nx = %s\n" % expression)
+    assert info.value.line == 2
+
+
+def test_a_byte_order_mark_is_not_part_of_the_model(tmp_path):
+    path = tmp_path / "bom.ppl"
+    path.write_bytes("\ufeffdata y: real\nmu ~ Normal(0, 1)\ny ~ Normal(mu, 1)\n".encode("utf-8"))
+    data = tmp_path / "bom.json"
+    data.write_bytes('\ufeff{"y": 1.0}'.encode("utf-8"))
+    fit = ppl.load(str(path)).fit(datafiles.read(str(data)), seed=0)
+    assert abs(dict(fit.summary())["mu"]["mean"] - 0.5) < 0.02
+    assert ppl.compile("\ufeffmu ~ Normal(0, 1)").text == "mu ~ Normal(0, 1)"
+
+
+# ---- data files
+
+DATA_FILES = [
+    ("big.json", '{"y": ' + "9" * 400 + "}", "an integer of 400 digits"),
+    ("bigger.json", '{"y": ' + "9" * 5000 + "}", "an integer of 5000 digits"),
+    ("deep.json", '{"y": ' + "[" * 100000 + "]" * 100000 + "}", "nests its arrays too deeply"),
+    ("twice.json", '{"y": 1.0, "y": 2.0}', "gives 'y' twice"),
+    ("twice.csv", "y,y\n1,2\n3,4\n", "more than one column named 'y'"),
+    ("blank.csv", "y\n1\n\n3\n", "line 3 is blank"),
+    ("cell.csv", "y,k\n1,\n3,4\n", "line 2, column 'k' is empty"),
+    ("underscore.csv", "y\n1_000\n3\n", "holds '1_000', which is not a number"),
+    ("both.csv", "X[0],X.0\n1,2\n", "column 0 of X twice"),
+    ("clash.csv", "X,X[0]\n1,2\n", r"a column 'X' and columns X\[0\]"),
+]
+
+
+@pytest.mark.parametrize("name,content,match", DATA_FILES, ids=[f[0] for f in DATA_FILES])
+def test_ambiguous_or_unreadable_data_files_are_refused_with_the_reason(tmp_path, name, content, match):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(ppl.PPLDataError, match=match):
+        datafiles.read(str(path))
+
+
+def test_trailing_blank_lines_and_windows_line_ends_are_read():
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "y.csv")
+        with open(path, "w", newline="") as f:
+            f.write("y\r\n1\r\n2\r\n\r\n\n")
+        assert datafiles.read(path)["y"].tolist() == [1, 2]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("kind", ["device", "fifo", "folder"])
+def test_only_regular_files_are_read(tmp_path, kind):
+    path = str(tmp_path / "data.json")
+    if kind == "device":
+        os.symlink("/dev/zero", path)           # read to its end, it never ends
+    elif kind == "fifo":
+        os.mkfifo(path)                         # opened for reading, it waits for a writer
+    else:
+        os.mkdir(path)
+    with pytest.raises(ppl.PPLDataError, match="not a regular file" if kind != "folder" else "it is a folder"):
+        datafiles.read(path)
+    with pytest.raises(ppl.PPLError, match="not a regular file" if kind != "folder" else "it is a folder"):
+        ppl.load(path)
+
+
+def _npz_declaring(path, shape):
+    """A small .npz whose one array's header declares `shape` but holds 8 bytes."""
+    header = np.lib.format.header_data_from_array_1_0(np.zeros(1))
+    header["shape"] = shape
+    import io
+    member = io.BytesIO()
+    np.lib.format.write_array_header_1_0(member, header)
+    member.write(np.zeros(1).tobytes())
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("y.npy", member.getvalue())
+
+
+def test_an_npz_whose_header_asks_for_terabytes_is_refused_before_reading(tmp_path):
+    path = str(tmp_path / "huge.npz")
+    _npz_declaring(path, (10 ** 12,))
+    assert os.path.getsize(path) < 1000
+    with pytest.raises(ppl.PPLDataError, match=r"damaged: array y declares shape \(1000000000000,\)"):
+        datafiles.read(path)
+    with pytest.raises(ppl.PPLError, match="damaged"):
+        ppl.load_fit(path)
+    model = ppl.compile(NORMAL_MEAN % 1)
+    with pytest.raises(ppl.PPLError, match="damaged"):
+        model.fit({"y": 1.0}, resume=path)
+
+
+# ---- data from Python
+
+def test_masked_values_are_refused_not_read_as_numbers():
+    model = ppl.compile("data y: real[N]\nmu ~ Normal(0, 1)\ny ~ Normal(mu, 1)")
+    masked = np.ma.masked_array([1.0, 2.0, 99.0], mask=[0, 0, 1])
+    with pytest.raises(ppl.PPLDataError, match=r"1 masked value at \[2\]"):
+        model.fit({"y": masked})
+    unmasked = model.fit({"y": np.ma.masked_array([1.0, 2.0], mask=[0, 0])}, seed=0)
+    assert abs(dict(unmasked.summary())["mu"]["mean"] - 1.0) < 0.02
+
+
+@pytest.mark.parametrize("value", [-2 ** 63, 2 ** 63 - 1, -2 ** 53 - 2])
+def test_integers_beyond_2_to_the_53_are_refused_whatever_their_sign(value):
+    model = ppl.compile("data k: int\nmu ~ Normal(0, 1)\nk ~ Poisson(exp(mu))")
+    with pytest.raises(ppl.PPLDataError, match="integer too large"):
+        model.fit({"k": np.int64(value)})
+
+
+def test_a_python_integer_too_large_for_a_float_is_named_by_its_digits():
+    model = ppl.compile("data k: real[2]\nmu ~ Normal(0, 1)\nk ~ Normal(mu, 1)")
+    with pytest.raises(ppl.PPLDataError, match="an integer of 401 digits"):
+        model.fit({"k": [1, 10 ** 400]})
+
+
+# ---- fingerprints: a saved fit belongs to the program as the lexer reads it, functions included
+
+def test_a_fit_is_refused_by_a_model_with_other_functions(tmp_path):
+    import autograd.numpy as anp
+    text = "data y: real\nmu ~ Normal(0, 1)\ny ~ Normal(shift(mu), 1)"
+    first = ppl.compile(text, functions={"shift": lambda x: x + 1.0})
+    fit = first.fit({"y": 1.0}, seed=0, max_steps=100)
+    path = str(tmp_path / "fit.npz")
+    fit.save(path)
+    other = ppl.compile(text, functions={"shift": anp.tanh})
+    with pytest.raises(ppl.PPLError, match="different model"):
+        ppl.load_fit(path, model=other)
+    assert ppl.load_fit(path, model=first).elbo == fit.elbo
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x0b", "\x0c", "\x1c", "\x1e", "\x85"])
+def test_a_comment_runs_to_the_newline_in_the_fingerprint_too(tmp_path, separator):
+    from ppl.results.saving import model_fingerprint
+    commented = "data y: real\nmu ~ Normal(0, 1)\n# note%sy ~ Normal(mu, 1)\n" % separator
+    written = "data y: real\nmu ~ Normal(0, 1)\n# note\ny ~ Normal(mu, 1)\n"
+    assert model_fingerprint(commented) != model_fingerprint(written)
+    assert model_fingerprint(commented) == model_fingerprint("data y: real\nmu ~ Normal(0, 1)\n")
