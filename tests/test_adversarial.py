@@ -213,3 +213,80 @@ def test_a_comment_runs_to_the_newline_in_the_fingerprint_too(tmp_path, separato
     written = "data y: real\nmu ~ Normal(0, 1)\n# note\ny ~ Normal(mu, 1)\n"
     assert model_fingerprint(commented) != model_fingerprint(written)
     assert model_fingerprint(commented) == model_fingerprint("data y: real\nmu ~ Normal(0, 1)\n")
+
+
+# ---- summaries are finite or an error
+
+def test_draws_near_the_largest_float_have_a_finite_summary():
+    fit = ppl.compile("v ~ Uniform(1.5, 1e308)").fit({}, seed=0)
+    row = dict(fit.summary())["v"]
+    assert abs(row["mean"] / 5e307 - 1) < 0.05 and abs(row["sd"] / (1e308 / np.sqrt(12)) - 1) < 0.05
+
+
+def test_a_summary_that_overflows_is_an_error_naming_the_element():
+    text = "data y: real\nparam v: real<lower=0> = 1e308\nmu ~ Normal(0, 1)\nx = mu * v\ny ~ Normal(mu, 1)"
+    with pytest.raises(ppl.PPLRuntimeError, match="the derived x has no finite summary"):
+        ppl.compile(text).fit({"y": 1.0}, seed=0).summary()
+
+
+# ---- saved fits and checkpoints with fields of the wrong type
+
+TEXT = "data y: real[N]\nmu ~ Normal(0, 1)\nsigma ~ HalfNormal(1)\ny ~ Normal(mu, sigma)\n"
+DATA = {"y": [0.1, 0.5, -0.3, 1.2]}
+JUNK = [123, "abc", [1, 2], {"a": 1}, None, True, -5, 1.5, float("nan")]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("saved")
+    model = ppl.compile(TEXT)
+    model.fit(DATA, seed=0, guide="meanfield").save(str(folder / "fit.npz"))
+    model.fit(DATA, seed=0, guide="meanfield", checkpoint=str(folder / "checkpoint.npz"), checkpoint_every=50,
+              max_steps=120)
+    return model, folder
+
+
+def _fields(meta, prefix=()):
+    for key, value in meta.items():
+        yield prefix + (key,)
+        if isinstance(value, dict):
+            yield from _fields(value, prefix + (key,))
+
+
+def _rewritten(src, dst, kind, field=None, value=None, array=None):
+    import copy
+    import json
+    from ppl.results import saving
+    meta, arrays = saving.read(src, kind)
+    meta = copy.deepcopy(meta)
+    if field is not None:
+        place = meta
+        for key in field[:-1]:
+            place = place[key]
+        place[field[-1]] = value
+    if array is not None:
+        arrays[array[0]] = array[1]
+    arrays[saving.META] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(dst, **arrays)
+    return dst
+
+
+@pytest.mark.parametrize("kind", ["fit", "checkpoint"])
+def test_every_field_of_a_saved_file_with_a_wrong_value_is_refused_or_harmless(saved, kind):
+    from ppl.results import saving
+    model, folder = saved
+    src = str(folder / ("%s.npz" % kind))
+    meta, arrays = saving.read(src, kind)
+    cases = [(field, junk, None) for field in _fields(meta) for junk in JUNK]
+    cases += [(None, None, (name, junk)) for name in arrays if not name.startswith("data/")
+              for junk in (np.full(arrays[name].shape, np.nan), np.zeros(3), np.array("x"), np.zeros((2, 2, 2)))]
+    for field, junk, array in cases:
+        path = _rewritten(src, str(folder / "tampered.npz"), kind, field, junk, array)
+        try:
+            if kind == "fit":
+                fit = ppl.load_fit(path)
+            else:
+                fit = model.fit(DATA, resume=path, max_steps=150)
+            assert all(np.isfinite(v) for _, row in fit.summary() for v in row.values())
+        except ppl.PPLError:
+            pass

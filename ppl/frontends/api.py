@@ -233,7 +233,7 @@ def load_fit(path, model=None, functions=None):
     saving.check_belongs(meta, path, model)
     compiled = model.bind(saving.stored_data(arrays))
     q = guide_for(compiled, meta["guide"], meta["rank"], moments=False)
-    result = saving.stored_result(meta, arrays, q, path)
+    result = saving.stored_result(meta, arrays, q, compiled.param_dim, path)
     fit = Fit(model, compiled, q, result, meta["seed"], meta["method"])
     choice = meta.get("guide_choice")
     fit.guide_choice = choice if isinstance(choice, str) else None

@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import PPLError
 from ..language.syntax import grammar_digest
 from ..model.files import check_npz
+from . import stored
 
 FORMAT = "ppl-fit"
 VERSION = 2      # 2: fingerprints cover user functions and the grammar
@@ -110,8 +111,9 @@ def read(path, kind):
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("kind") != kind:
         raise PPLError("%s is not a ppl %s file" % (path, kind), hint=hint)
     if meta.get("version") != VERSION:
-        raise PPLError("%s was written in format version %r; this ppl reads version %d" % (
+        raise PPLError("%s was written in format version %.20r; this ppl reads version %d" % (
             path, meta.get("version"), VERSION))
+    stored.check_meta(meta, path, kind)
     return meta, arrays
 
 
@@ -166,13 +168,16 @@ def save_fit(fit, path):
     write(path, meta, arrays)
 
 
-def stored_result(meta, arrays, guide, path):
+def stored_result(meta, arrays, guide, n_theta, path):
     from ..inference.result import Result
+    stored.check_arrays(arrays, path, ["phi", "theta", "trace", "log_weights"] + ["mc_error"] * ("mc_error" in arrays))
     try:
         phi, theta = arrays["phi"], arrays["theta"]
-        if phi.shape != (guide.size,):
-            raise PPLError("%s holds %d numbers for q; this model's %s guide has %d" % (
-                path, phi.size, guide.name, guide.size), hint="the file does not match its model")
+        for name, have, want in (("q", phi.size, guide.size), ("the params", theta.size, n_theta),
+                                 ("q's Monte Carlo errors", arrays.get("mc_error", phi).size, guide.size)):
+            if have != want:
+                raise PPLError("%s holds %d numbers for %s; this model's %s guide needs %d" % (
+                    path, have, name, guide.name, want), hint="the file does not match its model")
         return Result(phi, theta, float(meta["elbo"]), float(meta["elbo_se"]), list(arrays["trace"]),
                       meta["status"], meta["message"], int(meta["grad_evals"]), float(meta["seconds"]),
                       list(meta["warnings"]), arrays["log_weights"], arrays.get("mc_error"),
@@ -203,6 +208,7 @@ class Checkpointer:
 def read_checkpoint(path):
     from ..inference.stochastic.state import FitState
     meta, arrays = read(path, "checkpoint")
+    stored.check_arrays(arrays, path, ["state/x", "state/trace"])
     try:
         return meta, FitState.from_files(meta["state"], arrays)
     except (KeyError, TypeError, ValueError) as err:

@@ -20,7 +20,7 @@ from ..start import initial_params
 from ..whitening import whitened, whitened_start
 from . import averaging
 from .refine import Refinement
-from .state import FitState
+from .state import FitState, laplace_mismatch, refine_mismatch
 from .warmup import WarmUp
 
 MAX_CONTINUATIONS = 2     # averaging windows begun again when the optimality test finds the answer short
@@ -41,6 +41,8 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
     theta0 = initial_params(model, rng) if params is None else np.asarray(params, dtype=float)
     q, start, early = guide, None, StopRequest()
     if resume is not None:
+        if resume.laplace is not None:
+            _refuse(laplace_mismatch(resume.laplace, model.dim, len(theta0)))
         q, start = whitened(guide, resume.laplace) or guide, resume.laplace
     elif init is None and objective is None:
         with early:      # Ctrl-C while the mode is found: the fit stops at its first step, with its start
@@ -67,6 +69,12 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
     return Result(phi, theta, value, se, list(fit.trace), status, message, fit.f.evals, fit.seconds(),
                   list(fit.warnings), log_w, warmup_steps=warmup_steps, batch_size=s.batch_size,
                   proper=start is not None)
+
+
+def _refuse(problem):
+    if problem is not None:
+        raise PPLRuntimeError("the checkpoint is damaged: %s does not fit this model and guide" % problem,
+                              hint="start afresh")
 
 
 class _Run:
@@ -120,6 +128,9 @@ class _Run:
         warm = WarmUp(self.f, self.guide, held, self.s)
         try:
             refinement = Refinement(self.f, self.guide, held, self.s)
+            if self.state.stage == 2:       # resumed there: the checkpoint's state must be this fit's kind
+                mean_shape = np.shape(self.guide.mean_sd(self.state.x[:self.f.n_phi])[0])
+                _refuse(refine_mismatch(self.state.refine, refinement.begin(self.state.x, 0.0), mean_shape))
             if self.state.stage == 1:
                 x, best_value = warm.run(self.state.x, self.rng, self.guard, self.record)
                 if warm.note:

@@ -89,3 +89,34 @@ class FitState:
 
     def with_refine(self, refine):
         return replace(self, x=refine.x, refine=refine)
+
+
+def laplace_mismatch(laplace, dim, n_theta):
+    """The field of a resumed state's Laplace approximation that this model cannot use (a damaged
+    checkpoint), or None."""
+    want = {"z": (dim,), "theta": (n_theta,), "root": (dim, dim), "conditional_sd": (dim,)}
+    for name, shape in want.items():
+        a = np.asarray(getattr(laplace, name))
+        if a.shape != shape or a.dtype.kind not in "fiu" or not np.all(np.isfinite(a)):
+            return "its Laplace approximation's %s" % name
+    return None
+
+
+def refine_mismatch(st, fresh, mean_shape):
+    """The field of a resumed refinement state unlike the one this model and guide begin with (fresh),
+    or None: arrays of the same shapes, finite, averaged iterates and windows of the right shapes."""
+    if st is None:
+        return "its refinement's state (missing)"
+    for name in ("x", "adam_m", "adam_v", "before", "anchor", "restart", "avg_sum"):
+        a, b = getattr(st, name), getattr(fresh, name if name != "avg_sum" else "x")
+        if name == "avg_sum" and a is None:
+            continue
+        if a is None or np.shape(a) != np.shape(b) or not np.all(np.isfinite(a)):
+            return "its refinement's %s" % name
+    if not np.all(np.isfinite(st.current)):
+        return "its refinement's current window"
+    if not all(np.ndim(w) == 1 and np.all(np.isfinite(w)) for w in st.windows):
+        return "its refinement's windows"
+    if not all(np.shape(k) == mean_shape and np.all(np.isfinite(k)) for k in st.kept):
+        return "its refinement's kept means"
+    return None
