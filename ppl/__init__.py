@@ -6,10 +6,25 @@ transforms, functions), compiler (bound program -> log joint and simulator), inf
 objectives, optimisers), results (Fit, evidence, saving, plots), frontends (Python API, CLI, REPL,
 notebook)."""
 from .errors import PPLCheckError, PPLDataError, PPLError, PPLRuntimeError, PPLSyntaxError
-from .frontends.api import Model, compile, load, load_fit
-from .results.compare import compare
-from .results.fit import Fit
 from .version import __version__
+
+# The rest is imported on first use (PEP 562), so the `ppl` command (ppl.frontends.command) can take a
+# Ctrl-C while numpy, autograd and lark load as the interrupt it is, and the errors import without them.
+_LAZY = {"Model": "frontends.api", "compile": "frontends.api", "load": "frontends.api",
+         "load_fit": "frontends.api", "compare": "results.compare", "Fit": "results.fit"}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError("module 'ppl' has no attribute %r" % name)
+    import importlib
+    value = getattr(importlib.import_module("." + _LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = ["Model", "Fit", "compile", "compare", "load", "load_fit", "PPLError", "PPLSyntaxError", "PPLCheckError",
            "PPLDataError", "PPLRuntimeError", "__version__"]

@@ -1,6 +1,6 @@
-"""`python -m ppl`: the command line (ppl.frontends.cli)."""
+"""`python -m ppl`: the command line (ppl.frontends.command)."""
 import sys
 
-from .frontends.cli import main
+from .frontends.command import main
 
 sys.exit(main())

@@ -91,6 +91,18 @@ def test_interrupt_prints_the_best_fit_so_far_and_exits_130(tmp_path):
     assert "mu" in out and "interrupted" in out and "Traceback" not in err
 
 
+def test_interrupt_while_the_libraries_load_exits_130_without_a_traceback():
+    # a Ctrl-C while autograd is being imported, made certain by an import hook that raises it there
+    code = ("import builtins, sys\nreal = builtins.__import__\n"
+            "def hooked(name, *args, **kwargs):\n"
+            "    if name.startswith('autograd'):\n        raise KeyboardInterrupt\n"
+            "    return real(name, *args, **kwargs)\n"
+            "builtins.__import__ = hooked\nfrom ppl.frontends.command import main\nsys.exit(main(['fit', 'model.ppl']))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=ROOT), timeout=60)
+    assert r.returncode == 130 and "interrupted" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
 def test_compare_command(tmp_path):
     pooled = tmp_path / "pooled.ppl"
     pooled.write_text("data J: int\ndata y: real[J]\ndata sigma: real<lower=0>[J]\nmu ~ Normal(0, 5)\n"
@@ -141,3 +153,20 @@ def test_advice_names_the_command_lines_own_flags(tmp_path):
     assert corrected.returncode == 0 and corrected.stdout.count("linear-response summaries") == 1
     default = ppl("fit", str(model))
     assert "guide chosen: full-rank" in default.stdout and "(fullrank guide)" in default.stdout
+
+
+def test_the_printed_resume_command_runs_as_printed_with_spaces_in_paths(tmp_path):
+    import shlex
+    folder = tmp_path / "my models"
+    folder.mkdir()
+    model = folder / "small model.ppl"
+    model.write_text("data y: real[N]\nmu ~ Normal(0, 1)\ny ~ Normal(mu, 1)\n")
+    data = folder / "the data.json"
+    data.write_text('{"y": [0.3, 1.1, -0.2]}')
+    r = ppl("fit", str(model), "--data", str(data), "--steps", "30", "--checkpoint", str(folder / "a checkpoint.npz"))
+    assert r.returncode == 0, r.stderr
+    line = next(l for l in r.stdout.splitlines() if l.startswith("checkpoint in "))
+    command = shlex.split(line.split(": ", 1)[1].rsplit(" carries on", 1)[0])
+    assert command[:2] == ["ppl", "fit"]
+    again = ppl(*command[1:])
+    assert again.returncode == 0 and "mu" in again.stdout, again.stderr

@@ -201,3 +201,64 @@ def test_a_checkpoint_whose_auto_stage_is_malformed_is_refused_as_damaged(school
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(ppl.PPLError, match="guide='auto' stage it records is malformed"):
         model.fit(data, resume=tmp_path / "bad.npz")
+
+
+SMALL = "data y: real[N]\nmu ~ Normal(0, 5)\nsigma ~ HalfNormal(2)\ny ~ Normal(mu, sigma)\n"
+SMALL_DATA = {"y": [0.3, -1.2, 0.8, 2.1, 0.4, -0.3, 1.7, 0.9, -0.8, 1.1]}
+
+
+def _counting():
+    seen = [0]
+
+    def monitor(x, evals):
+        seen[0] += 1
+    return monitor, seen
+
+
+@pytest.mark.parametrize("guide", ["meanfield", "fullrank"])
+def test_ctrl_c_anywhere_then_resume_is_the_uninterrupted_fit_bit_for_bit(tmp_path, guide):
+    model = ppl.compile(SMALL)
+    monitor, seen = _counting()
+    whole = model.fit(SMALL_DATA, seed=5, guide=guide, monitor=monitor)
+    in_warmup = whole.result.warmup_steps     # the monitor's first calls are the warm-up's L-BFGS iterations
+    rng = np.random.default_rng(0)
+    points = sorted(set(rng.integers(1, in_warmup + 1, 4)) | set(rng.integers(in_warmup + 1, seen[0], 6)))
+    for calls in points:
+        path = tmp_path / ("at%d.npz" % calls)
+        part = model.fit(SMALL_DATA, seed=5, guide=guide, checkpoint=path, monitor=_interrupt_after(calls))
+        assert part.status == "interrupted", calls
+        resumed = model.fit(SMALL_DATA, resume=path)
+        assert np.array_equal(resumed.phi, whole.phi) and resumed.elbo == whole.elbo, calls
+        assert np.array_equal(resumed.elbo_trace, whole.elbo_trace) and resumed.grad_evals == whole.grad_evals
+
+
+def test_a_fit_resumed_after_its_time_limit_gets_the_time_limit_again(tmp_path):
+    model = ppl.compile(SMALL)
+    path = tmp_path / "timed.npz"
+    first = model.fit(SMALL_DATA, seed=5, checkpoint=path, max_seconds=0.3, guide="meanfield")
+    assert first.status == "time limit"
+    second = model.fit(SMALL_DATA, resume=path)      # its settings, max_seconds=0.3 included
+    assert second.grad_evals > first.grad_evals and second.seconds > first.seconds
+
+
+def test_two_fits_writing_one_checkpoint_the_second_is_refused_and_a_dead_writers_lock_is_taken_over(tmp_path):
+    import subprocess
+    import sys
+    import time
+    path = tmp_path / "shared.npz"
+    code = ("import ppl\nm = ppl.compile(%r)\nm.fit(%r, seed=0, checkpoint=%r, max_steps=10 ** 6, max_seconds=60, "
+            "guide='meanfield')\n" % (SMALL, SMALL_DATA, str(path)))
+    other = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=ROOT))
+    try:
+        deadline = time.time() + 60
+        while not os.path.exists(str(path) + ".lock") and time.time() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(ppl.PPLError, match="another fit \\(process %d\\) is writing" % other.pid):
+            ppl.compile(SMALL).fit(SMALL_DATA, seed=1, checkpoint=path, max_steps=100)
+    finally:
+        other.kill()
+        other.wait()
+    assert os.path.exists(str(path) + ".lock")          # killed, it could not remove its lock
+    fit = ppl.compile(SMALL).fit(SMALL_DATA, seed=1, checkpoint=path, max_steps=100)
+    assert fit.status == "step cap" and not os.path.exists(str(path) + ".lock")
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]

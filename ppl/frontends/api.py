@@ -140,6 +140,9 @@ class Model:
         except MemoryError:
             raise PPLError("the fit needs more memory than this machine has", None, self.source,
                            hint="fewer draws per step or a smaller data set") from None
+        finally:
+            if "checkpoint" in extra:
+                extra["checkpoint"].release()
         if result.status != "interrupted":
             problem = degenerate(compiled, q, result.phi, result.theta, result.proper)
             if problem is not None:

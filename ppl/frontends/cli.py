@@ -3,6 +3,7 @@ import argparse
 import csv
 import json
 import os
+import shlex
 import sys
 
 import numpy as np
@@ -84,8 +85,9 @@ def cmd_fit(args):
         if args.save:
             print("saved the fit to %s (ppl.load_fit reads it)" % args.save)
         if args.checkpoint and fit.status != "converged":
-            print("checkpoint in %s: ppl fit %s --resume %s carries on" % (args.checkpoint, args.model,
-                                                                          args.checkpoint))
+            again = ["ppl", "fit", args.model] + [a for d in args.data or [] for a in ("--data", d)]
+            print("checkpoint in %s: %s carries on" % (
+                args.checkpoint, " ".join(map(shlex.quote, again + ["--resume", args.checkpoint]))))
     return 130 if fit.status == "interrupted" else 0
 
 

@@ -15,7 +15,7 @@ import numpy as onp
 
 from ..language import ast
 from ..errors import PPLCheckError, PPLRuntimeError
-from .functions import FUNCTIONS
+from .functions import FUNCTIONS, guarded, user_function_problem
 from .fused import times_data
 
 
@@ -319,33 +319,17 @@ class ExprCompiler:
         return Value(shape, target.is_int, fn=fn, batched=target.batched or index.batched, **deps([target, index]))
 
     def _try_user_function(self, fun, shapes, e):
-        """Call a person's function on test arrays of these shapes (with and without a leading draw axis)
-        and differentiate through it: it must keep the broadcast shape and work with autograd."""
-        import autograd
-        shape = broadcast_shapes(shapes, e.span, self.source)
-        tests = [onp.full(s, 0.5) for s in shapes]
-        try:
-            with onp.errstate(all="ignore"):
-                out = onp.shape(fun.impl(*tests))
-                wide = [onp.full((2,) + s, 0.5) for s in shapes]
-                batched = onp.shape(fun.impl(*wide))
-                for i in range(len(wide)):
-                    autograd.grad(lambda x: anp.sum(fun.impl(*wide[:i], x, *wide[i + 1:])))(wide[i])
-        except Exception as err:
-            raise self.error("calling %s on test arrays of shapes %s failed: %s: %s" % (
-                e.func, ", ".join(_fmt(s) for s in shapes), type(err).__name__, err), e.span,
-                hint="write it with autograd.numpy (import autograd.numpy as np), elementwise") from None
-        if out != shape or batched != (2,) + shape:
-            raise self.error("%s must work elementwise: on arrays of shapes %s it returned shape %s, not %s" % (
-                e.func, ", ".join(_fmt(s) for s in shapes), _fmt(out), _fmt(shape)), e.span,
-                hint="a function of the language keeps the (broadcast) shape of its arguments and any leading axes")
+        problem = user_function_problem(fun, shapes, broadcast_shapes(shapes, e.span, self.source), _fmt)
+        if problem is not None:
+            raise self.error(problem[0], e.span, hint=problem[1])
 
     def _call(self, e, scope):
         fun = self.functions[e.func]
         args = [self.compile(a, scope) for a in e.args]
         if fun.kind == "user":
             self._try_user_function(fun, [a.shape for a in args], e)
-        if fun.kind in ("elementwise", "user"):
+            return elementwise(guarded(fun.impl, e.func, e.span, self.source), args, e.span, self.source)
+        if fun.kind == "elementwise":
             return elementwise(fun.impl, args, e.span, self.source)
         if fun.kind == "constructor":
             sizes = []

@@ -102,3 +102,43 @@ def with_user_functions(user):
         doc = (inspect.getdoc(f) or "").split("\n")[0] or "a Python function"
         table[name] = Function(name, arity, "user", f, doc)
     return table, None
+
+
+def user_function_problem(fun, shapes, shape, fmt):
+    """Call a person's function on test arrays of these shapes (with and without a leading draw axis)
+    and differentiate through it: it must keep the broadcast shape and work with autograd.
+    Returns None, or (message, hint)."""
+    import autograd
+    import numpy as onp
+    tests = [onp.full(s, 0.5) for s in shapes]
+    try:
+        with onp.errstate(all="ignore"):
+            out = onp.shape(fun.impl(*tests))
+            wide = [onp.full((2,) + s, 0.5) for s in shapes]
+            batched = onp.shape(fun.impl(*wide))
+            for i in range(len(wide)):
+                autograd.grad(lambda x: np.sum(fun.impl(*wide[:i], x, *wide[i + 1:])))(wide[i])
+    except Exception as err:
+        return ("calling %s on test arrays of shapes %s failed: %s: %s" % (
+            fun.name, ", ".join(fmt(s) for s in shapes), type(err).__name__, err),
+            "write it with autograd.numpy (import autograd.numpy as np), elementwise")
+    if out == shape and batched == (2,) + shape:
+        return None
+    tried, got, want = (shapes, out, shape) if out != shape else ([(2,) + s for s in shapes], batched, (2,) + shape)
+    return ("%s must work elementwise: on arrays of shapes %s it returned shape %s, not %s" % (
+        fun.name, ", ".join(fmt(s) for s in tried), fmt(got), fmt(want)),
+        "a function of the language keeps the (broadcast) shape of its arguments and any leading axes")
+
+
+def guarded(impl, name, span, source):
+    """A person's function, whose failure during a fit is a located error, not their traceback."""
+    from ..errors import PPLRuntimeError
+
+    def run(*args):
+        try:
+            return impl(*args)
+        except Exception as err:
+            raise PPLRuntimeError("%s raised %s: %s" % (name, type(err).__name__, err), span, source,
+                                  hint="the function failed on values the fit reached; it must accept any "
+                                  "real arguments (and arrays of them)") from None
+    return run

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import tempfile
 import zipfile
 
 import numpy as np
@@ -19,6 +20,7 @@ from ..errors import PPLError
 from ..language.syntax import grammar_digest
 from ..model.files import check_npz
 from . import stored
+from .writer_lock import WriterLock
 
 FORMAT = "ppl-fit"
 VERSION = 2      # 2: fingerprints cover user functions and the grammar
@@ -77,12 +79,15 @@ def write(path, meta, arrays):
         if a.dtype == object:       # never written, so never needed when read
             raise PPLError("internal: %s is not a numeric array" % name)
     entries[META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "wb") as f:
+    tmp = None
+    try:     # a temporary file of its own: two writers of one path never write into each other's
+        fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "wb") as f:
             np.savez(f, **entries)
         os.replace(tmp, path)
     except OSError as err:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
         raise PPLError("cannot write %s: %s" % (path, err.strerror or err)) from None
 
 
@@ -199,6 +204,10 @@ class Checkpointer:
         folder = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(folder):      # before the fit, not at its first checkpoint
             raise PPLError("cannot write the checkpoint %s: the folder %s does not exist" % (self.path, folder))
+        self.lock = WriterLock(self.path)
+
+    def release(self):
+        self.lock.release()
 
     def __call__(self, state):
         meta, arrays = state.to_files()

@@ -84,6 +84,7 @@ class _Run:
     def __init__(self, model, guide, s, rng, clock, progress, checkpoint, objective, start):
         self.guide, self.s, self.progress, self.checkpoint = guide, s, progress, checkpoint
         self.rng, self.clock = rng, clock
+        self.budget_from = clock     # max_seconds counts from here: a resumed fit gets the whole budget again
         self.start = start       # the Laplace approximation q's coordinates are whitened by, or None
         self.f = ELBOObjective(model, guide) if objective is None else objective
         self.stop, self.state, self.trace, self.warnings = None, None, [], []
@@ -91,6 +92,7 @@ class _Run:
     def begin(self, x, resume):
         if resume is None:
             self.state = FitState(1, x, None, (), 0, 0.0, (), laplace=self.start)
+            self.warmup_begins = replace(self.state, x=np.array(x), rng=self.rng.bit_generator.state)
             return
         if len(resume.x) != len(x):
             raise PPLRuntimeError("the checkpoint holds %d numbers for q and the params; this model and guide "
@@ -100,6 +102,7 @@ class _Run:
         self.state = replace(resume, x=np.array(resume.x))
         self.trace, self.warnings = list(resume.trace), list(resume.warnings)
         self.clock -= resume.seconds
+        self.warmup_begins = self.state
 
     def seconds(self):
         return time.perf_counter() - self.clock
@@ -107,7 +110,7 @@ class _Run:
     def guard(self):
         """Between two evaluations: stop here if Ctrl-C was pressed or the time is up."""
         self.stop.check()
-        if self.s.max_seconds and self.seconds() > self.s.max_seconds:
+        if self.s.max_seconds and time.perf_counter() - self.budget_from > self.s.max_seconds:
             raise OutOfTime
 
     def record(self, x, value):
@@ -183,15 +186,19 @@ class _Run:
         return "step cap", message, st.averaged()
 
     def interrupted(self, reason, warm):
-        """Ctrl-C or the time limit: the checkpoint to resume from, and the best answer so far."""
+        """Ctrl-C or the time limit: the checkpoint to resume from, and the best answer so far. Stopped in
+        the warm-up, the checkpoint is the warm-up's beginning, which the uninterrupted fit also passed
+        through: L-BFGS's own state is not kept, so the resumed fit does the warm-up again, bit for bit."""
         if self.state.stage == 1:
+            if self.checkpoint is not None:
+                self.checkpoint(replace(self.warmup_begins, seconds=self.seconds()))
             if warm.note and warm.note not in self.warnings:
                 self.warnings.append(warm.note)
-            if warm.best is not None:
-                self.state = replace(self.state, x=warm.best)
-            elif warm.start is not None:
-                self.state = replace(self.state, x=warm.start)
-        self.save()       # the state to resume from, before x becomes the answer so far
+            best = warm.best if warm.best is not None else warm.start
+            if best is not None:
+                self.state = replace(self.state, x=best)
+        else:
+            self.save()       # the state to resume from, before x becomes the answer so far
         status, message = "interrupted", "the fit was interrupted; this is the best q so far"
         if isinstance(reason, OutOfTime):
             status, message = "time limit", "the time limit (%g s) was reached; this is the best q so far" % \
