@@ -290,3 +290,33 @@ def test_every_field_of_a_saved_file_with_a_wrong_value_is_refused_or_harmless(s
             assert all(np.isfinite(v) for _, row in fit.summary() for v in row.values())
         except ppl.PPLError:
             pass
+
+
+# ---- the resource budget
+
+def test_a_model_whose_gradient_cannot_fit_in_memory_is_refused_at_its_largest_latent():
+    import resource
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ppl.PPLRuntimeError, match=r"a gradient with \d+ draws needs about .* GB") as info:
+        ppl.compile("mu ~ Normal(0, 1)\nx: real[100000000] ~ Normal(mu, 1)").fit({})
+    assert info.value.line == 2 and "100000000 elements" in info.value.hint
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 2e6      # KB: refused before allocating
+
+
+def test_summaries_and_draws_are_kept_within_memory(monkeypatch):
+    from ppl.inference import budget
+    fit = ppl.compile("x: real[50] ~ Normal(0, 1)").fit({}, seed=0, guide="meanfield")
+    room = budget.COPIES * 8 * fit._elements() * 1000 / budget.SHARE          # room for 1000 draws
+    monkeypatch.setattr(budget, "free_bytes", lambda: room)
+    summary = fit.summary()
+    assert summary.title == "from 1000 draws of q (as many as memory holds)" and len(summary) == 50
+    with pytest.raises(ppl.PPLRuntimeError, match="2000 draws of this model's"):
+        fit.draws(2000)
+
+
+def test_an_enumeration_over_a_million_values_is_refused_and_bounds_narrow_it():
+    text = "data y: real\nk%s ~ Binomial(1000000, 0.5)\ny ~ Normal(k, 1)"
+    with pytest.raises(ppl.PPLCheckError, match="'k' has 1000001 values to sum over"):
+        ppl.compile(text % "").fit({"y": 500000.0})
+    fit = ppl.compile(text % ": int<lower=499000, upper=501000>").fit({"y": 500000.0}, seed=0)
+    assert np.argmax(fit.discrete_posterior("k")) + 499000 == 500000

@@ -178,6 +178,9 @@ def discrete_latent(c, s, scope, d, form, args, shape):
     add_sample(c, s.span, "latent", value, d, form, args, (name, None))
 
 
+MAX_VALUES = 10000    # values of one discrete latent summed over: each is a term of every gradient's table
+
+
 def finite_site(c, s, d, form, args, shape, lower=None, upper=None):
     """The values a discrete latent is summed over: its support, or the range its declared type
     gives (then its prior is renormalised over that range: a truncated prior)."""
@@ -199,8 +202,11 @@ def finite_site(c, s, d, form, args, shape, lower=None, upper=None):
             s.target.id, first, last, d.name, d.support.describe() if natural is None else
             "0..%d" % natural), s.type.span, hint="the bounds may only narrow the support")
     size = last - first + 1
-    if size * max(1, int(onp.prod(shape))) > MAX_ELEMENTS:
-        raise c.error("'%s' has too many values to enumerate" % s.target.id, s.target.span)
+    if size > MAX_VALUES or size * max(1, int(onp.prod(shape))) > MAX_ELEMENTS:
+        raise c.error("'%s' has %d values to sum over%s, too many to enumerate at every gradient" % (
+            s.target.id, size, "" if not shape else " at each of its %d elements" % int(onp.prod(shape))),
+            s.target.span, hint="declare bounds that narrow it (int<lower=a, upper=b>) to at most %d values, "
+            "or model it as continuous" % MAX_VALUES)
     values = first + onp.arange(size).reshape((size,) + (1,) * len(shape))
     valid = values <= onp.broadcast_to(n.const, shape) if n is not None else None
     truncated = first > 0 or natural is None or last < natural

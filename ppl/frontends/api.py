@@ -5,7 +5,7 @@ import numpy as np
 
 from ..compiler.compile import compile_model
 from ..errors import PPLError
-from ..inference import warmstart
+from ..inference import budget, warmstart
 from ..inference.diagnostics import degenerate
 from ..inference.guide_for import guide_for
 from ..inference.minibatch import MinibatchObjective, row_batch
@@ -132,6 +132,9 @@ class Model:
         return start
 
     def _run(self, method, compiled, q, seed, s, progress, extra):
+        if method is not METHODS["dadvi"] and not s.batch_size:     # dadvi counts its own; a minibatch is smaller
+            budget.check_gradient(compiled, q, max(s.draws_per_step, s.warmup_draws, s.average_draws),
+                                  "a model this large needs minibatches (batch_size=) or fewer latents")
         if s.batch_size:
             extra = dict(extra, objective=MinibatchObjective(compiled, q, row_batch(compiled.bound, s.batch_size)))
         try:

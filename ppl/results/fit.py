@@ -8,7 +8,7 @@ from ..inference.settings import Settings
 from ..inference.stochastic.run import optimise
 from . import diagnosis, interop
 from ..inference import psis
-from ..inference import linear_response
+from ..inference import budget, linear_response
 from ..inference.guide_for import guide_for
 from .display import fit_html
 from .summary import summarise
@@ -73,9 +73,17 @@ class Fit:
         eps = self._rng(seed, 1).standard_normal((n, self.guide.noise_dim))
         return np.asarray(self.guide.sample(self.phi, eps))
 
+    def _elements(self):
+        """Float64 values in one draw of draws(): the latents, q's noise, params and derived quantities."""
+        c = self.compiled
+        return budget.per_draw_bytes(c, self.guide) // 8 + c.param_dim + sum(int(np.prod(s)) for _, s in c.derived)
+
     def draws(self, n=1000, seed=None):
         """n draws from q of every latent, param and derived quantity: name -> array (n, *shape).
         Discrete latents are drawn from their exact conditional posterior given each draw of q."""
+        if budget.draws_within(n, self._elements()) < n:
+            raise PPLRuntimeError("%d draws of this model's %d values each do not fit in the memory this machine "
+                                  "has free" % (n, self._elements()), hint="ask for fewer draws")
         z = self.unconstrained_draws(n, seed)
         with np.errstate(all="ignore"):
             return self.compiled.values(z, self.theta, rng=self._rng(seed, 4))
@@ -142,7 +150,9 @@ class Fit:
         if linear_response:
             return self._linear_response_summary(n)
         if self._summary is None:
-            self._summary = self._summarise(self.draws(n), n, None)
+            fits = budget.draws_within(n, self._elements())     # a model with millions of values: fewer draws
+            self._summary = self._summarise(self.draws(fits), fits, None,
+                                            None if fits == n else "from %d draws of q (as many as memory holds)" % fits)
         return self._summary
 
     def _corrected_summary(self, n):

@@ -82,13 +82,14 @@ def summarise(draws, groups, n, weights=None, title=None):
     """draws: name -> (n, *shape); groups: [(name, shape, kind)] in the order of the table."""
     rows, kinds = [], {}
     for name, shape, kind in groups:
-        flat = np.asarray(draws[name], dtype=float).reshape(n, -1)
+        columns = np.ascontiguousarray(np.asarray(draws[name], dtype=float).reshape(n, -1).T)   # (elements, n)
+        with np.errstate(all="ignore"):       # a non-finite column is reported below, not warned about
+            stats = _stats(columns, weights)
         for j, label in enumerate(element_labels(name, shape)):
-            with np.errstate(all="ignore"):       # a non-finite column is reported below, not warned about
-                stats = _column_stats(flat[:, j], weights)
-            if not all(np.isfinite(v) for v in stats.values()):
-                raise _not_finite(label, kind, flat[:, j])
-            rows.append((label, stats))
+            row = {c: float(stats[c][j]) for c in Summary.columns}
+            if not all(np.isfinite(v) for v in row.values()):
+                raise _not_finite(label, kind, columns[j])
+            rows.append((label, row))
             kinds[label] = kind
     return Summary(rows, kinds, title)
 
@@ -103,22 +104,21 @@ def _not_finite(label, kind, col):
         "bound it with a narrower prior, start it elsewhere (init=), or rescale the model"))
 
 
-def _column_stats(col, weights=None):
-    """Draws beyond 1e150 are summarised as col / max|col| and scaled back: their sum and their squares
-    overflow, their mean and sd need not."""
-    scale = float(np.max(np.abs(col))) if len(col) else 0.0
-    if HUGE < scale < np.inf:
-        scaled = _column_stats(col / scale, weights)
-        return {k: v * scale for k, v in scaled.items()}
+def _stats(columns, weights=None):
+    """Each row's mean, sd and quantiles, all rows at once. Rows with values beyond 1e150 are summarised
+    divided by their largest and scaled back: their sums and squares overflow, their mean and sd need not."""
+    top = np.max(np.abs(columns), axis=1, keepdims=True) if columns.size else np.zeros((len(columns), 1))
+    scale = np.where((top > HUGE) & np.isfinite(top), top, 1.0)
+    x = columns / scale
     if weights is None:
-        q = np.quantile(col, QUANTILES)
-        return {"mean": float(col.mean()), "sd": float(col.std()), "5%": float(q[0]), "50%": float(q[1]),
-                "95%": float(q[2])}
-    mean = float(np.sum(weights * col))
-    order = np.argsort(col)
-    cdf = np.cumsum(weights[order])
-    q = [float(col[order][min(np.searchsorted(cdf, p), len(col) - 1)]) for p in QUANTILES]
-    return {"mean": mean, "sd": float(np.sqrt(np.sum(weights * (col - mean) ** 2))), "5%": q[0], "50%": q[1],
-            "95%": q[2]}
-
-
+        mean, sd = x.mean(axis=1), x.std(axis=1)
+        q = np.quantile(x, QUANTILES, axis=1)
+    else:
+        mean = np.sum(weights * x, axis=1)         # not x @ weights: the same sums, bit for bit, as per element
+        sd = np.sqrt(np.sum(weights * (x - mean[:, None]) ** 2, axis=1))
+        order = np.argsort(x, axis=1)
+        cdf = np.cumsum(weights[order], axis=1)
+        at = [np.minimum((cdf < p).sum(axis=1), x.shape[1] - 1) for p in QUANTILES]
+        q = [np.take_along_axis(x, np.take_along_axis(order, a[:, None], axis=1), axis=1)[:, 0] for a in at]
+    s = scale[:, 0]
+    return {"mean": mean * s, "sd": sd * s, "5%": q[0] * s, "50%": q[1] * s, "95%": q[2] * s}
