@@ -50,7 +50,8 @@ def evidence(guide, fit, cov):
         return Evidence(None, None, khat, gap)
     _, sd = guide.mean_sd(fit.phi)
     lr_sd = np.sqrt(np.diag(cov))
-    corr = cov / lr_sd[:, None] / lr_sd[None, :]
+    with np.errstate(all="ignore"):
+        corr = cov / lr_sd[:, None] / lr_sd[None, :]
     off = np.abs(corr[~np.eye(len(corr), dtype=bool)])
     return Evidence(float(np.max(lr_sd / np.asarray(sd))), float(np.max(off)) if off.size else 0.0, khat, gap)
 

@@ -52,7 +52,9 @@ def covariance(model, guide, phi, theta, seed=0):
     if not values[0] > 1e-10 * max(values[-1], 1.0):
         return None
     inverse = (vectors / values) @ vectors.T
-    return inverse[:dim, :dim] * s[:, None] * s[None, :]
+    with np.errstate(all="ignore"):
+        cov = inverse[:dim, :dim] * s[:, None] * s[None, :]
+    return cov if np.all(np.isfinite(cov)) else None      # sds near 1e154 and more: their products overflow
 
 
 def _shifted(ab, m, log_s, s):

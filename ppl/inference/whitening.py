@@ -107,7 +107,8 @@ class WhitenedFullRank(Guide):
         so that sds 1e8 apart do not square into a matrix Cholesky cannot factor. Differentiable: the
         deterministic method carries its covariance through it."""
         factor = anp.dot(self.L0, self.inner.cholesky(phi))
-        sd = anp.sqrt(anp.sum(factor * factor, axis=1))
+        biggest = anp.max(anp.abs(factor), axis=1)        # rows of 1e154 and more: their squares overflow
+        sd = biggest * anp.sqrt(anp.sum((factor / biggest[:, None]) ** 2, axis=1))
         unit = factor / sd[:, None]
         L = sd[:, None] * anp.linalg.cholesky(anp.dot(unit, anp.transpose(unit)))
         rows, cols = np.tril_indices(self.dim)

@@ -115,3 +115,24 @@ def _weighted_misses(fit, labels, sd):
     text = "the importance weights move q most at %s" % ", ".join(
         "%s (mean by %.2g sd, sd x%.2f)" % (labels[i], shift[i], np.exp(stretch[i])) for i in worst)
     return Miss(text, bool(np.max(shift) > SHIFT or np.max(np.abs(stretch)) > np.log(STRETCH)), True)
+
+
+RESOLVED = 16          # float64 steps per sd: fewer, and q's draws (and the summaries) are visibly quantised
+
+
+def below_resolution(fit):
+    """A warning naming the latents whose q is narrower than float64 resolves where it sits (an sd of
+    1e-8 at 1e8 is less than one step between neighbouring floats), or None: their summaries are not the
+    posterior's, whatever the optimiser did."""
+    if not fit.compiled.dim:
+        return None
+    with np.errstate(all="ignore"):
+        mean, sd = (np.asarray(a, dtype=float) for a in fit.guide.mean_sd(fit.phi))
+    coarse = np.isfinite(mean) & (sd < RESOLVED * np.spacing(np.abs(mean)))
+    if not np.any(coarse):
+        return None
+    labels = [label for label, bad in zip(coordinate_labels(fit.compiled), coarse) if bad]
+    return ("q of %s is narrower than float64 resolves at its location (sd %.3g at %.3g: fewer than %d steps "
+            "between neighbouring floats); its sd and quantiles are not to be trusted: centre or rescale it "
+            "in the model" % (", ".join(labels[:NAMED]) + (" and %d more" % (len(labels) - NAMED) if len(labels)
+                                                          > NAMED else ""), sd[coarse][0], mean[coarse][0], RESOLVED))

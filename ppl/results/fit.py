@@ -53,8 +53,9 @@ class Fit:
             self.kl_gap = estimate - self.elbo   # about KL(q || posterior)
         # with a fair or poor k-hat at an optimum: the latents q misses most (a sentence), and k-hat's warning
         self.missed, warning, self._miss_line = diagnosis.judge(self)
-        if warning:
-            self.warnings.append(warning)
+        for w in (warning, diagnosis.below_resolution(self)):
+            if w:
+                self.warnings.append(w)
 
     @property
     def sampled(self):
