@@ -30,8 +30,8 @@ class Source:
     filename: str = "<string>"
 
     def line_text(self, line):
-        lines = self.text.splitlines()
-        return lines[line - 1] if 0 < line <= len(lines) else ""
+        lines = self.text.split("\n")     # as the lexer counts lines: not at U+2028, \x0c or \x85
+        return lines[line - 1].rstrip("\r") if 0 < line <= len(lines) else ""
 
 
 class PPLError(Exception):

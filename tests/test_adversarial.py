@@ -320,3 +320,10 @@ def test_an_enumeration_over_a_million_values_is_refused_and_bounds_narrow_it():
         ppl.compile(text % "").fit({"y": 500000.0})
     fit = ppl.compile(text % ": int<lower=499000, upper=501000>").fit({"y": 500000.0}, seed=0)
     assert np.argmax(fit.discrete_posterior("k")) + 499000 == 500000
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\x0c", "\x85"])
+def test_errors_quote_the_line_the_lexer_counts(separator):
+    with pytest.raises(ppl.PPLError) as info:
+        ppl.compile("mu ~ Normal(0, 1) # note%sstill the comment\ny ~ Normal(mu, sd)" % separator)
+    assert info.value.line == 2 and "    y ~ Normal(mu, sd)\n" in str(info.value)

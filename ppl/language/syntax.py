@@ -226,7 +226,7 @@ def _syntax_error(err, source):
     if isinstance(err, lark.UnexpectedToken):
         tok = err.token
         if tok.type == "$END":
-            lines = source.text.splitlines() or [""]
+            lines = _lines(source)
             span = Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
         else:
             line, col = tok.line, tok.column
@@ -245,7 +245,7 @@ def _syntax_error(err, source):
             hint = "'%s' starts a statement; each statement goes on its own line" % tok.value
         return PPLSyntaxError("unexpected %s; expected %s" % (_found(tok), expected), span, source, hint)
     if isinstance(err, lark.UnexpectedEOF):
-        lines = source.text.splitlines() or [""]
+        lines = _lines(source)
         span = Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
         return PPLSyntaxError("unexpected end of input; expected %s" % _describe(err.expected), span, source)
     return PPLSyntaxError(str(err), None, source)
@@ -271,10 +271,16 @@ def parse(text, filename="<string>"):
     return program, source
 
 
+def _lines(source):
+    """The text's lines as the lexer counts them (at \\n only; str.splitlines also splits at U+2028)."""
+    text = source.text[:-1] if source.text.endswith("\n") else source.text
+    return [line.rstrip("\r") for line in text.split("\n")]
+
+
 def _too_deep(source):
     """Python's recursion limit reached while parsing or building the tree: shown at the line that nests
     most (counted by brackets and operators), which is where to split."""
-    lines = source.text.splitlines() or [""]
+    lines = _lines(source)
     depth = [sum(line.count(ch) for ch in "([^*/+-") for line in lines]
     i = max(range(len(lines)), key=depth.__getitem__)
     return PPLSyntaxError("this expression nests too deeply to parse", Span(i + 1, 1, i + 1, len(lines[i]) + 1),
