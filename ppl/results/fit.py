@@ -75,9 +75,11 @@ class Fit:
         return np.asarray(self.guide.sample(self.phi, eps))
 
     def _elements(self):
-        """Float64 values in one draw of draws(): the latents, q's noise, params and derived quantities."""
+        """Float64 values in one draw of draws(): q's noise, the latents and the derived quantities (the params
+        and the data are not copied per draw)."""
         c = self.compiled
-        return budget.per_draw_bytes(c, self.guide) // 8 + c.param_dim + sum(int(np.prod(s)) for _, s in c.derived)
+        return self.guide.noise_dim + c.dim + c.count_dim + sum(int(np.prod(s)) for _, s in c.derived) + \
+            sum(int(np.prod(site.shape)) for site in c.discrete)
 
     def draws(self, n=1000, seed=None):
         """n draws from q of every latent, param and derived quantity: name -> array (n, *shape).
