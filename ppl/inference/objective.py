@@ -4,6 +4,7 @@ and stage talks to its objective through this protocol only; ELBOObjective is th
 minibatch objective (inference.minibatch) estimates the same ELBO on batches of rows.
 """
 import abc
+import warnings as python_warnings
 
 import numpy as np
 from autograd import value_and_grad
@@ -11,6 +12,10 @@ from autograd import value_and_grad
 from .diagnostics import explain_nonfinite
 from .elbo import elbo
 from .final import final_elbo
+
+# autograd warns when a gradient does not depend on its input; for a model that is a param no statement
+# uses, or a density that is constant in q, which is an answer (a zero gradient), not a fault of the user's
+python_warnings.filterwarnings("ignore", message="Output seems independent of input", module="autograd")
 
 
 class Objective(abc.ABC):

@@ -117,7 +117,8 @@ def _csv_column(cells, name, path):
             raise PPLDataError("data file %s, line %d, column '%s' %s" % (path, i, name, what),
                                hint="missing values are not supported" if c == "" else None)
     arr = np.array([float(c) for c in cells])
-    if np.all(arr == np.round(arr)) and all("." not in c and "e" not in c.lower() for c in cells):
+    if np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)) and \
+            all("." not in c and "e" not in c.lower() for c in cells):
         arr = arr.astype(np.int64)
     return arr
 
