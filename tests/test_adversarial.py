@@ -327,3 +327,11 @@ def test_errors_quote_the_line_the_lexer_counts(separator):
     with pytest.raises(ppl.PPLError) as info:
         ppl.compile("mu ~ Normal(0, 1) # note%sstill the comment\ny ~ Normal(mu, sd)" % separator)
     assert info.value.line == 2 and "    y ~ Normal(mu, sd)\n" in str(info.value)
+
+
+def test_q_narrower_than_float64_resolves_where_it_sits_is_a_warning_naming_the_latent():
+    text = "data y: real[N]\nmu ~ Normal(%s, 0.3)\ny ~ Normal(mu, 1e-8)"
+    far = ppl.compile(text % "-1e8").fit({"y": [-99999999.7]}, seed=0)      # sd 1e-8, float64's step 1.5e-8
+    assert any("q of mu is narrower than float64 resolves" in w for w in far.warnings), far.warnings
+    near = ppl.compile(text % "0").fit({"y": [0.3]}, seed=0)                  # sd 1e-8 at 0.3: resolved
+    assert not any("float64 resolves" in w for w in near.warnings), near.warnings
