@@ -335,3 +335,13 @@ def test_q_narrower_than_float64_resolves_where_it_sits_is_a_warning_naming_the_
     assert any("q of mu is narrower than float64 resolves" in w for w in far.warnings), far.warnings
     near = ppl.compile(text % "0").fit({"y": [0.3]}, seed=0)                  # sd 1e-8 at 0.3: resolved
     assert not any("float64 resolves" in w for w in near.warnings), near.warnings
+
+
+def test_a_posterior_far_out_with_quantised_log_weights_warns_instead_of_dividing_by_zero():
+    # found by the long conjugate fuzz run: y = 1e13 a hundred times, sd 0.01, under a Normal(0, 1e8) prior;
+    # the log weights are quantised by float64 there, the Pareto tail is degenerate (ZeroDivisionError once)
+    from ppl.inference import psis
+    with np.errstate(all="ignore"):
+        assert psis.fit_generalised_pareto(np.r_[np.zeros(29), 1.0])[0] == np.inf     # was ZeroDivisionError
+    fit = ppl.compile("data y: real[N]\nmu ~ Normal(0, 1e8)\ny ~ Normal(mu, 0.01)").fit({"y": [1e13] * 100}, seed=0)
+    assert any("float64 resolves" in w or "k-hat" in w for w in fit.warnings), fit.warnings

@@ -36,6 +36,10 @@ def fit_generalised_pareto(exceedances):
     keep = weights >= 10 * np.finfo(float).eps
     theta, weights = theta[keep], weights[keep] / np.sum(weights[keep])
     theta_hat = float(np.sum(theta * weights))
+    if not np.isfinite(theta_hat) or theta_hat == 0:
+        # a degenerate tail (exceedances all but equal, as when the log weights are quantised by float64
+        # far from 0): no shape can be estimated from it
+        return math.inf, math.nan
     k = float(np.mean(np.log1p(-theta_hat * x)))
     sigma = -k / theta_hat
     k = (n * k + 10 * 0.5) / (n + 10)
