@@ -126,13 +126,14 @@ def test_trailing_blank_lines_and_windows_line_ends_are_read():
         assert datafiles.read(path)["y"].tolist() == [1, 2]
 
 
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 @pytest.mark.parametrize("kind", ["device", "fifo", "folder"])
 def test_only_regular_files_are_read(tmp_path, kind):
     path = str(tmp_path / "data.json")
     if kind == "device":
-        os.symlink("/dev/zero", path)           # read to its end, it never ends
+        os.symlink(os.devnull if os.name == "nt" else "/dev/zero", path)    # read to its end, it never ends
     elif kind == "fifo":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("Windows has no named pipes made by os.mkfifo; the device and folder cases still run")
         os.mkfifo(path)                         # opened for reading, it waits for a writer
     else:
         os.mkdir(path)

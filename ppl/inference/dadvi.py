@@ -1,6 +1,5 @@
 """The deterministic method (DADVI): the ELBO averaged over one fixed set of draws, maximised by L-BFGS
 to exact convergence, with the Monte Carlo error of the answer over the choice of draws."""
-import os
 import time
 import warnings as python_warnings
 
@@ -8,6 +7,7 @@ import numpy as np
 from autograd import hessian
 
 from ..errors import PPLRuntimeError
+from . import budget
 from . import lbfgs, optimality
 from .diagnostics import explain_nonfinite
 from .final import final_elbo
@@ -72,12 +72,8 @@ def _check_memory(model, guide, m):
     """Every gradient reads all m fixed draws at once: a few (m, data) arrays of floats. Where they
     cannot fit in the memory this machine has free, say so before the operating system kills the
     process (it does, rather than raise MemoryError, when memory is overcommitted)."""
-    need = 4 * 8 * m * (model.data_size + guide.noise_dim + 1)
-    try:
-        free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return
-    if need > free:
+    need, free = budget.COPIES * 8 * m * (model.data_size + guide.noise_dim + 1), budget.free_bytes()
+    if free is not None and need > free:
         raise PPLRuntimeError("%d fixed draws need about %.3g GB at every gradient, and this machine has %.3g GB "
                               "free" % (m, need / 1e9, free / 1e9), hint="use fewer dadvi_draws (the default is 64)")
 
