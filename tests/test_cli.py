@@ -170,3 +170,13 @@ def test_the_printed_resume_command_runs_as_printed_with_spaces_in_paths(tmp_pat
     assert command[:2] == ["ppl", "fit"]
     again = ppl(*command[1:])
     assert again.returncode == 0 and "mu" in again.stdout, again.stderr
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly():
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "ppl", "fit", os.path.join(EXAMPLES, "coin.ppl")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()                  # as `| head -0` would, before anything is printed
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
