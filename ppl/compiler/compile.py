@@ -7,6 +7,7 @@ top) that reads the Context and appends steps to it.
 import numpy as onp
 
 from ..language import ast
+from ..language.printer import type_source
 from ..model.expressions import Value, constant
 from . import declarations, loops, sampling
 from .compiled import CompiledModel
@@ -46,7 +47,8 @@ def compile_model(bound, rows=None):
         site.offset, offset = offset, offset + site.size
     sites = c.discrete + c.counts
     steps = group_enumerated(c.steps, sites, c.batched_keys, c.source) if sites else c.steps
-    model = CompiledModel(bound, c.latents, c.params, c.derived, steps, init, c.warnings, c.discrete, c.counts)
+    model = CompiledModel(bound, c.latents, c.params, c.derived, steps, init, c.warnings, c.discrete, c.counts,
+                          flat_priors=c.flat_priors)
     if rows is not None:
         model.rows = {name: bound.data[name][:rows.size] for name in rows.names}
     if sites:
@@ -68,8 +70,17 @@ def _data_scope(bound, rows):
 
 
 def _check_coverage(c):
-    """Every element of a `latent`-declared array gets exactly one density from its slices."""
+    """Every element of a `latent`-declared array gets exactly one density from its slices, or, where no
+    statement gives it any, the whole array has a flat prior (Stan's default: density 1 on its type)."""
+    flat, improper = [], []
     for name, (counts, span) in c.coverage.items():
+        if not onp.any(counts):
+            c.flat_priors.append(name)
+            t = c.declared_types[name]
+            flat.append("%s: %s (line %d)" % (name, type_source(t), span.line))
+            if not (t.base in ("simplex", "cholesky_corr") or (t.lower is not None and t.upper is not None)):
+                improper.append(name)
+            continue
         if onp.any(counts == 0):
             missing = onp.argwhere(counts == 0)[0]
             raise c.error("element %s[%s] of latent '%s' is never given a distribution" % (
@@ -80,6 +91,10 @@ def _check_coverage(c):
             raise c.error("element %s[%s] of latent '%s' is given a distribution %d times" % (
                 name, ", ".join(map(str, twice)), name, counts[tuple(twice)]), span,
                 hint="each element needs exactly one density")
+    if flat:
+        c.warnings.append("no distribution is given to %s: a flat prior, density 1 on the type, as in Stan%s; the "
+                          "ELBO and every evidence figure are then unnormalised" % (
+                              ", ".join(flat), " (improper for %s)" % ", ".join(improper) if improper else ""))
 
 
 def _check_enumeration(model, source):

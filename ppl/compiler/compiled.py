@@ -47,6 +47,7 @@ class CompiledModel:
     discrete: list = field(default_factory=list)   # DiscreteSite per enumerated discrete latent
     counts: list = field(default_factory=list)     # CountSite per unbounded discrete latent (after z's dim)
     rows: dict = field(default_factory=dict)       # a minibatch's rows of the subsampled data (inference.minibatch)
+    flat_priors: list = field(default_factory=list)  # latents with a flat prior: log p(data) is then unnormalised
 
     @property
     def dim(self):

@@ -21,6 +21,7 @@ class Context:
         self.param_init = []
         self.coverage = {}      # `latent`-declared name -> per-element count of densities
         self.declared_types = {}  # `latent`-declared name -> its ast.Type
+        self.flat_priors = []   # `latent`-declared names no statement gives a density: a flat prior
         self.n_assign = 0
 
     def error(self, message, span, hint=None):

@@ -30,13 +30,18 @@ class Array(Node):
 
 @dataclass
 class BinOp(Node):
-    op: str           # one of + - * / ^ @
+    op: str           # one of + - * / ^ @, a comparison (== != < <= > >=), and, or
     left: Node
     right: Node
 
 
 @dataclass
 class Neg(Node):
+    operand: Node
+
+
+@dataclass
+class Not(Node):
     operand: Node
 
 

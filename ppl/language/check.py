@@ -12,7 +12,8 @@ from .shapes import ShapeInference, type_shape
 
 VARYING = {"latent", "param", "discrete"}   # roles whose values are not known from the data
 RESERVED = {"data", "param", "latent", "for", "in", "range", "real", "int", "simplex", "ordered",
-            "cholesky_corr"}
+            "cholesky_corr", "and", "or", "not"}
+LOGICAL = {"==", "!=", "<", "<=", ">", ">=", "and", "or"}   # operators whose value is 0 or 1
 
 
 @dataclass
@@ -84,11 +85,6 @@ class _Checker:
     def run(self):
         for stmt in self.program.statements:
             self.statement(stmt, self.top, in_loop=False)
-        for sym in self.top.names.values():
-            if sym.declared_latent and not sym.has_density:
-                raise self.error("latent '%s' is declared but never given a distribution" % sym.name, sym.span,
-                                 hint="add a statement such as `%s ~ Normal(0, 1)` or give each slice one"
-                                 % sym.name)
         return CheckedProgram(self.program, self.source, dict(self.top.names), self.kinds, self.warnings,
                               self.functions, self.distributions)
 
@@ -328,10 +324,12 @@ class _Checker:
             return deps, ints
         if isinstance(e, ast.Neg):
             return self.expr(e.operand, scope)
+        if isinstance(e, ast.Not):
+            return self.expr(e.operand, scope)[0], True
         if isinstance(e, ast.BinOp):
             dl, il = self.expr(e.left, scope)
             dr, ir = self.expr(e.right, scope)
-            return dl | dr, il and ir and e.op in "+-*"
+            return dl | dr, e.op in LOGICAL or (il and ir and e.op in ("+", "-", "*"))
         if isinstance(e, ast.Index):
             deps, is_int = self.expr(e.target, scope)
             for sub in e.subscripts:
@@ -351,12 +349,14 @@ class _Checker:
                 want = str(lo) if lo == hi else "%d to %d" % (lo, hi)
                 raise self.error("%s takes %s argument%s, got %d" % (e.func, want, "s"[:want != "1"], len(e.args)),
                                  e.span)
-            deps = set()
+            deps, ints = set(), []
             for a in e.args:
-                deps |= self.expr(a, scope)[0]
+                d, is_int = self.expr(a, scope)
+                deps |= d
+                ints.append(is_int)
             if f.kind == "constructor" and deps & VARYING:
                 raise self.error("sizes given to %s must be known from data" % e.func, e.span)
-            return deps, False
+            return deps, bool(f.int_args) and all(ints[i] for i in f.int_args)
         raise self.error("this cannot be used as a value", e.span)
 
 

@@ -1,7 +1,9 @@
 """AST -> model text: used to show types and models back to a person."""
 from . import ast
 
-_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "@": 2, "^": 4}
+_COMPARE = ("==", "!=", "<", "<=", ">", ">=")
+_PREC = {"or": 1, "and": 2, **{op: 4 for op in _COMPARE}, "+": 5, "-": 5, "*": 6, "/": 6, "@": 6, "^": 8}
+_NOT, _NEG, _POSTFIX = 3, 7, 9
 
 
 def expr_source(e, parent=0):
@@ -12,18 +14,21 @@ def expr_source(e, parent=0):
     if isinstance(e, ast.Array):
         return "[" + ", ".join(expr_source(x) for x in e.items) + "]"
     if isinstance(e, ast.Neg):
-        s = "-" + expr_source(e.operand, 3)
-        return "(" + s + ")" if parent > 3 else s
+        s = "-" + expr_source(e.operand, _NEG)
+        return "(" + s + ")" if parent > _NEG else s
+    if isinstance(e, ast.Not):
+        s = "not " + expr_source(e.operand, _NOT)
+        return "(" + s + ")" if parent > _NOT else s
     if isinstance(e, ast.BinOp):
         p = _PREC[e.op]
         right_p = p + 1 if e.op != "^" else p
-        left_p = p if e.op != "^" else p + 1
+        left_p = p + 1 if e.op == "^" or e.op in _COMPARE else p     # ^ is right-associative; comparisons do not chain
         s = "%s %s %s" % (expr_source(e.left, left_p), e.op, expr_source(e.right, right_p))
         return "(" + s + ")" if p < parent else s
     if isinstance(e, ast.Slice):
         return "%s:%s" % (expr_source(e.start) if e.start else "", expr_source(e.stop) if e.stop else "")
     if isinstance(e, ast.Index):
-        return "%s[%s]" % (expr_source(e.target, 5), ", ".join(expr_source(s) for s in e.subscripts))
+        return "%s[%s]" % (expr_source(e.target, _POSTFIX), ", ".join(expr_source(s) for s in e.subscripts))
     if isinstance(e, ast.Call):
         args = [expr_source(a) for a in e.args] + ["%s = %s" % (k.name, expr_source(k.value)) for k in e.kwargs]
         return "%s(%s)" % (e.func, ", ".join(args))

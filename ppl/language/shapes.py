@@ -71,7 +71,7 @@ class ShapeInference:
             return ()
         if isinstance(e, ast.Name):
             return lookup(e.id)
-        if isinstance(e, ast.Neg):
+        if isinstance(e, (ast.Neg, ast.Not)):
             return self.of(e.operand, lookup)
         if isinstance(e, ast.Array):
             inner = broadcast([self.of(x, lookup) for x in e.items], e.span, self.source, "the array's items")

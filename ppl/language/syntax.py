@@ -157,6 +157,33 @@ class _ToAst(Transformer):
     def pow(self, meta, c):
         return ast.BinOp(_span(meta), "^", c[0], c[1])
 
+    def eq(self, meta, c):
+        return ast.BinOp(_span(meta), "==", c[0], c[1])
+
+    def ne(self, meta, c):
+        return ast.BinOp(_span(meta), "!=", c[0], c[1])
+
+    def lt(self, meta, c):
+        return ast.BinOp(_span(meta), "<", c[0], c[1])
+
+    def le(self, meta, c):
+        return ast.BinOp(_span(meta), "<=", c[0], c[1])
+
+    def gt(self, meta, c):
+        return ast.BinOp(_span(meta), ">", c[0], c[1])
+
+    def ge(self, meta, c):
+        return ast.BinOp(_span(meta), ">=", c[0], c[1])
+
+    def and_(self, meta, c):
+        return ast.BinOp(_span(meta), "and", c[0], c[1])
+
+    def or_(self, meta, c):
+        return ast.BinOp(_span(meta), "or", c[0], c[1])
+
+    def not_(self, meta, c):
+        return ast.Not(_span(meta), c[0])
+
     def neg(self, meta, c):
         return ast.Neg(_span(meta), c[0])
 
@@ -195,7 +222,11 @@ _TOKEN_WORDS = {
     "CIRCUMFLEX": "'^'", "LESSTHAN": "'<'", "MORETHAN": "'>'", "NAME": "a name", "NUMBER": "a number",
     "BASE_TYPE": "a type (real, int, simplex, ordered, cholesky_corr)", "DATA": "'data'",
     "PARAM": "'param'", "LATENT": "'latent'", "FOR": "'for'", "IN": "'in'", "RANGE": "'range'",
+    "_EQ": "'=='", "_NE": "'!='", "_LE": "'<='", "_GE": "'>='", "AND": "'and'", "OR": "'or'", "NOT": "'not'",
 }
+
+
+_COMPARISONS = {"_EQ", "_NE", "_LE", "_GE", "LESSTHAN", "MORETHAN"}
 
 
 def _describe(expected):
@@ -220,8 +251,8 @@ def _syntax_error(err, source):
         hint = None
         if ch in "\"'":
             hint = "the language has no strings; data are passed from Python or a data file"
-        elif ch in "<>=!&|":
-            hint = "comparisons and logic are not part of the language; use data to select values"
+        elif ch in "&|!":
+            hint = "logic is spelled `and`, `or`, `not`; `!=` is not-equal"
         return PPLSyntaxError("unexpected character %r" % ch, span, source, hint)
     if isinstance(err, lark.UnexpectedToken):
         tok = err.token
@@ -241,6 +272,8 @@ def _syntax_error(err, source):
             hint = "'=' defines a derived quantity (NAME = expr); '~' gives a distribution"
         elif tok.type == "_NL":
             hint = "the statement ends too early"
+        elif tok.type in _COMPARISONS:
+            hint = "a comparison does not chain: write (a < b) and (b < c)"
         elif tok.type == "NAME" and tok.value in {"data", "param", "latent", "for"}:
             hint = "'%s' starts a statement; each statement goes on its own line" % tok.value
         return PPLSyntaxError("unexpected %s; expected %s" % (_found(tok), expected), span, source, hint)

@@ -17,6 +17,7 @@ from ..language import ast
 from ..errors import PPLCheckError, PPLRuntimeError
 from .functions import FUNCTIONS, guarded, user_function_problem
 from .fused import times_data
+from .logic import LOGIC_OPS, logical_not
 
 
 MAX_ELEMENTS = 10 ** 8   # one array of a model: 800 MB of float64
@@ -183,8 +184,13 @@ class ExprCompiler:
             raise self.error("division by zero", e.right.span)
         if e.op == "^" and _zero_to_negative(a, b):
             raise self.error("0 to a negative power is infinite", e.span)
+        if e.op in LOGIC_OPS:
+            return elementwise(LOGIC_OPS[e.op], [a, b], e.span, self.source, True)
         is_int = a.is_int and b.is_int and e.op in "+-*"
         return elementwise(_BINOPS[e.op], [a, b], e.span, self.source, is_int)
+
+    def _not(self, e, scope):
+        return elementwise(logical_not, [self.compile(e.operand, scope)], e.span, self.source, True)
 
     def _matmul(self, a, b, e):
         ra, rb = len(a.shape), len(b.shape)
@@ -330,7 +336,8 @@ class ExprCompiler:
             self._try_user_function(fun, [a.shape for a in args], e)
             return elementwise(guarded(fun.impl, e.func, e.span, self.source), args, e.span, self.source)
         if fun.kind == "elementwise":
-            return elementwise(fun.impl, args, e.span, self.source)
+            is_int = bool(fun.int_args) and all(args[i].is_int for i in fun.int_args)
+            return elementwise(fun.impl, args, e.span, self.source, is_int)
         if fun.kind == "constructor":
             sizes = []
             for a, node in zip(args, e.args):

@@ -11,6 +11,7 @@ Kinds decide the result's shape and how a leading draw axis is treated:
 from dataclasses import dataclass
 
 import autograd.numpy as np
+from .logic import where
 from .special import expit, gammaln, logit, logsumexp
 
 
@@ -21,6 +22,7 @@ class Function:
     kind: str
     impl: object
     doc: str
+    int_args: tuple = ()  # the result is an integer when these arguments all are (none: never)
 
 
 def _log_softmax(x, axis=-1):
@@ -42,8 +44,8 @@ FUNCTIONS = {f.name: f for f in [
     Function("log1p", (1, 1), _E, np.log1p, "log(1 + x), accurate for small x"),
     Function("expm1", (1, 1), _E, np.expm1, "exp(x) - 1, accurate for small x"),
     Function("sqrt", (1, 1), _E, np.sqrt, "square root"),
-    Function("square", (1, 1), _E, np.square, "x^2"),
-    Function("abs", (1, 1), _E, np.abs, "absolute value"),
+    Function("square", (1, 1), _E, np.square, "x^2", (0,)),
+    Function("abs", (1, 1), _E, np.abs, "absolute value", (0,)),
     Function("inv_logit", (1, 1), _E, expit, "1 / (1 + exp(-x))"),
     Function("logit", (1, 1), _E, logit, "log(p / (1 - p))"),
     Function("log_inv_logit", (1, 1), _E, _log_inv_logit, "log(inv_logit(x)), stable"),
@@ -52,8 +54,9 @@ FUNCTIONS = {f.name: f for f in [
     Function("sin", (1, 1), _E, np.sin, "sine"),
     Function("cos", (1, 1), _E, np.cos, "cosine"),
     Function("lgamma", (1, 1), _E, gammaln, "log of the gamma function"),
-    Function("minimum", (2, 2), _E, np.minimum, "elementwise smaller of two values"),
-    Function("maximum", (2, 2), _E, np.maximum, "elementwise larger of two values"),
+    Function("minimum", (2, 2), _E, np.minimum, "elementwise smaller of two values", (0, 1)),
+    Function("maximum", (2, 2), _E, np.maximum, "elementwise larger of two values", (0, 1)),
+    Function("where", (3, 3), _E, where, "where(cond, a, b): a where cond is non-zero, else b", (1, 2)),
     Function("sum", (1, 1), "reduce", np.sum, "sum of all elements"),
     Function("mean", (1, 1), "reduce", np.mean, "mean of all elements"),
     Function("dot", (2, 2), "last_reduce", None, "dot product of two vectors (along the last axis)"),

@@ -29,13 +29,18 @@ class Evidence:
     psis_se: float
     khat: float
     draws: int
+    flat_priors: tuple = ()     # latents with a flat prior: every figure is then unnormalised
 
     def as_dict(self):
-        return dict(self.__dict__)
+        return dict(self.__dict__, flat_priors=list(self.flat_priors), unnormalised=bool(self.flat_priors))
 
     def __str__(self):
+        head = "log p(data) estimates from %d draws of q:" % self.draws
+        if self.flat_priors:
+            head = ("unnormalised log p(data) estimates from %d draws of q (flat priors on %s: these compare fits "
+                    "of this model to these data, not models):" % (self.draws, ", ".join(self.flat_priors)))
         return "\n".join([
-            "log p(data) estimates from %d draws of q:" % self.draws,
+            head,
             "  ELBO       %12.3f  (s.e. %.3f)   lower bound" % (self.elbo, self.elbo_se),
             "  IWAE_%-4d  %12.3f  (s.e. %.3f)   tighter lower bound" % (self.iwae_k, self.iwae, self.iwae_se),
             "  %s %12.3f  (s.e. %.3f)   estimate; k-hat %.2f, %s" % (
@@ -76,9 +81,9 @@ def psis_log_evidence(log_w):
     return estimate, float(np.std(w) / math.sqrt(n)), k
 
 
-def estimate(log_w, k=50):
+def estimate(log_w, k=50, flat_priors=()):
     log_w = np.asarray(log_w, dtype=float)
     e, e_se = elbo(log_w)
     i, i_se = iwae(log_w, k)
     p, p_se, _ = psis_log_evidence(log_w)
-    return Evidence(e, e_se, i, i_se, k, p, p_se, psis.khat(log_w), len(log_w))
+    return Evidence(e, e_se, i, i_se, k, p, p_se, psis.khat(log_w), len(log_w), tuple(flat_priors))

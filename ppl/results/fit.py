@@ -231,18 +231,25 @@ class Fit:
         if not (isinstance(k, int) and k >= 1) or not (draws is None or (isinstance(draws, int) and draws >= 2 * k)):
             raise PPLError("evidence(draws=%r, k=%r): k must be a whole number of at least 1 and draws at least "
                            "2k" % (draws, k), hint="IWAE_k averages groups of k draws and needs two groups or more")
+        flat = self.compiled.flat_priors
         if draws is None and seed is None and len(self._log_weights) >= 2 * k:
-            return evidence.estimate(self._log_weights, k)
+            return evidence.estimate(self._log_weights, k, flat)
         log_w = log_weights(self.compiled, self.guide, self.phi, self.theta, self._rng(seed, 3),
                                   draws or max(10000, 2 * k))
-        return evidence.estimate(log_w, k)
+        return evidence.estimate(log_w, k, flat)
+
+    def _bound_on(self):
+        if self.compiled.flat_priors:
+            return "a lower bound on the unnormalised log p(data) (flat priors on %s)" % (
+                ", ".join(self.compiled.flat_priors))
+        return "a lower bound on log p(data)"
 
     def report(self, max_rows=None, summary=None):
         """What the CLI prints after a fit: the table (summary, by default q's own; cut at max_rows),
         the bound, the status."""
         lines = [(summary or self.summary()).format(max_rows), ""]
         if self.sampled:
-            lines.append("ELBO %.3f (Monte Carlo s.e. %.3f): a lower bound on log p(data)" % (self.elbo, self.elbo_se))
+            lines.append("ELBO %.3f (Monte Carlo s.e. %.3f): %s" % (self.elbo, self.elbo_se, self._bound_on()))
         else:
             lines.append("ELBO %.3f = log p(data%s): with no continuous latents the bound is exact" % (
                 self.elbo, " | params" if self.compiled.params else ""))
@@ -306,7 +313,7 @@ class Fit:
         return {"summary": self.summary().to_dict(), "elbo": self.elbo, "elbo_se": self.elbo_se,
                 "status": self.status, "message": self.message, "grad_evals": self.grad_evals,
                 "seconds": self.seconds, "seed": self.seed, "guide": self.guide.name, "method": self.method,
-                "khat": self.khat,
+                "khat": self.khat, "flat_priors": list(self.compiled.flat_priors),
                 "warnings": self.warnings}
 
     def __repr__(self):
