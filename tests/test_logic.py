@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import ppl
-from ppl.language import ast
 from ppl.language.printer import expr_source
 from ppl.language.syntax import parse
 
