@@ -42,9 +42,15 @@ def gmm(rng):
     return {"K": 3, "x": np.round(rng.permutation(x), 4).tolist()}
 
 
+def mixture(rng):
+    first = rng.random(200) < 0.35
+    y = np.where(first, rng.normal(-1.0, 0.7, 200), rng.normal(2.5, 1.0, 200))
+    return {"y": np.round(y, 4).tolist()}
+
+
 if __name__ == "__main__":
     for seed, (name, make) in enumerate([("coin", coin), ("linreg", linreg), ("varying_slopes", varying_slopes),
-                                         ("stochvol", stochvol), ("gmm", gmm)]):
+                                         ("stochvol", stochvol), ("gmm", gmm), ("mixture", mixture)]):
         data = make(np.random.default_rng(100 + seed))
         targets = [name] + (["stochvol_loop"] if name == "stochvol" else [])
         for target in targets:

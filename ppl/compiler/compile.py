@@ -9,7 +9,7 @@ import numpy as onp
 from ..language import ast
 from ..language.printer import type_source
 from ..model.expressions import Value, constant
-from . import declarations, loops, sampling
+from . import declarations, local_values, loops, sampling
 from .compiled import CompiledModel
 from .context import Context
 from .enumeration import EnumeratedStep, group_enumerated
@@ -24,7 +24,9 @@ HANDLERS = {
     ast.DataDecl: _data_declaration,
     ast.ParamDecl: declarations.param,
     ast.LatentDecl: declarations.latent_decl,
+    ast.LocalDecl: local_values.declare,
     ast.Assign: declarations.assign,
+    ast.TargetAdd: declarations.target_add,
     ast.Sample: sampling.sample,
     ast.For: loops.loop,
 }
@@ -37,6 +39,7 @@ def compile_model(bound, rows=None):
     scope = _data_scope(bound, rows)
     for stmt in bound.checked.program.statements:
         c.statement(stmt, scope, top=True)
+    local_values.finish(c, scope)
     _check_coverage(c)
     init = None
     if c.params:
@@ -48,7 +51,7 @@ def compile_model(bound, rows=None):
     sites = c.discrete + c.counts
     steps = group_enumerated(c.steps, sites, c.batched_keys, c.source) if sites else c.steps
     model = CompiledModel(bound, c.latents, c.params, c.derived, steps, init, c.warnings, c.discrete, c.counts,
-                          flat_priors=c.flat_priors)
+                          flat_priors=c.flat_priors, notes=c.notes)
     if rows is not None:
         model.rows = {name: bound.data[name][:rows.size] for name in rows.names}
     if sites:
@@ -75,6 +78,8 @@ def _check_coverage(c):
     flat, improper = [], []
     for name, (counts, span) in c.coverage.items():
         if not onp.any(counts):
+            if name in c.target_names:      # its density is in a `target +=`
+                continue
             c.flat_priors.append(name)
             t = c.declared_types[name]
             flat.append("%s: %s (line %d)" % (name, type_source(t), span.line))

@@ -48,6 +48,7 @@ class CompiledModel:
     counts: list = field(default_factory=list)     # CountSite per unbounded discrete latent (after z's dim)
     rows: dict = field(default_factory=dict)       # a minibatch's rows of the subsampled data (inference.minibatch)
     flat_priors: list = field(default_factory=list)  # latents with a flat prior: log p(data) is then unnormalised
+    notes: list = field(default_factory=list)        # how statements were compiled (loops unrolled), for ppl check
 
     @property
     def dim(self):

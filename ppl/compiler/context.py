@@ -4,6 +4,7 @@ statement kind (see compiler.compile.HANDLERS) reads and extends it; `statement`
 """
 from ..errors import PPLCheckError
 from ..model.expressions import ExprCompiler
+from ..model.log_densities import log_density
 
 
 class Context:
@@ -12,7 +13,7 @@ class Context:
         self.rows = rows        # minibatch.RowBatch: these data arrays are read per batch, not folded in
         self.source = bound.source
         self.kinds = bound.checked.sample_kinds
-        self.exprs = ExprCompiler(self.source, bound.checked.functions)
+        self.exprs = ExprCompiler(self.source, bound.checked.functions, log_density)
         self.handlers = handlers      # statement class -> handler(context, statement, scope, top)
         self.latents, self.params, self.derived, self.steps, self.warnings = [], [], [], [], []
         self.discrete = []      # DiscreteSite per discrete latent (enumerated, not part of z)
@@ -22,6 +23,9 @@ class Context:
         self.coverage = {}      # `latent`-declared name -> per-element count of densities
         self.declared_types = {}  # `latent`-declared name -> its ast.Type
         self.flat_priors = []   # `latent`-declared names no statement gives a density: a flat prior
+        self.target_names = set()   # the names `target +=` statements read
+        self.top_locals = []    # compiler.local_values.Local per local declared at the top level
+        self.notes = []         # how the program was compiled, for `ppl check` (loops unrolled)
         self.n_assign = 0
 
     def error(self, message, span, hint=None):

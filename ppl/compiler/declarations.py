@@ -1,12 +1,17 @@
 """The handlers of declarations and assignments: `param`, `latent` (a latent whose density comes from
-`~` on its slices), and `name = expression` (a derived quantity, or a constant folded at compile time).
+`~` on its slices), `name = expression` (a derived quantity, or a constant folded at compile time), and
+`target += expression`.
 """
+import autograd.numpy as anp
 import numpy as onp
 
+from ..language import ast
 from ..language.printer import type_source
 from ..model.expressions import Value, lift
+from ..model.fused import draw_sums
 from . import resolve
-from .steps import AssignStep, LatentStep, ParamStep, reader
+from .local_values import Local, assign as set_local
+from .steps import AssignStep, LatentStep, ParamStep, TargetStep, reader
 
 
 def param(c, s, scope, top):
@@ -44,7 +49,33 @@ def latent_decl(c, s, scope, top):
     c.declared_types[s.name] = s.type
 
 
+def target_add(c, s, scope, top):
+    """`target += EXPR`: sum(EXPR) joins the log joint, per draw where it varies by draw. A `latent` it
+    reads is taken to get its density here (Stan's `target += normal_lpdf(s | 0, 1)`), not a flat prior."""
+    v = c.exprs.compile(s.value, scope)
+    c.target_names |= ast.names_in(s.value)
+    if v.rows:
+        raise c.error("with batch_size, target += cannot be scaled up from a minibatch", s.span,
+                      hint="fit without batch_size, or write the term as a `~` statement on the rows")
+    if v.is_const:
+        total = float(onp.sum(v.const))
+        if not onp.isfinite(total):
+            raise c.error("target += adds %s for the data given" % total, s.value.span)
+        c.steps.append(TargetStep(s.span, lambda env: total))
+        return
+    f = v.evaluator()
+    if v.batched and v.shape:
+        c.steps.append(TargetStep(s.span, lambda env: draw_sums(f(env))))
+    elif v.shape:
+        c.steps.append(TargetStep(s.span, lambda env: anp.sum(f(env))))
+    else:
+        c.steps.append(TargetStep(s.span, f))
+
+
 def assign(c, s, scope, top):
+    local = scope.get(s.name)
+    if isinstance(local, Local):
+        return set_local(c, s, scope, local)
     v = c.exprs.compile(s.value, scope)
     if v.is_const:
         scope[s.name] = v

@@ -19,7 +19,9 @@ def loop(c, s, scope, top):
     start, stop = (resolve.loop_bound(c, x, scope) for x in (s.start, s.stop))
     if stop <= start or not s.body:
         return
-    if stop - start > 1 and all(isinstance(b, ast.Sample) for b in s.body):
+    why = "its body defines or sets values"
+    if stop - start > 1 and all(isinstance(b, (ast.Sample, ast.TargetAdd)) for b in s.body):
+        why = "vectorised, it would not give the same log density"
         prefix = min(stop, start + 16)
         mark = _mark(c)
         vectorised = _try(lambda: _body(c, s, scope, constant(onp.arange(start, prefix), True)))
@@ -36,6 +38,10 @@ def loop(c, s, scope, top):
     if stop - start > MAX_UNROLL:
         raise c.error("this loop has %d iterations, too many to unroll" % (stop - start), s.span,
                       hint="write the statement vectorised (slices or index arrays) instead of a loop")
+    if stop - start > 1 and top:
+        c.notes.append("line %d: the loop over %s runs unrolled, %d iterations (%s); each statement in it costs "
+                       "about as much as %d statements written out" % (s.span.line, s.var, stop - start, why,
+                                                                       stop - start))
     for i in range(start, stop):
         _body(c, s, scope, constant(i, True))
 

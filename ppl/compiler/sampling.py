@@ -8,7 +8,7 @@ import numpy as onp
 from ..language import ast
 from ..language.printer import expr_source
 from ..model import transforms
-from ..model.distributions import DISTRIBUTIONS, check_constraint
+from ..model.log_densities import distribution_args, support_problem
 from ..model.expressions import MAX_ELEMENTS, Value, constant, discrete_of, fmt_shape, lift
 from ..model.fused import draw_sums
 from . import resolve
@@ -18,30 +18,7 @@ from .steps import LatentStep, SampleStep, reader
 
 
 def dist_args(c, call, scope):
-    d = DISTRIBUTIONS[call.func]
-    form = d.form_for([k.name for k in call.kwargs])
-    names = [p.name for p in form.params]
-    nodes = dict(zip(names, call.args))
-    nodes.update({k.name: k.value for k in call.kwargs})
-    args = {}
-    for p in form.params:
-        node = nodes[p.name]
-        v = c.exprs.compile(node, scope)
-        if len(v.shape) < p.event_rank:
-            raise c.error("%s's '%s' needs at least %d ax%s, got shape %s" % (
-                d.name, p.name, p.event_rank, "is" if p.event_rank == 1 else "es", fmt_shape(v.shape)),
-                node.span)
-        if p.event_rank and 0 in v.shape[len(v.shape) - p.event_rank:]:
-            raise c.error("%s's '%s' is empty (shape %s): one value needs at least one %s" % (
-                d.name, p.name, fmt_shape(v.shape), "category" if p.event_rank == 1 else "row and column"),
-                node.span, hint="check the data that sets its size")
-        if v.is_const:
-            broken = check_constraint(p.constraint, v.const)
-            if broken:
-                raise c.error("%s's '%s' must be %s, got %s" % (d.name, p.name, broken, _show(v.const)),
-                              node.span)
-        args[p.name] = (v, node)
-    return d, form, args
+    return distribution_args(c.exprs, call, scope)
 
 
 def sample(c, s, scope, top):
@@ -81,26 +58,7 @@ def positions(c, target, scope):
 def check_observed(c, value, d, form, args, s):
     if not value.is_const:
         return
-    x = onp.asarray(value.const)
-    sup = d.support
-    bad = None
-    if sup.discrete:
-        if onp.any(x != onp.round(x)):
-            bad = "integers"
-        elif onp.any(x < 0) or (isinstance(sup.upper, int) and onp.any(x > sup.upper)):
-            bad = "integers %s" % sup.describe()[9:]
-        elif sup.upper == "n" and args["n"][0].is_const and onp.any(x > args["n"][0].const):
-            bad = "integers from 0 to n"
-        elif d.categories:
-            k = args[form.params[0].name][0].shape[-1]
-            if onp.any(x > k - 1):
-                bad = "integers from 0 to %d (K-1, K = %d categories)" % (k - 1, k)
-    elif sup.kind == "positive" and onp.any(x <= 0):
-        bad = "values > 0"
-    elif sup.kind == "interval" and isinstance(sup.lower, (int, float)) and onp.any((x <= sup.lower) | (x >= sup.upper)):
-        bad = "values in %s" % sup.describe()
-    elif sup.kind == "simplex" and not (onp.all(x >= 0) and onp.allclose(x.sum(-1), 1)):
-        bad = "non-negative values summing to 1"
+    bad = support_problem(d, form, args, onp.asarray(value.const))
     if bad:
         raise c.error("%s's values are %s; '%s' has values outside that" % (d.name, bad, expr_source(s.target)),
                       s.target.span)
@@ -294,8 +252,3 @@ def _broadcast(shapes, s, compiler):
     except ValueError:
         raise compiler.error("the arguments of %s have shapes that do not fit together: %s" % (
             s.dist.func, ", ".join(fmt_shape(x) for x in shapes)), s.dist.span) from None
-
-
-def _show(v):
-    a = onp.asarray(v)
-    return str(a.tolist()) if a.size <= 6 else "an array of shape %s" % fmt_shape(a.shape)

@@ -136,6 +136,23 @@ class SampleStep(Step):
         return onp.asarray(self.form.sample(rng, (n,) + self.value.shape, **args), dtype=float)
 
 
+class TargetStep(Step):
+    """`target += value`: the value's sum, per draw, added to the log joint. It says nothing about how
+    to simulate anything, so simulation skips it."""
+
+    def __init__(self, span, total):
+        self.span, self.total = span, total     # env -> per-draw sum (S,), a scalar, or a constant
+
+    def density(self, env):
+        return self.total(env)
+
+    def set_values(self, env):
+        pass
+
+    def simulate(self, env, rng, prior, n):
+        pass
+
+
 class AssignStep(Step):
     def __init__(self, span, key, fn, discrete=frozenset()):
         self.span, self.key, self.fn = span, key, fn

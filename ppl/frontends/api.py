@@ -192,8 +192,9 @@ class Model:
                 out["params"].append((s.name, type_source(s.type)))
             elif s.role == "latent":
                 out["latents"].append((s.name, latent_description(s)))
-            elif s.role == "derived":
-                out["derived"].append((s.name, "depends on " + (", ".join(sorted(s.deps)) or "constants")))
+            elif s.role in ("derived", "local"):
+                kind = "" if s.role == "derived" else type_source(s.type) + ", set by `=`; "
+                out["derived"].append((s.name, kind + "depends on " + (", ".join(sorted(s.deps)) or "constants")))
         return out
 
     def describe(self, data=None):
@@ -207,6 +208,7 @@ class Model:
             compiled = self.bind(data)
             lines += ["", "data bound: %d latent dimensions (unconstrained), %d param dimensions" % (
                 compiled.dim, compiled.param_dim)]
+            lines += ["note: " + n for n in compiled.notes]
             lines += ["warning: " + w for w in compiled.bound.warnings + compiled.warnings]
         return "\n".join(lines[1:] if lines and not lines[0] else lines)
 

@@ -24,7 +24,8 @@ def latent_description(sym):
             transform = {(False, False): "identity", (True, False): "log (lower bound)",
                          (False, True): "log (upper bound)", (True, True): "logit (interval)"}[
                 (t.lower is not None, t.upper is not None)]
-        density = "density from slices" if sym.has_density else "flat prior (no distribution given)"
+        density = ("density from slices" if sym.has_density else "density from target +=" if sym.in_target
+                   else "flat prior (no distribution given)")
         return "%s, %s; transform %s" % (type_source(t), density, transform)
     d = DISTRIBUTIONS[sym.dist.func]
     transform = SUPPORT_TRANSFORMS[d.support.kind]

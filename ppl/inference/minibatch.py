@@ -48,20 +48,11 @@ def _base(target):
     return target.id if isinstance(target, ast.Name) else None
 
 
-def _names_in(node):
-    """Every ast.Name inside an expression."""
-    if isinstance(node, ast.Name):
-        yield node
-    elif isinstance(node, ast.Node):
-        for value in vars(node).values():
-            for item in (value if isinstance(value, list) else [value]):
-                if isinstance(item, ast.Node):
-                    yield from _names_in(item)
-
-
 def _expressions(s):
     """The expressions of a statement whose values the model computes with (not sizes or loop bounds)."""
     if isinstance(s, ast.Assign):
+        return [s.value] + list(s.subscripts or [])
+    if isinstance(s, ast.TargetAdd):
         return [s.value]
     if isinstance(s, ast.Sample):
         subscripts = s.target.subscripts if isinstance(s.target, ast.Index) else []
@@ -101,7 +92,7 @@ def row_batch(bound, batch_size):
                        hint="a batch takes between 1 and %d rows" % n)
     for s in statements:
         for e in _expressions(s):
-            for name in _names_in(e):
+            for name in ast.name_nodes(e):
                 if name.id == axis:
                     raise PPLCheckError("with batch_size, the size %s cannot be used as a number: a batch has "
                                         "%d rows, the data %d" % (axis, batch_size, n), name.span, source,

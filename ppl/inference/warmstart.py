@@ -56,6 +56,8 @@ def _mentions(statement, name):
         return statement.name == name
     if isinstance(statement, ast.Sample):
         return _root(statement.target) == name
+    if isinstance(statement, ast.TargetAdd):
+        return name in ast.names_in(statement.value)
     if isinstance(statement, ast.For):
         return any(_mentions(s, name) for s in statement.body)
     return False

@@ -114,6 +114,18 @@ class Sample(Node):
 class Assign(Node):
     name: str
     value: Node
+    subscripts: Optional[list] = None   # `name[i, j] = value`: elements of a local
+
+
+@dataclass
+class LocalDecl(Node):
+    name: str
+    type: Type
+
+
+@dataclass
+class TargetAdd(Node):
+    value: Node       # its sum is added to the log joint
 
 
 @dataclass
@@ -122,6 +134,22 @@ class For(Node):
     start: Node
     stop: Node
     body: list
+
+
+def name_nodes(node):
+    """Every Name inside an expression (or any node), in every nested expression."""
+    if isinstance(node, Name):
+        yield node
+    elif isinstance(node, Node):
+        for value in vars(node).values():
+            for item in (value if isinstance(value, list) else [value]):
+                if isinstance(item, Node):
+                    yield from name_nodes(item)
+
+
+def names_in(node):
+    """The set of names an expression (or any node) reads."""
+    return {n.id for n in name_nodes(node)}
 
 
 @dataclass

@@ -3,23 +3,21 @@
 Runs before any data is seen. Shapes need the data's sizes, so they are
 checked when data is bound (model.binding and model.expressions).
 """
-import difflib
 from dataclasses import dataclass, field
 
 from . import ast
 from ..errors import PPLCheckError
-from .shapes import ShapeInference, type_shape
+from .check_expressions import VARYING, ExpressionChecks, suggest
+from .shapes import ShapeInference, describe, type_shape
 
-VARYING = {"latent", "param", "discrete"}   # roles whose values are not known from the data
 RESERVED = {"data", "param", "latent", "for", "in", "range", "real", "int", "simplex", "ordered",
-            "cholesky_corr", "and", "or", "not"}
-LOGICAL = {"==", "!=", "<", "<=", ">", ">=", "and", "or"}   # operators whose value is 0 or 1
+            "cholesky_corr", "and", "or", "not", "target"}
 
 
 @dataclass
 class Symbol:
     name: str
-    role: str            # data, size, param, latent, derived, loop
+    role: str            # data, size, param, latent, derived, local, loop
     span: object
     type: object = None  # ast.Type when declared
     is_int: bool = False
@@ -27,6 +25,7 @@ class Symbol:
     dist: object = None             # ast.Call of the defining `~`, for `NAME ~ DIST`
     deps: frozenset = frozenset()   # for derived quantities: the roles they are computed from
     has_density: bool = False       # for `latent` declarations: some `~` gives it a density
+    in_target: bool = False         # a `target +=` reads it (for a `latent`: its density is there)
     shape: object = None            # symbolic shape (see language.shapes), None where not yet known
     discrete: bool = False          # a latent with finite discrete support: enumerated, not in q
 
@@ -44,10 +43,6 @@ class CheckedProgram:
     def names(self, role):
         return [s.name for s in self.symbols.values() if s.role == role]
 
-
-def _suggest(name, candidates):
-    close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
-    return "did you mean %s?" % " or ".join("'%s'" % c for c in close) if close else None
 
 
 class _Scope:
@@ -70,7 +65,7 @@ class _Scope:
         return out
 
 
-class _Checker:
+class _Checker(ExpressionChecks):
     def __init__(self, program, source, functions, distributions):
         self.program, self.source, self.functions, self.distributions = program, source, functions, distributions
         self.top = _Scope()
@@ -85,7 +80,8 @@ class _Checker:
     def run(self):
         for stmt in self.program.statements:
             self.statement(stmt, self.top, in_loop=False)
-        return CheckedProgram(self.program, self.source, dict(self.top.names), self.kinds, self.warnings,
+        return CheckedProgram(self.program, self.source, dict(self.top.names), self.kinds,
+                              list(dict.fromkeys(self.warnings)),
                               self.functions, self.distributions)
 
     def define(self, scope, sym):
@@ -134,21 +130,68 @@ class _Checker:
                                       shape=type_shape(s.type)))
         elif isinstance(s, ast.Sample):
             self.sample(s, scope, in_loop)
+        elif isinstance(s, ast.LocalDecl):
+            self.local_decl(s, scope)
         elif isinstance(s, ast.Assign):
-            deps, is_int = self.expr(s.value, scope)
-            self.define(scope, Symbol(s.name, "derived", _assigned_name_span(s), is_int=is_int,
-                                      deps=frozenset(deps), shape=self.shape(s.value, scope)))
+            self.assign(s, scope)
+        elif isinstance(s, ast.TargetAdd):
+            deps, _ = self.expr(s.value, scope)
+            if "discrete" in deps:
+                raise self.error("target += cannot use a discrete latent", s.value.span,
+                                 hint="a discrete latent is summed out statement by statement; give it a "
+                                 "density with `~` and use it there")
+            self.shape(s.value, scope)
+            for name in ast.names_in(s.value):
+                if scope.lookup(name) is not None:
+                    scope.lookup(name).in_target = True
         elif isinstance(s, ast.For):
             for bound in (s.start, s.stop):
                 deps, is_int = self.expr(bound, scope)
                 if deps & VARYING or not is_int:
                     raise self.error("loop bounds must be integers known from data", bound.span)
-            body = _Scope(scope)
-            self.define(body, Symbol(s.var, "loop", s.span, is_int=True, shape=()))
-            for b in s.body:
-                self.statement(b, body, in_loop=True)
+            for _ in range(2):      # again if the body changed what its locals depend on (a recursion's carry)
+                before = {name: sym.deps for name, sym in scope.visible().items() if sym.role == "local"}
+                body = _Scope(scope)
+                self.define(body, Symbol(s.var, "loop", s.span, is_int=True, shape=()))
+                for b in s.body:
+                    self.statement(b, body, in_loop=True)
+                if all(scope.lookup(name).deps == deps for name, deps in before.items()):
+                    break
         else:  # pragma: no cover - the parser makes nothing else
             raise self.error("unknown statement", s.span)
+
+    def local_decl(self, s, scope):
+        t = s.type
+        if t.base not in ("real", "int"):
+            raise self.error("a local is real or int (with sizes), not %s" % t.base, t.span,
+                             hint="its values come from its assignments; constrain what you assign instead")
+        if t.lower is not None or t.upper is not None:
+            raise self.error("a local takes no bounds: its values come from its assignments", t.span)
+        self.type(t, scope, consts_only=True)
+        self.define(scope, Symbol(s.name, "local", _assigned_name_span(s), t, is_int=t.base == "int",
+                                  shape=type_shape(t)))
+
+    def assign(self, s, scope):
+        """`name = value` defines a derived quantity, or sets a local; `name[i] = value` sets a local's elements."""
+        deps, is_int = self.expr(s.value, scope)
+        sym = scope.lookup(s.name)
+        if sym is not None and sym.role == "local":
+            for sub in s.subscripts or []:
+                if "discrete" in self.subscript(sub, scope):
+                    raise self.error("a local's elements are set at places known from data", sub.span)
+            if s.subscripts and len(s.subscripts) > len(sym.shape or ()):
+                raise self.error("too many indices: '%s' has shape %s" % (s.name, describe(sym.shape)), s.span)
+            if sym.is_int and not is_int:
+                raise self.error("'%s' is declared int, but this value is real" % s.name, s.value.span,
+                                 hint="declare it real, or assign an integer (round is not implicit)")
+            sym.deps = frozenset(sym.deps | deps)
+            return
+        if s.subscripts is not None:
+            raise self.error("'%s' is not a local, so its elements cannot be set" % s.name, _assigned_name_span(s),
+                             hint="declare it by its type first, as in `%s: real[N]`, then set `%s[i] = ...`"
+                             % (s.name, s.name))
+        self.define(scope, Symbol(s.name, "derived", _assigned_name_span(s), is_int=is_int,
+                                  deps=frozenset(deps), shape=self.shape(s.value, scope)))
 
     def _name_span(self, s, keyword):
         line, col = s.span.line, s.span.column + len(keyword) + 1
@@ -212,7 +255,7 @@ class _Checker:
         if isinstance(base, ast.Name):
             sym = scope.lookup(base.id)
             if sym is None:
-                raise self.error("unknown name '%s'" % base.id, base.span, hint=_suggest(base.id, scope.visible()))
+                raise self.error("unknown name '%s'" % base.id, base.span, hint=suggest(base.id, scope.visible()))
             if sym.declared_latent:
                 sym.has_density = True
                 self.kinds[id(s)] = "prior"
@@ -233,139 +276,10 @@ class _Checker:
         self.kinds[id(s)] = "observe"
         self.sample_shape(self.shape(target, scope), dist, s, scope)
 
-    def shape(self, e, scope):
-        def lookup(name):
-            sym = scope.lookup(name)
-            return sym.shape if sym is not None else None
-        return self.shapes.of(e, lookup)
-
-    def sample_shape(self, value_shape, d, s, scope):
-        form = d.form_for([k.name for k in s.dist.kwargs])
-        nodes = dict(zip([p.name for p in form.params], s.dist.args))
-        nodes.update({k.name: k.value for k in s.dist.kwargs})
-        args = {name: (self.shape(node, scope), node) for name, node in nodes.items()}
-        return self.shapes.sample(value_shape, d, form, args, s.dist, s.span)
-
-    def distribution(self, call, scope):
-        d = self.distributions.get(call.func)
-        if d is None:
-            if call.func in self.functions:
-                raise self.error("'%s' is a function, not a distribution" % call.func, call.func_span)
-            raise self.error("unknown distribution '%s'" % call.func, call.func_span,
-                             hint=_suggest(call.func, self.distributions) or "see `ppl help` for the list")
-        keywords = [k.name for k in call.kwargs]
-        form = d.form_for(keywords)
-        if form is None:
-            bad = [k for k in call.kwargs if k.name not in d.param_names()]
-            k = bad[0] if bad else call.kwargs[0]
-            raise self.error("%s has no parameter '%s'" % (d.name, k.name) if bad else
-                             "%s cannot take these parameters together" % d.name, k.span,
-                             hint="%s takes %s" % (d.name, _signatures(d)))
-        names = [p.name for p in form.params]
-        if len(call.args) > len(names):
-            raise self.error("%s takes %d argument%s, got %d" % (d.name, len(names), "s"[:len(names) != 1],
-                                                                  len(call.args) + len(call.kwargs)),
-                             call.args[len(names)].span, hint="%s takes %s" % (d.name, _signatures(d)))
-        given = names[:len(call.args)]
-        for k in call.kwargs:
-            if k.name in given:
-                meant = d.forms[0].params[given.index(k.name)].name
-                if meant != k.name:  # Bernoulli(0.5, logit = 1): p by position, logit by name
-                    raise self.error("%s cannot take %s and %s together" % (d.name, meant, k.name), k.span,
-                                     hint="%s takes %s; name the one you mean" % (d.name, _signatures(d)))
-                raise self.error("'%s' is given twice" % k.name, k.span)
-        missing = [n for n in names if n not in given and n not in keywords]
-        if missing:
-            raise self.error("%s is missing %s" % (d.name, ", ".join("'%s'" % m for m in missing)), call.span,
-                             hint="%s takes %s" % (d.name, _signatures(d)))
-        for a in list(call.args) + [k.value for k in call.kwargs]:
-            self.expr(a, scope)
-        return d
-
-    def subscript(self, sub, scope, single=False):
-        """Checks an index; returns the discrete latents' role if it is one (x[z] picks rows by z)."""
-        parts = [sub.start, sub.stop] if isinstance(sub, ast.Slice) else [sub]
-        for p in parts:
-            if p is None:
-                continue
-            deps, is_int = self.expr(p, scope)
-            if deps & {"latent", "param"}:
-                raise self.error("an index must be known from data or a loop variable", p.span,
-                                 hint="only a discrete latent (x[z] with z ~ Categorical(...)) can pick elements")
-            if "discrete" in deps and not (single and p is sub):
-                raise self.error("a discrete latent can only index alone, as in mu[z]", p.span,
-                                 hint="it picks rows of the first axis; slices and several indices need data")
-            if not is_int:
-                raise self.error("an index must be an integer", p.span, hint="declare the index data as int")
-            if "discrete" in deps:
-                return {"discrete"}
-        return set()
-
-    def expr(self, e, scope):
-        """-> (set of roles it depends on, whether it is integer-valued)."""
-        if isinstance(e, ast.Number):
-            return set(), e.is_int
-        if isinstance(e, ast.Name):
-            sym = scope.lookup(e.id)
-            if sym is None:
-                if e.id in self.functions:
-                    raise self.error("'%s' is a function; call it with parentheses" % e.id, e.span)
-                raise self.error("unknown name '%s'" % e.id, e.span,
-                                 hint=_suggest(e.id, scope.visible()) or "define it before this line")
-            if sym.role == "derived":
-                return set(sym.deps), sym.is_int
-            return {"discrete" if sym.discrete else sym.role}, sym.is_int
-        if isinstance(e, ast.Array):
-            deps, ints = set(), True
-            for x in e.items:
-                d, i = self.expr(x, scope)
-                deps |= d
-                ints = ints and i
-            return deps, ints
-        if isinstance(e, ast.Neg):
-            return self.expr(e.operand, scope)
-        if isinstance(e, ast.Not):
-            return self.expr(e.operand, scope)[0], True
-        if isinstance(e, ast.BinOp):
-            dl, il = self.expr(e.left, scope)
-            dr, ir = self.expr(e.right, scope)
-            return dl | dr, e.op in LOGICAL or (il and ir and e.op in ("+", "-", "*"))
-        if isinstance(e, ast.Index):
-            deps, is_int = self.expr(e.target, scope)
-            for sub in e.subscripts:
-                deps |= self.subscript(sub, scope, single=len(e.subscripts) == 1)
-            return deps, is_int
-        if isinstance(e, ast.Call):
-            f = self.functions.get(e.func)
-            if f is None:
-                if e.func in self.distributions:
-                    raise self.error("'%s' is a distribution; use it on the right of '~'" % e.func, e.func_span)
-                raise self.error("unknown function '%s'" % e.func, e.func_span,
-                                 hint=_suggest(e.func, self.functions) or "see the README's function list")
-            if e.kwargs:
-                raise self.error("%s takes no keyword arguments" % e.func, e.kwargs[0].span)
-            lo, hi = f.arity
-            if not lo <= len(e.args) <= hi:
-                want = str(lo) if lo == hi else "%d to %d" % (lo, hi)
-                raise self.error("%s takes %s argument%s, got %d" % (e.func, want, "s"[:want != "1"], len(e.args)),
-                                 e.span)
-            deps, ints = set(), []
-            for a in e.args:
-                d, is_int = self.expr(a, scope)
-                deps |= d
-                ints.append(is_int)
-            if f.kind == "constructor" and deps & VARYING:
-                raise self.error("sizes given to %s must be known from data" % e.func, e.span)
-            return deps, bool(f.int_args) and all(ints[i] for i in f.int_args)
-        raise self.error("this cannot be used as a value", e.span)
-
-
 def _assigned_name_span(s):
     return type(s.span)(s.span.line, s.span.column, s.span.line, s.span.column + len(s.name))
 
 
-def _signatures(d):
-    return " or ".join("(%s)" % ", ".join(p.name for p in f.params) for f in d.forms)
 
 
 def check(program, source, functions, distributions):

@@ -57,8 +57,13 @@ def statement_source(s, indent=""):
     if isinstance(s, ast.Sample):
         typ = ": " + type_source(s.type) if s.type is not None else ""
         return "%s%s%s ~ %s" % (indent, expr_source(s.target), typ, expr_source(s.dist))
+    if isinstance(s, ast.LocalDecl):
+        return "%s%s: %s" % (indent, s.name, type_source(s.type))
     if isinstance(s, ast.Assign):
-        return "%s%s = %s" % (indent, s.name, expr_source(s.value))
+        target = s.name if s.subscripts is None else "%s[%s]" % (s.name, ", ".join(expr_source(x) for x in s.subscripts))
+        return "%s%s = %s" % (indent, target, expr_source(s.value))
+    if isinstance(s, ast.TargetAdd):
+        return "%starget += %s" % (indent, expr_source(s.value))
     if isinstance(s, ast.For):
         lines = ["%sfor %s in range(%s, %s) {" % (indent, s.var, expr_source(s.start), expr_source(s.stop))]
         lines += [statement_source(b, indent + "    ") for b in s.body]

@@ -11,6 +11,7 @@ import lark
 from lark import Lark, Transformer, v_args
 
 from . import ast
+from .stan_habits import stan_hint
 from ..errors import PPLSyntaxError, Source, Span
 
 
@@ -81,8 +82,20 @@ class _ToAst(Transformer):
     def sample(self, meta, c):
         return ast.Sample(_span(meta), c[0], c[1])
 
+    def local_decl(self, meta, c):
+        return ast.LocalDecl(_span(meta), str(c[0]), c[1])
+
     def assign(self, meta, c):
-        return ast.Assign(_span(meta), str(c[0]), c[1])
+        target, value = c
+        if isinstance(target, ast.Name):
+            return ast.Assign(_span(meta), target.id, value)
+        if isinstance(target, ast.Index) and isinstance(target.target, ast.Name):
+            return ast.Assign(_span(meta), target.target.id, value, target.subscripts)
+        raise PPLSyntaxError("the left of '=' must be a name, or elements of one (s[t] = ...)", target.span,
+                             hint="'=' defines a name or sets a local's elements; '~' gives a distribution")
+
+    def target_add(self, meta, c):
+        return ast.TargetAdd(_span(meta), c[0])
 
     def for_loop(self, meta, c):
         var, a, b, body = c
@@ -222,10 +235,14 @@ _TOKEN_WORDS = {
     "CIRCUMFLEX": "'^'", "LESSTHAN": "'<'", "MORETHAN": "'>'", "NAME": "a name", "NUMBER": "a number",
     "BASE_TYPE": "a type (real, int, simplex, ordered, cholesky_corr)", "DATA": "'data'",
     "PARAM": "'param'", "LATENT": "'latent'", "FOR": "'for'", "IN": "'in'", "RANGE": "'range'",
-    "_EQ": "'=='", "_NE": "'!='", "_LE": "'<='", "_GE": "'>='", "AND": "'and'", "OR": "'or'", "NOT": "'not'",
+    "_EQ": "'=='", "_NE": "'!='", "_LE": "'<='", "_GE": "'>='", "AND": "'and'", "OR": "'or'", "NOT": "'not'", "TARGET": "'target'", "_PLUS_EQ": "'+='",
 }
 
 
+_LOGIC = "logic is spelled `and`, `or`, `not`; `!=` is not-equal"
+_CHARACTER_HINTS = {'"': "the language has no strings; data are passed from Python or a data file",
+                    "&": _LOGIC, "|": _LOGIC, "!": _LOGIC}
+_CHARACTER_HINTS["'"] = _CHARACTER_HINTS['"']
 _COMPARISONS = {"_EQ", "_NE", "_LE", "_GE", "LESSTHAN", "MORETHAN"}
 
 
@@ -248,11 +265,7 @@ def _syntax_error(err, source):
     if isinstance(err, lark.UnexpectedCharacters):
         ch = source.text[err.pos_in_stream] if err.pos_in_stream < len(source.text) else "?"
         span = Span(err.line, err.column, err.line, err.column + 1)
-        hint = None
-        if ch in "\"'":
-            hint = "the language has no strings; data are passed from Python or a data file"
-        elif ch in "&|!":
-            hint = "logic is spelled `and`, `or`, `not`; `!=` is not-equal"
+        hint = stan_hint(source.line_text(err.line), ch) or _CHARACTER_HINTS.get(ch)
         return PPLSyntaxError("unexpected character %r" % ch, span, source, hint)
     if isinstance(err, lark.UnexpectedToken):
         tok = err.token
@@ -263,7 +276,9 @@ def _syntax_error(err, source):
             line, col = tok.line, tok.column
             span = Span(line, col, tok.end_line or line, (tok.end_column or col + 1))
         expected = _describe(err.expected)
-        hint = None
+        hint = stan_hint(source.line_text(tok.line), tok.value) if tok.type not in ("$END", "_NL") else None
+        if hint is not None:        # what was expected would only distract from the ppl spelling
+            return PPLSyntaxError("unexpected %s" % _found(tok), span, source, hint)
         if tok.type == "_NL" and "RPAR" in err.expected:
             hint = "a '(' is not closed"
         elif tok.type == "$END" and "RBRACE" in err.expected:

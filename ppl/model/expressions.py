@@ -153,8 +153,9 @@ def _zero_to_negative(a, b):
 class ExprCompiler:
     """Compiles expressions against a scope: name -> Value."""
 
-    def __init__(self, source, functions=FUNCTIONS):
+    def __init__(self, source, functions=FUNCTIONS, log_density=None):
         self.source, self.functions = source, functions
+        self.log_density = log_density     # (compiler, call, scope) -> Value for logpdf(DIST(args), value)
 
     def error(self, message, span, hint=None):
         return PPLCheckError(message, span, self.source, hint)
@@ -170,6 +171,8 @@ class ExprCompiler:
         v = scope.get(e.id)
         if v is None:
             raise self.error("'%s' has no value here" % e.id, e.span, hint="define it before this line")
+        if hasattr(v, "read"):          # a local (compiler.locals): its elements as set so far
+            return v.read(self, (), e.span)
         return v
 
     def _neg(self, e, scope):
@@ -273,6 +276,8 @@ class ExprCompiler:
         return tuple(idx)
 
     def _index(self, e, scope):
+        if isinstance(e.target, ast.Name) and hasattr(scope.get(e.target.id), "read"):
+            return scope[e.target.id].read(self, self.index_tuple(e.subscripts, scope), e.span)
         target = self.compile(e.target, scope)
         if len(e.subscripts) > len(target.shape):
             raise self.error("too many indices: the value has %d ax%s, shape %s" % (
@@ -331,6 +336,10 @@ class ExprCompiler:
 
     def _call(self, e, scope):
         fun = self.functions[e.func]
+        if fun.kind == "density":
+            if self.log_density is None:
+                raise self.error("%s cannot be used here" % e.func, e.span)
+            return self.log_density(self, e.args[0], e.args[1], scope, e.span)
         args = [self.compile(a, scope) for a in e.args]
         if fun.kind == "user":
             self._try_user_function(fun, [a.shape for a in args], e)

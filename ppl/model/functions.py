@@ -7,6 +7,7 @@ Kinds decide the result's shape and how a leading draw axis is treated:
   last_reduce  the last axis reduced (logsumexp, dot)
   last_axis    same shape, computed along the last axis (softmax, cumsum)
   constructor  arguments are sizes (ones, zeros)
+  density      logpdf(DIST(args), value): the log density of each element
 """
 from dataclasses import dataclass
 
@@ -37,6 +38,10 @@ def _log_inv_logit(x):
     return -np.logaddexp(0.0, -x)
 
 
+def _log_mix(theta, lp1, lp2):
+    return np.logaddexp(np.log(theta) + lp1, np.log1p(-theta) + lp2)
+
+
 _E = "elementwise"
 FUNCTIONS = {f.name: f for f in [
     Function("exp", (1, 1), _E, np.exp, "e^x"),
@@ -57,10 +62,15 @@ FUNCTIONS = {f.name: f for f in [
     Function("minimum", (2, 2), _E, np.minimum, "elementwise smaller of two values", (0, 1)),
     Function("maximum", (2, 2), _E, np.maximum, "elementwise larger of two values", (0, 1)),
     Function("where", (3, 3), _E, where, "where(cond, a, b): a where cond is non-zero, else b", (1, 2)),
+    Function("log_mix", (3, 3), _E, _log_mix, "log(theta exp(lp1) + (1 - theta) exp(lp2)), stable (Stan's log_mix)"),
+    Function("logaddexp", (2, 2), _E, np.logaddexp, "log(exp(a) + exp(b)), stable"),
+    Function("logpdf", (2, 2), "density", None, "logpdf(Normal(mu, sigma), y): the log density of each element "
+             "(sum it for Stan's normal_lpdf)"),
     Function("sum", (1, 1), "reduce", np.sum, "sum of all elements"),
     Function("mean", (1, 1), "reduce", np.mean, "mean of all elements"),
     Function("dot", (2, 2), "last_reduce", None, "dot product of two vectors (along the last axis)"),
     Function("logsumexp", (1, 1), "last_reduce", logsumexp, "log(sum(exp(x))) along the last axis"),
+    Function("log_sum_exp", (1, 1), "last_reduce", logsumexp, "logsumexp, as Stan spells it"),
     Function("softmax", (1, 1), "last_axis", _softmax, "exp(x) / sum(exp(x)) along the last axis"),
     Function("log_softmax", (1, 1), "last_axis", _log_softmax, "x - logsumexp(x) along the last axis"),
     Function("cumsum", (1, 1), "last_axis", np.cumsum, "running sum along the last axis"),
