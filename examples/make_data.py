@@ -48,9 +48,24 @@ def mixture(rng):
     return {"y": np.round(y, 4).tolist()}
 
 
+def ordinal(rng):
+    n, beta, cutpoints = 300, 1.2, np.array([-2.0, -0.5, 0.7, 2.2])
+    x = rng.standard_normal(n)
+    latent = beta * x + rng.logistic(size=n)
+    return {"x": np.round(x, 4).tolist(), "rating": (latent[:, None] > cutpoints).sum(1).tolist()}
+
+
+def zero_inflated(rng):
+    n = 250
+    persons = rng.integers(1, 5, n).astype(float)
+    counts = rng.poisson(np.exp(-0.5 + 0.6 * persons))
+    return {"persons": persons.tolist(), "caught": np.where(rng.random(n) < 0.35, 0, counts).tolist()}
+
+
 if __name__ == "__main__":
     for seed, (name, make) in enumerate([("coin", coin), ("linreg", linreg), ("varying_slopes", varying_slopes),
-                                         ("stochvol", stochvol), ("gmm", gmm), ("mixture", mixture)]):
+                                         ("stochvol", stochvol), ("gmm", gmm), ("mixture", mixture),
+                                         ("ordinal", ordinal), ("zero_inflated", zero_inflated)]):
         data = make(np.random.default_rng(100 + seed))
         targets = [name] + (["stochvol_loop"] if name == "stochvol" else [])
         for target in targets:

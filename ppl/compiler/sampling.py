@@ -8,7 +8,7 @@ import numpy as onp
 from ..language import ast
 from ..language.printer import expr_source
 from ..model import transforms
-from ..model.log_densities import distribution_args, support_problem
+from ..model.log_densities import distribution_args, outcomes, support_problem
 from ..model.expressions import MAX_ELEMENTS, Value, constant, discrete_of, fmt_shape, lift
 from ..model.fused import draw_sums
 from . import resolve
@@ -144,7 +144,7 @@ def finite_site(c, s, d, form, args, shape, lower=None, upper=None):
     gives (then its prior is renormalised over that range: a truncated prior)."""
     n = None
     if d.categories:
-        natural = args[form.params[0].name][0].shape[-1] - 1
+        natural = outcomes(d, args) - 1
     elif d.support.upper == "n":
         n, node = args["n"]
         if not n.is_const:
@@ -223,9 +223,11 @@ def add_sample(c, span, kind, value, d, form, args, write):
         full_shape = c.bound.data[write[0]].shape
     elif kind == "prior":
         full_shape = next(b for b in c.latents if b.name == write[0]).shape
-    c.steps.append(SampleStep(span, kind, value, form, aligned, lp, write, full_shape,
-                              pointwise=pointwise, batch_shape=vbatch,
-                              discrete=discrete_of(values)))
+    step = SampleStep(span, kind, value, form, aligned, lp, write, full_shape, pointwise=pointwise,
+                      batch_shape=vbatch, discrete=discrete_of(values))
+    if d.observed_only and value.is_const:
+        step.totals = onp.sum(value.const, axis=-1)
+    c.steps.append(step)
 
 
 def _unsummed(logpdf, fvalue, fargs):

@@ -97,6 +97,7 @@ class SampleStep(Step):
         self.lp = lp                  # env -> per-draw log density (or a constant)
         self.write = write            # (name, flat positions) the value occupies, for simulation
         self.full_shape = full_shape  # shape of the whole array `write` names
+        self.totals = None            # for Multinomial: the observed counts' totals, which replicas keep
 
     def density(self, env):
         return self.lp(env)
@@ -133,6 +134,8 @@ class SampleStep(Step):
 
     def _draw(self, env, rng, n):
         args = {k: onp.asarray(f(env)) for k, f in self.args.items()}
+        if self.totals is not None:         # an observed-only distribution draws with the data's totals
+            args["total"] = self.totals
         return onp.asarray(self.form.sample(rng, (n,) + self.value.shape, **args), dtype=float)
 
 

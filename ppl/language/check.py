@@ -237,6 +237,9 @@ class _Checker(ExpressionChecks):
                                       "distributions inside the loop" % target.id)
             if s.type is not None:
                 self.type(s.type, scope, consts_only=False)
+            if dist.observed_only:
+                raise self.error("%s can only be observed: %s" % (dist.name, dist.doc), target.span,
+                                 hint="observe counts with it (`y ~ %s(p)` with y data)" % dist.name)
             if dist.support.discrete and s.type is not None and s.type.base != "int":
                 raise self.error("'%s' is declared %s, but %s gives integers" % (
                     target.id, s.type.base, dist.name), s.type.span, hint="declare it int, as in `z: int[N]`")

@@ -12,8 +12,13 @@ from dataclasses import dataclass
 
 import autograd.numpy as np
 from . import fused
-from .samplers import expit, sample_categorical, sample_dirichlet, sample_lkj, sample_mvn, softmax
-from .special import betaln, gammaln, logsumexp
+from .log_pmfs import (bernoulli_logit_lpmf, bernoulli_lpmf, beta_binomial_lpmf, binomial_logit_lpmf, binomial_lpmf,
+                       categorical_logits_lpmf, categorical_lpmf, geometric_lpmf, multinomial_lpmf,
+                       neg_binomial_lpmf, ordered_logistic_lpmf, poisson_log_lpmf, poisson_lpmf,
+                       zero_inflated_neg_binomial_lpmf, zero_inflated_poisson_lpmf)
+from .samplers import (expit, sample_beta_binomial, sample_categorical, sample_dirichlet, sample_lkj,
+                       sample_multinomial, sample_mvn, sample_ordered_logistic, sample_zero_inflated, softmax)
+from .special import betaln, gammaln
 
 LOG_2PI = math.log(2 * math.pi)
 LOG_2 = math.log(2.0)
@@ -63,7 +68,8 @@ class Distribution:
     event_rank: int = 0           # axes of one value (1 for Dirichlet, 2 for LKJCholesky)
     doc: str = ""
     event_shape: object = None    # f(param shapes by name) -> the event shape of one value
-    categories: object = None     # for Categorical: the parameter whose last axis counts outcomes
+    categories: object = None     # f(argument shapes by name) -> how many outcomes (Categorical, OrderedLogistic)
+    observed_only: bool = False   # a value of it can only be observed (Multinomial: its total is the data's)
 
     def param_names(self):
         return [p.name for f in self.forms for p in f.params]
@@ -96,6 +102,10 @@ def student_t_lpdf(x, nu, mu, sigma):
     z = (x - mu) / sigma
     return (gammaln(0.5 * (nu + 1)) - gammaln(0.5 * nu) - 0.5 * (np.log(nu) + LOG_PI) - np.log(sigma)
             - 0.5 * (nu + 1) * np.log1p(z * z / nu))
+
+
+def half_student_t_lpdf(x, nu, sigma):
+    return LOG_2 + student_t_lpdf(x, nu, 0.0, sigma)
 
 
 def cauchy_lpdf(x, mu, sigma):
@@ -156,7 +166,7 @@ def _mvn_from_cholesky(x, mu, chol):
     diff = x - mu
     white = np.linalg.solve(chol, diff[..., None])[..., 0]
     k = np.shape(diff)[-1]
-    log_det = np.sum(np.log(np.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+    log_det = np.sum(np.log(np.diagonal(chol, axis1=-1, axis2=-2)), axis=-1)   # (-1, -2): autograd has its VJP
     return -0.5 * np.sum(white * white, axis=-1) - log_det - 0.5 * k * LOG_2PI
 
 
@@ -180,61 +190,9 @@ def lkj_log_normaliser(eta, k):
 
 def lkj_cholesky_lpdf(x, eta):
     k = np.shape(x)[-1]
-    log_diag = np.log(np.diagonal(x, axis1=-2, axis2=-1))[..., 1:]
+    log_diag = np.log(np.diagonal(x, axis1=-1, axis2=-2))[..., 1:]   # this axis order has a VJP in autograd
     power = np.arange(k - 2, -1, -1, dtype=float) + 2.0 * (np.expand_dims(eta, -1) - 1.0)
     return np.sum(power * log_diag, axis=-1) - lkj_log_normaliser(eta, k)
-
-
-# ---- discrete --------------------------------------------------------------------
-
-def _log_choose(n, x):
-    return gammaln(n + 1.0) - gammaln(x + 1.0) - gammaln(n - x + 1.0)
-
-
-def bernoulli_lpmf(x, p):
-    return x * np.log(p) + (1 - x) * np.log1p(-p)
-
-
-def bernoulli_logit_lpmf(x, logit):
-    return x * logit - _softplus(logit)
-
-
-def binomial_lpmf(x, n, p):
-    return _log_choose(n, x) + x * np.log(p) + (n - x) * np.log1p(-p)
-
-
-def binomial_logit_lpmf(x, n, logit):
-    return _log_choose(n, x) + x * logit - n * _softplus(logit)
-
-
-def poisson_lpmf(x, rate):
-    return x * np.log(rate) - rate - gammaln(x + 1.0)
-
-
-def poisson_log_lpmf(x, log_rate):
-    return x * log_rate - np.exp(log_rate) - gammaln(x + 1.0)
-
-
-def neg_binomial_lpmf(x, mu, phi):
-    return (gammaln(x + phi) - gammaln(x + 1.0) - gammaln(phi)
-            + phi * (np.log(phi) - np.log(mu + phi)) + x * (np.log(mu) - np.log(mu + phi)))
-
-
-def geometric_lpmf(x, p):
-    return x * np.log1p(-p) + np.log(p)
-
-
-def _one_hot(x, k):
-    return (np.asarray(x)[..., None] == np.arange(k)).astype(float)
-
-
-def categorical_lpmf(x, p):
-    return np.sum(_one_hot(x, np.shape(p)[-1]) * np.log(p), axis=-1)
-
-
-def categorical_logits_lpmf(x, logits):
-    log_p = logits - logsumexp(logits, axis=-1, keepdims=True)
-    return np.sum(_one_hot(x, np.shape(logits)[-1]) * log_p, axis=-1)
 
 
 P = Param
@@ -264,6 +222,9 @@ DISTRIBUTIONS = {d.name: d for d in [
     _d("StudentT", [((P("nu", _pos), P("mu"), P("sigma", _pos)), student_t_lpdf,
                      lambda r, s, nu, mu, sigma: mu + sigma * r.standard_t(np.broadcast_to(nu, s)))],
        Support("real"), "Student's t with nu degrees of freedom, location mu, scale sigma"),
+    _d("HalfStudentT", [((P("nu", _pos), P("sigma", _pos)), half_student_t_lpdf,
+                         lambda r, s, nu, sigma: np.abs(sigma * r.standard_t(np.broadcast_to(nu, s))))],
+       Support("positive"), "absolute value of StudentT(nu, 0, sigma)"),
     _d("Cauchy", [((P("mu"), P("sigma", _pos)), cauchy_lpdf,
                    lambda r, s, mu, sigma: mu + sigma * r.standard_cauchy(s))],
        Support("real"), "Cauchy with location mu and scale sigma"),
@@ -331,7 +292,24 @@ DISTRIBUTIONS = {d.name: d for d in [
                        ((P("logits", _real, 1),), categorical_logits_lpmf,
                         lambda r, s, logits: sample_categorical(r, s, softmax(np.asarray(logits, float))))],
        Support("integer", 0, "K-1"), "an index 0..K-1 drawn with probabilities p (a simplex) or softmax(logits)",
-       categories=True),
+       categories=lambda shapes: shapes.get("p", shapes.get("logits"))[-1]),
+    _d("BetaBinomial", [((P("n", "int_nonneg"), P("alpha", _pos), P("beta", _pos)), beta_binomial_lpmf,
+                         sample_beta_binomial)],
+       Support("integer", 0, "n"), "successes in n trials with a Beta(alpha, beta) probability"),
+    _d("ZeroInflatedPoisson", [((P("zero_prob", _unit), P("rate", _pos)), zero_inflated_poisson_lpmf,
+                                lambda r, s, zero_prob, rate: sample_zero_inflated(r, s, zero_prob, r.poisson(rate, s)))],
+       Support("integer", 0, None), "0 with probability zero_prob, else Poisson(rate)"),
+    _d("ZeroInflatedNegativeBinomial", [
+        ((P("zero_prob", _unit), P("mu", _pos), P("phi", _pos)), zero_inflated_neg_binomial_lpmf,
+         lambda r, s, zero_prob, mu, phi: sample_zero_inflated(
+             r, s, zero_prob, r.poisson(r.gamma(phi, np.asarray(mu, float) / phi, s))))],
+       Support("integer", 0, None), "0 with probability zero_prob, else NegativeBinomial(mu, phi)"),
+    _d("Multinomial", [((P("p", "simplex", 1),), multinomial_lpmf, sample_multinomial)],
+       Support("integer", 0, None), "counts over K categories with probabilities p; the total is the observed counts'",
+       event_rank=1, event_shape=_vec_event("p"), observed_only=True),
+    _d("OrderedLogistic", [((P("eta"), P("cutpoints", "ordered", 1)), ordered_logistic_lpmf, sample_ordered_logistic)],
+       Support("integer", 0, "K"), "an outcome 0..K: P(y <= k) = inv_logit(cutpoints[k] - eta), K increasing cutpoints",
+       categories=lambda shapes: shapes["cutpoints"][-1] + 1),
 ]}
 
 
@@ -346,6 +324,8 @@ def check_constraint(constraint, value):
         return "values in [0, 1]"
     if constraint == "int_nonneg" and not (np.all(v >= 0) and np.all(v == np.round(v))):
         return "non-negative integers"
+    if constraint == "ordered" and not (v.ndim >= 1 and np.all(np.diff(v, axis=-1) > 0)):
+        return "strictly increasing values along the last axis"
     if constraint == "simplex" and not (np.all(v >= 0) and np.allclose(v.sum(axis=-1), 1.0, atol=1e-8)):
         return "non-negative values summing to 1 along the last axis"
     if constraint in ("pos_def", "chol_factor"):

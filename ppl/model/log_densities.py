@@ -92,9 +92,9 @@ def support_problem(d, form, args, x):
         if sup.upper == "n" and args["n"][0].is_const and onp.any(x > args["n"][0].const):
             return "integers from 0 to n"
         if d.categories:
-            k = args[form.params[0].name][0].shape[-1]
+            k = outcomes(d, args)
             if onp.any(x > k - 1):
-                return "integers from 0 to %d (K-1, K = %d categories)" % (k - 1, k)
+                return "integers from 0 to %d (%d outcomes)" % (k - 1, k)
     elif sup.kind == "positive" and onp.any(x <= 0):
         return "values > 0"
     elif sup.kind == "interval" and isinstance(sup.lower, (int, float)) and onp.any((x <= sup.lower) | (x >= sup.upper)):
@@ -102,6 +102,11 @@ def support_problem(d, form, args, x):
     elif sup.kind == "simplex" and not (onp.all(x >= 0) and onp.allclose(x.sum(-1), 1)):
         return "non-negative values summing to 1"
     return None
+
+
+def outcomes(d, args):
+    """How many values a Categorical or OrderedLogistic takes, from its arguments' shapes."""
+    return int(d.categories({name: v.shape for name, (v, _) in args.items()}))
 
 
 def _inside(d, x, named):
@@ -114,6 +119,8 @@ def _inside(d, x, named):
             inside &= x <= sup.upper
         elif sup.upper == "n":
             inside &= x <= getval(named["n"])
+        elif d.categories:
+            inside &= x < d.categories({name: onp.shape(getval(v)) for name, v in named.items()})
         return inside
     if sup.kind == "positive":
         return x > 0

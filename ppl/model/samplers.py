@@ -45,3 +45,28 @@ def sample_categorical(rng, shape, p):
 def softmax(a):
     e = np.exp(a - a.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def sample_beta_binomial(rng, shape, n, alpha, beta):
+    return rng.binomial(n, rng.beta(alpha, beta, shape))
+
+
+def sample_zero_inflated(rng, shape, zero_prob, counts):
+    return np.where(rng.random(shape) < zero_prob, 0, counts)
+
+
+def sample_multinomial(rng, shape, p, total):
+    """Counts over the last axis with the given totals (Multinomial is observed only: the simulator passes
+    the observed counts' totals, compiler.steps)."""
+    p = np.broadcast_to(p, shape)
+    total = np.broadcast_to(total, shape[:-1])
+    out = np.empty(shape, dtype=np.int64)
+    for index in np.ndindex(*shape[:-1]):
+        out[index] = rng.multinomial(int(total[index]), p[index] / p[index].sum())
+    return out
+
+
+def sample_ordered_logistic(rng, shape, eta, cutpoints):
+    cumulative = expit(np.asarray(cutpoints, float) - np.expand_dims(eta, -1))      # P(y <= k), k < K
+    cumulative = np.broadcast_to(cumulative, shape + cumulative.shape[-1:])
+    return (rng.random(shape + (1,)) > cumulative).sum(axis=-1)

@@ -1,0 +1,33 @@
+"""The examples that show a construct (log_mix, OrderedLogistic, ZeroInflatedPoisson) recover the
+parameters their data were simulated with (examples/make_data.py), fitted as the CLI fits them."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+import ppl
+from conftest import ROOT, example
+
+TRUTH = {
+    "ordinal": {"beta": 1.2, "cutpoints[0]": -2.0, "cutpoints[1]": -0.5, "cutpoints[2]": 0.7, "cutpoints[3]": 2.2},
+    "zero_inflated": {"zero_prob": 0.35, "a": -0.5, "b": 0.6},
+    "mixture": {"theta": 0.35, "mu[0]": -1.0, "mu[1]": 2.5, "sigma[0]": 0.7, "sigma[1]": 1.0},
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRUTH))
+def test_an_example_recovers_the_parameters_its_data_were_simulated_with(name):
+    path, data = example(name)
+    fit = ppl.load(path).fit(data, seed=0, guide="fullrank")
+    assert fit.converged and fit.khat < 0.7
+    summary = fit.summary()
+    for label, true in TRUTH[name].items():
+        assert abs(summary[label]["mean"] - true) < 3.5 * summary[label]["sd"], (label, summary[label], true)
+
+
+def test_the_zero_inflated_example_fits_from_the_command_line():
+    r = subprocess.run([sys.executable, "-m", "ppl", "fit", os.path.join(ROOT, "examples", "zero_inflated.ppl"),
+                        "--data", os.path.join(ROOT, "examples", "zero_inflated.json"), "--guide", "fullrank"],
+                       capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=ROOT), timeout=300)
+    assert r.returncode == 0 and "zero_prob" in r.stdout and "converged" in r.stdout, r.stderr
