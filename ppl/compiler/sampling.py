@@ -6,12 +6,12 @@ import autograd.numpy as anp
 import numpy as onp
 
 from ..language import ast
-from ..language.printer import expr_source
+from ..language.printer import expr_source, type_source
 from ..model import transforms
-from ..model.log_densities import distribution_args, outcomes, support_problem
 from ..model.expressions import MAX_ELEMENTS, Value, constant, discrete_of, fmt_shape, lift
 from ..model.fused import draw_sums
-from . import resolve
+from ..model.log_densities import distribution_args, outcomes, support_problem
+from . import resolve, truncation
 from .counts import CountSite
 from .enumeration import DiscreteSite
 from .steps import LatentStep, SampleStep, reader
@@ -75,32 +75,22 @@ def new_latent(c, s, scope, d, form, args):
     event = ()
     if d.event_shape is not None:
         event = tuple(d.event_shape({k: v.shape for k, (v, _) in args.items()}))
+    cut = truncation.narrower(t, d)
+    if cut:
+        raise c.error("'%s' is declared %s, which cuts %s's support, but %s" % (name, type_source(t), d.name, cut),
+                      t.span, hint="leave the bounds off, or use a distribution that can be truncated")
     if t is not None:
         shape = resolve.shape_of(c, t, scope)
-        if not d.support.discrete:
+        if not d.support.discrete and cut is None:
             resolve.check_type_support(c, t, d, s)
     else:
         shape = batch + event
     if d.support.discrete:
         return discrete_latent(c, s, scope, d, form, args, shape)
-    lower = upper = None
-    sup = d.support
-    if sup.kind == "real":
-        transform = transforms.ORDERED if t is not None and t.base == "ordered" else transforms.IDENTITY
-        if t is not None and t.base == "ordered":
-            c.warnings.append("line %d: '%s' is ordered but %s is not renormalised to ordered values; "
-                              "the evidence is off by a constant (log K! for an exchangeable prior)"
-                              % (s.span.line, name, d.name))
-    elif sup.kind == "positive":
-        transform, lower = transforms.LOWER, constant(0.0)
-    elif sup.kind == "interval":
-        transform = transforms.INTERVAL
-        lower = args[sup.lower][0] if isinstance(sup.lower, str) else constant(float(sup.lower))
-        upper = args[sup.upper][0] if isinstance(sup.upper, str) else constant(float(sup.upper))
-    elif sup.kind == "simplex":
-        transform = transforms.SIMPLEX
-    elif sup.kind == "cholesky_corr":
-        transform = transforms.CHOLESKY_CORR
+    if cut is not None:
+        transform, lower, upper = _truncated_bounds(c, s, d, scope, shape)
+    else:
+        transform, lower, upper = _support_transform(c, s, d, args, t)
     for which, b in (("lower", lower), ("upper", upper)):
         if b is not None:
             resolve.fits(c, b.shape, shape, s.dist.span, "the %s bound of %s" % (which, d.name))
@@ -108,7 +98,8 @@ def new_latent(c, s, scope, d, form, args):
                 raise c.error("the %s bound of %s depends on a discrete latent" % (which, d.name),
                               s.dist.span, hint="a continuous latent's support cannot change with a "
                               "discrete latent's value")
-    block = resolve.add_block(c, c.latents, name, shape, transform, s.target.span, sup.describe())
+    support = d.support.describe() if cut is None else type_source(t)
+    block = resolve.add_block(c, c.latents, name, shape, transform, s.target.span, support)
     step = LatentStep(block, *(None if b is None else lift(b, len(shape)) for b in (lower, upper)))
     resolve.local_latent(c, step, resolve.over_rows(c, t) if t is not None else
                          any(v.rows for v, _ in args.values()) and shape[:1] == (c.rows.size,))
@@ -117,6 +108,49 @@ def new_latent(c, s, scope, d, form, args):
     value = Value(shape, False, fn=reader(name), batched=True, rows=block.local)
     scope[name] = value
     add_sample(c, s.span, "latent", value, d, form, args, (name, None))
+    if cut is not None:
+        truncation.renormalise(c, s, d, args, lower, upper, shape)
+        c.steps[-2].sampler = truncation.sample_truncated(d.name, *(None if b is None else b.const
+                                                                    for b in (lower, upper)))
+
+
+def _support_transform(c, s, d, args, t):
+    """The transform of a latent onto its distribution's support, and the support's bounds."""
+    sup, lower, upper = d.support, None, None
+    if sup.kind == "real":
+        transform = transforms.ORDERED if t is not None and t.base == "ordered" else transforms.IDENTITY
+        if t is not None and t.base == "ordered":
+            c.warnings.append("line %d: '%s' is ordered but %s is not renormalised to ordered values; "
+                              "the evidence is off by a constant (log K! for an exchangeable prior)"
+                              % (s.span.line, s.target.id, d.name))
+    elif sup.kind == "positive":
+        transform, lower = transforms.LOWER, constant(0.0)
+    elif sup.kind == "interval":
+        transform = transforms.INTERVAL
+        lower = args[sup.lower][0] if isinstance(sup.lower, str) else constant(float(sup.lower))
+        upper = args[sup.upper][0] if isinstance(sup.upper, str) else constant(float(sup.upper))
+    elif sup.kind == "simplex":
+        transform = transforms.SIMPLEX
+    else:
+        transform = transforms.CHOLESKY_CORR
+    return transform, lower, upper
+
+
+def _truncated_bounds(c, s, d, scope, shape):
+    """A latent truncated by its declared type: the type's transform and bounds, which must be data and
+    inside the distribution's support."""
+    t = s.type
+    transform, lower, upper = resolve.type_transform(c, t, scope, shape, constant_bounds=False)
+    floor, ceiling = truncation.support_interval(d)
+    for b, node in ((lower, t.lower), (upper, t.upper)):
+        if b is not None and not b.is_const:
+            raise c.error("a truncation's bounds must be known from data", node.span)
+        if b is not None and onp.any((onp.asarray(b.const) < floor) | (onp.asarray(b.const) > ceiling)):
+            raise c.error("this bound lies outside %s's support %s" % (d.name, d.support.describe()), node.span,
+                          hint="a declared bound may only narrow the support")
+    if lower is not None and upper is not None and onp.any(onp.asarray(lower.const) >= onp.asarray(upper.const)):
+        raise c.error("the lower bound of '%s' is not below its upper bound" % s.target.id, t.span)
+    return transform, lower, upper
 
 
 def discrete_latent(c, s, scope, d, form, args, shape):

@@ -98,6 +98,7 @@ class SampleStep(Step):
         self.write = write            # (name, flat positions) the value occupies, for simulation
         self.full_shape = full_shape  # shape of the whole array `write` names
         self.totals = None            # for Multinomial: the observed counts' totals, which replicas keep
+        self.sampler = None           # for a truncated latent: draws inside its bounds (compiler.truncation)
 
     def density(self, env):
         return self.lp(env)
@@ -136,7 +137,7 @@ class SampleStep(Step):
         args = {k: onp.asarray(f(env)) for k, f in self.args.items()}
         if self.totals is not None:         # an observed-only distribution draws with the data's totals
             args["total"] = self.totals
-        return onp.asarray(self.form.sample(rng, (n,) + self.value.shape, **args), dtype=float)
+        return onp.asarray((self.sampler or self.form.sample)(rng, (n,) + self.value.shape, **args), dtype=float)
 
 
 class TargetStep(Step):
