@@ -62,10 +62,17 @@ def zero_inflated(rng):
     return {"persons": persons.tolist(), "caught": np.where(rng.random(n) < 0.35, 0, counts).tolist()}
 
 
+def gp(rng):
+    x = np.sort(rng.uniform(-3, 3, 30))
+    k = 0.8 ** 2 * np.exp(-0.5 * (x[:, None] - x[None, :]) ** 2 / 1.1 ** 2) + 1e-9 * np.eye(30)
+    f = np.linalg.cholesky(k) @ rng.standard_normal(30)
+    return {"x": np.round(x, 4).tolist(), "y": np.round(f + rng.normal(0, 0.3, 30), 4).tolist()}
+
+
 if __name__ == "__main__":
     for seed, (name, make) in enumerate([("coin", coin), ("linreg", linreg), ("varying_slopes", varying_slopes),
                                          ("stochvol", stochvol), ("gmm", gmm), ("mixture", mixture),
-                                         ("ordinal", ordinal), ("zero_inflated", zero_inflated)]):
+                                         ("ordinal", ordinal), ("zero_inflated", zero_inflated), ("gp", gp)]):
         data = make(np.random.default_rng(100 + seed))
         targets = [name] + (["stochvol_loop"] if name == "stochvol" else [])
         for target in targets:

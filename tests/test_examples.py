@@ -31,3 +31,15 @@ def test_the_zero_inflated_example_fits_from_the_command_line():
                         "--data", os.path.join(ROOT, "examples", "zero_inflated.json"), "--guide", "fullrank"],
                        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=ROOT), timeout=300)
     assert r.returncode == 0 and "zero_prob" in r.stdout and "converged" in r.stdout, r.stderr
+
+
+def test_the_gp_example_gives_f_the_gp_posterior_mean_at_its_fitted_hyperparameters():
+    import numpy as np
+    path, data = example("gp")
+    fit = ppl.load(path).fit(data, seed=0, guide="fullrank")
+    x, y, s = np.array(data["x"]), np.array(data["y"]), fit.summary()
+    alpha, rho, sigma = (s[k]["mean"] for k in ("alpha", "rho", "sigma"))
+    k = alpha ** 2 * np.exp(-0.5 * (x[:, None] - x[None, :]) ** 2 / rho ** 2)
+    closed_form = k @ np.linalg.solve(k + sigma ** 2 * np.eye(len(x)), y)
+    for i in range(len(x)):
+        assert abs(s["f[%d]" % i]["mean"] - closed_form[i]) < 0.3 * s["f[%d]" % i]["sd"], i

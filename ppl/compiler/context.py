@@ -4,7 +4,8 @@ statement kind (see compiler.compile.HANDLERS) reads and extends it; `statement`
 """
 from ..errors import PPLCheckError
 from ..model.expressions import ExprCompiler
-from ..model.log_densities import log_density
+from ..model.log_densities import logpdf_call
+from ..model.matrix_values import SPECIAL_CALLS
 
 
 class Context:
@@ -13,7 +14,7 @@ class Context:
         self.rows = rows        # minibatch.RowBatch: these data arrays are read per batch, not folded in
         self.source = bound.source
         self.kinds = bound.checked.sample_kinds
-        self.exprs = ExprCompiler(self.source, bound.checked.functions, log_density)
+        self.exprs = ExprCompiler(self.source, bound.checked.functions, dict(SPECIAL_CALLS, density=logpdf_call))
         self.handlers = handlers      # statement class -> handler(context, statement, scope, top)
         self.latents, self.params, self.derived, self.steps, self.warnings = [], [], [], [], []
         self.discrete = []      # DiscreteSite per discrete latent (enumerated, not part of z)

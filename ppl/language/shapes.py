@@ -127,8 +127,8 @@ class ShapeInference:
 
     def call(self, e, lookup):
         f = self.functions[e.func]
-        if f.kind == "density":         # the broadcast of the value's and the arguments' batch shapes
-            return None                 # is checked exactly when data is bound
+        if f.kind in ("density", "linalg", "reshape", "concatenate"):
+            return None                 # their shape rules are applied exactly when data is bound
         args = [self.of(a, lookup) for a in e.args]
         if f.kind in ("elementwise", "user"):
             return broadcast(args, e.span, self.source)

@@ -153,9 +153,10 @@ def _zero_to_negative(a, b):
 class ExprCompiler:
     """Compiles expressions against a scope: name -> Value."""
 
-    def __init__(self, source, functions=FUNCTIONS, log_density=None):
+    def __init__(self, source, functions=FUNCTIONS, special=None):
         self.source, self.functions = source, functions
-        self.log_density = log_density     # (compiler, call, scope) -> Value for logpdf(DIST(args), value)
+        self.special = special or {}    # function kind -> (compiler, function, call, scope) -> Value, for calls
+        # whose arguments are not plain values (logpdf's distribution) or whose draw axes matter (reshape)
 
     def error(self, message, span, hint=None):
         return PPLCheckError(message, span, self.source, hint)
@@ -336,10 +337,10 @@ class ExprCompiler:
 
     def _call(self, e, scope):
         fun = self.functions[e.func]
-        if fun.kind == "density":
-            if self.log_density is None:
+        if fun.kind in ("density", "linalg", "reshape", "concatenate"):
+            if fun.kind not in self.special:
                 raise self.error("%s cannot be used here" % e.func, e.span)
-            return self.log_density(self, e.args[0], e.args[1], scope, e.span)
+            return self.special[fun.kind](self, fun, e, scope)
         args = [self.compile(a, scope) for a in e.args]
         if fun.kind == "user":
             self._try_user_function(fun, [a.shape for a in args], e)
@@ -356,7 +357,7 @@ class ExprCompiler:
             if onp.prod(sizes, dtype=float) > MAX_ELEMENTS:
                 raise self.error("%s(%s) would hold more than %d elements" % (
                     e.func, ", ".join(map(str, sizes)), MAX_ELEMENTS), e.span)
-            return constant(fun.impl(tuple(sizes)), False)
+            return constant(fun.impl(tuple(sizes)), bool(fun.int_args))
         (x, *rest) = args
         if fun.kind == "reduce":
             if x.is_const:

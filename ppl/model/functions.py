@@ -8,10 +8,13 @@ Kinds decide the result's shape and how a leading draw axis is treated:
   last_axis    same shape, computed along the last axis (softmax, cumsum)
   constructor  arguments are sizes (ones, zeros)
   density      logpdf(DIST(args), value): the log density of each element
+  linalg       a shape of its own, from model.linear_algebra's rules (cholesky, solve, kernels)
+  reshape, concatenate   need to know which arguments carry a draw axis (model.matrix_values)
 """
 from dataclasses import dataclass
 
 import autograd.numpy as np
+from .linear_algebra import LINEAR_ALGEBRA
 from .logic import where
 from .special import expit, gammaln, logit, logsumexp
 
@@ -76,7 +79,14 @@ FUNCTIONS = {f.name: f for f in [
     Function("cumsum", (1, 1), "last_axis", np.cumsum, "running sum along the last axis"),
     Function("ones", (1, 3), "constructor", np.ones, "an array of ones of the given sizes"),
     Function("zeros", (1, 3), "constructor", np.zeros, "an array of zeros of the given sizes"),
+    Function("identity", (1, 1), "constructor", lambda sizes: np.eye(sizes[0]), "the N x N identity matrix"),
+    Function("arange", (1, 2), "constructor", lambda sizes: np.arange(*sizes), "the integers 0..n-1, or a..b-1",
+             (0,)),
+    Function("reshape", (2, 5), "reshape", None, "reshape(x, d1, ...): the same elements in the shape (d1, ...)"),
+    Function("concatenate", (2, 8), "concatenate", None, "arrays joined along their first axis (Stan's append_row)"),
 ]}
+FUNCTIONS.update({name: Function(name, arity, "linalg", impl, doc)
+                  for name, (arity, _, impl, doc) in LINEAR_ALGEBRA.items()})
 
 
 def with_user_functions(user):

@@ -130,6 +130,10 @@ def _inside(d, x, named):
     return None
 
 
+def logpdf_call(exprs, fun, e, scope):
+    return log_density(exprs, e.args[0], e.args[1], scope, e.span)
+
+
 def _batch(shape, event_rank):
     return tuple(shape[:len(shape) - event_rank]) if event_rank else tuple(shape)
 
