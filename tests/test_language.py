@@ -82,7 +82,7 @@ ERRORS = [
     ("x = exp(1, 2)", "exp takes 1 argument", 1),
     ("mu ~ Normal(0, 1)\nmu ~ Normal(0, 1)", "already has a distribution", 2),
     ("data y: real\ndata y: real", "already defined", 2),
-    ("mu ~ Normal(0, 1)\nexp(mu) ~ Normal(0, 1)", "computed from latents", 2),
+    ("z ~ Bernoulli(0.5)\nz + 1 ~ Normal(0, 1)", "depends on a discrete latent", 2),
     ("data a: real\nx = a < 1 < 2", "unexpected '<'", 2),
     ("data a: real\nx = a && 1", "unexpected character '&'", 2),
     ("param s: real\ns ~ Normal(0, 1)", "is a param", 2),

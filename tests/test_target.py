@@ -129,3 +129,15 @@ def test_the_log_mix_example_fits_as_the_same_mixture_summed_out_by_enumeration_
     for name in ("theta", "mu[0]", "mu[1]", "sigma[0]", "sigma[1]"):
         a, b = mixed.summary()[name], enumerated.summary()[name]
         assert abs(a["mean"] - b["mean"]) < 0.05 * b["sd"] and abs(a["sd"] / b["sd"] - 1) < 0.05, name
+
+
+def test_a_density_on_residuals_is_the_likelihood_and_on_a_function_of_latents_alone_it_warns():
+    X, y = RNG.normal(size=(6, 2)), RNG.normal(size=6)
+    head = "data X: real[N, 2]\ndata y: real[N]\nbeta: real[2] ~ Normal(0, 1)\nsigma ~ HalfNormal(1)\n"
+    residuals, likelihood = _log_joints(head + "err = y - X @ beta\nerr ~ Normal(0, sigma)",
+                                        head + "y ~ Normal(X @ beta, sigma)", {"X": X, "y": y})
+    assert np.allclose(residuals, likelihood, rtol=1e-12)
+    residual = ppl.compile(head + "err = y - X @ beta\nerr ~ Normal(0, sigma)").bind({"X": X, "y": y})
+    assert not residual.bound.warnings + residual.warnings
+    transformed = ppl.compile("mu ~ Normal(0, 1)\nexp(mu) ~ Normal(0, 1)").bind({})
+    assert any("line 2" in w and "without the Jacobian" in w for w in transformed.bound.warnings)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from . import ast
 from ..errors import PPLCheckError
 from .check_expressions import VARYING, ExpressionChecks, suggest
+from .printer import expr_source
 from .shapes import ShapeInference, describe, type_shape
 
 RESERVED = {"data", "param", "latent", "for", "in", "range", "real", "int", "simplex", "ordered",
@@ -272,10 +273,17 @@ class _Checker(ExpressionChecks):
                 raise self.error("'%s' is a param, a point value: it cannot have a distribution" % base.id,
                                  target.span, hint="to put a prior on it, drop `param` and write `%s ~ ...`" % base.id)
         deps, _ = self.expr(target, scope)
-        if deps & VARYING:
-            raise self.error("the left of '~' is computed from latents or params", target.span,
-                             hint="a density on a transformed latent needs its Jacobian; put the distribution "
-                                  "on the latent itself, or declare it with `latent` and give slices densities")
+        if "discrete" in deps:
+            raise self.error("the left of '~' depends on a discrete latent", target.span,
+                             hint="a discrete latent is summed out through the statements that use it as an "
+                                  "argument; put it on the right of '~'")
+        if deps & VARYING and "data" not in deps:
+            # a residual (y - mu) is a shift of the latents by data, whose Jacobian is 1; a function of
+            # latents alone is a change of variables whose Jacobian is not added
+            self.warnings.append("line %d: the left of '~' (%s) is computed from latents alone: its density is added "
+                                 "as written, without the Jacobian of that computation, so unless the computation is "
+                                 "linear the prior is not the one it looks like; put the distribution on the latent "
+                                 "itself" % (s.span.line, expr_source(target)))
         self.kinds[id(s)] = "observe"
         self.sample_shape(self.shape(target, scope), dist, s, scope)
 

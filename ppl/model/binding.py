@@ -167,7 +167,7 @@ def bind(checked, data):
     scope, values, sizes = {}, {}, {}
     declared = [s for s in checked.program.statements if isinstance(s, ast.DataDecl)]
     names = {d.name for d in declared}
-    warnings = _check_names(data, declared, names, source)
+    warnings = list(checked.warnings) + _check_names(data, declared, names, source)
     for decl in declared:
         arr = _convert(decl.name, decl, as_array(decl.name, data[decl.name], decl.span, source), source)
         _check_shape(decl, arr, checked, sizes, scope, compiler, source)
