@@ -81,7 +81,7 @@ def test_rows_elements_and_a_local_declared_inside_a_loop_make_the_hmm_forward_a
         want.append(prior + special.logsumexp(gamma))
     from ppl.model import transforms
     jac = sum(np.asarray(transforms.SIMPLEX.forward(z[:, a:a + 1])[1]) for a in (0, 1))
-    jac = jac + np.asarray(transforms.ORDERED.forward(z[:, 2:4])[1])
+    jac = jac + np.asarray(transforms.POSITIVE_ORDERED.forward(z[:, 2:4])[1])
     assert np.allclose(c.log_joint(z), np.array(want) + jac, rtol=1e-10)
 
 

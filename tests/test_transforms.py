@@ -28,6 +28,7 @@ CASES = [
     ("interval", T.INTERVAL, {"lower": -1.0, "upper": 3.0}, 3),
     ("simplex", T.SIMPLEX, {}, 4),
     ("ordered", T.ORDERED, {}, 4),
+    ("positive_ordered", T.POSITIVE_ORDERED, {}, 4),
     ("cholesky_corr", T.CHOLESKY_CORR, {}, 6),   # K = 4
 ]
 
@@ -65,6 +66,8 @@ def test_constrained_values_satisfy_their_constraints():
     assert np.all(s >= 0) and np.allclose(s.sum(1), 1)
     o, _ = T.ORDERED.forward(u)
     assert np.all(np.diff(o, axis=1) > 0)
+    p, _ = T.POSITIVE_ORDERED.forward(u)
+    assert np.all(np.diff(p, axis=1) > 0) and np.all(p > 0)
     L, _ = T.CHOLESKY_CORR.forward(u)
     assert np.allclose(np.triu(L, 1), 0) and np.allclose((L ** 2).sum(-1), 1) and np.all(np.diagonal(L, 0, 1, 2) > 0)
     x, _ = T.INTERVAL.forward(u, lower=-1.0, upper=2.0)
@@ -78,9 +81,18 @@ def test_zero_maps_to_the_uniform_simplex():
 
 def test_batches_are_independent():
     u = np.random.default_rng(1).normal(size=(5, 6))
-    for t in (T.SIMPLEX, T.ORDERED, T.CHOLESKY_CORR, T.LOWER):
+    for t in (T.SIMPLEX, T.ORDERED, T.POSITIVE_ORDERED, T.CHOLESKY_CORR, T.LOWER):
         x, lj = t.forward(u)
         for i in range(5):
             xi, lji = t.forward(u[i:i + 1])
             np.testing.assert_allclose(x[i], xi[0])
             assert lj[i] == pytest.approx(lji[0])
+
+
+def test_positive_ordered_data_must_be_positive_and_increasing():
+    import ppl
+    model = ppl.compile("data m: positive_ordered[3]\nx ~ Normal(m[0], 1)")
+    model.bind({"m": [0.5, 2.0, 3.0]})
+    for bad, message in (([-1.0, 2.0, 3.0], "positive ordered"), ([1.0, 3.0, 2.0], "strictly increasing")):
+        with pytest.raises(ppl.PPLError, match=message):
+            model.bind({"m": bad})

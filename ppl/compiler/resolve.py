@@ -40,7 +40,7 @@ def shape_of(c, t, scope):
         dims.append(int(v.const))
     if t.base == "cholesky_corr":
         return (dims[0], dims[0])
-    if t.base in ("simplex", "ordered") and dims[0] < 1:
+    if t.base in ("simplex", "ordered", "positive_ordered") and dims[0] < 1:
         raise c.error("%s needs a size of at least 1" % t.base, t.span)
     return tuple(dims)
 
@@ -50,6 +50,8 @@ def type_transform(c, t, scope, shape, constant_bounds, per_row=False):
         return transforms.SIMPLEX, None, None
     if t.base == "ordered":
         return transforms.ORDERED, None, None
+    if t.base == "positive_ordered":
+        return transforms.POSITIVE_ORDERED, None, None
     if t.base == "cholesky_corr":
         return transforms.CHOLESKY_CORR, None, None
     lower = bound_value(c, t.lower, scope, shape, constant_bounds, per_row)
@@ -119,7 +121,8 @@ def int_bounds(c, t, scope):
 def check_type_support(c, t, d, s):
     want = type_support(t)
     ok = want == d.support.kind or (t.base == "real" and t.lower is None and t.upper is None) or \
-        (t.base == "ordered" and d.support.kind == "real")
+        (t.base == "ordered" and d.support.kind == "real") or \
+        (t.base == "positive_ordered" and d.support.kind in ("real", "positive"))
     if t.base == "int":
         raise c.error("'%s' is declared int but %s is continuous" % (s.target.id, d.name), t.span)
     if t.base in ("simplex", "cholesky_corr") and want != d.support.kind:
@@ -134,7 +137,7 @@ def check_type_support(c, t, d, s):
 def check_slice_support(c, name, d, s):
     t = c.declared_types[name]
     want = type_support(t)
-    if d.support.kind != want and not (want == "real" and t.base == "ordered"):
+    if d.support.kind != want and not (want == "real" and t.base in ("ordered", "positive_ordered")):
         raise c.error("%s has support %s, but '%s' is declared %s" % (
             d.name, d.support.describe(), name, type_source(t)), s.dist.span,
             hint="the declared type decides the constraint; the distribution must live on the same set")

@@ -117,6 +117,10 @@ def new_latent(c, s, scope, d, form, args):
 def _support_transform(c, s, d, args, t):
     """The transform of a latent onto its distribution's support, and the support's bounds."""
     sup, lower, upper = d.support, None, None
+    if t is not None and t.base == "positive_ordered":
+        c.warnings.append("line %d: '%s' is positive_ordered but %s is not renormalised to positive ordered values; "
+                          "the evidence is off by a constant" % (s.span.line, s.target.id, d.name))
+        return transforms.POSITIVE_ORDERED, None, None
     if sup.kind == "real":
         transform = transforms.ORDERED if t is not None and t.base == "ordered" else transforms.IDENTITY
         if t is not None and t.base == "ordered":

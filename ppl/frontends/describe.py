@@ -19,7 +19,8 @@ def latent_description(sym):
     """What `ppl check` says of a latent: its type or shape, prior, support and transform."""
     if sym.declared_latent:
         t = sym.type
-        transform = {"simplex": "stick-breaking", "ordered": "ordered", "cholesky_corr": "cholesky_corr"}.get(t.base)
+        transform = {"simplex": "stick-breaking", "ordered": "ordered", "positive_ordered": "positive_ordered",
+                     "cholesky_corr": "cholesky_corr"}.get(t.base)
         if transform is None:
             transform = {(False, False): "identity", (True, False): "log (lower bound)",
                          (False, True): "log (upper bound)", (True, True): "logit (interval)"}[

@@ -24,7 +24,7 @@ from .phrasing import for_repl
 from .session import Quit, Session
 from .terminal import Progress, unicode_ok
 
-KEYWORDS = ["data", "param", "latent", "for", "in", "range", "real", "int", "simplex", "ordered", "cholesky_corr",
+KEYWORDS = ["data", "param", "latent", "for", "in", "range", "real", "int", "simplex", "ordered", "positive_ordered", "cholesky_corr",
             "lower", "upper"]
 PROMPT, CONTINUE = "ppl> ", "...> "
 

@@ -11,7 +11,7 @@ from .check_expressions import VARYING, ExpressionChecks, suggest
 from .printer import expr_source
 from .shapes import ShapeInference, describe, type_shape
 
-RESERVED = {"data", "param", "latent", "for", "in", "range", "real", "int", "simplex", "ordered",
+RESERVED = {"data", "param", "latent", "for", "in", "range", "real", "int", "simplex", "ordered", "positive_ordered",
             "cholesky_corr", "and", "or", "not", "target"}
 
 
@@ -203,9 +203,9 @@ class _Checker(ExpressionChecks):
         return type(s.span)(line, col, line, col + len(s.name))
 
     def scalar_type_ok(self, t):
-        if t.base in ("simplex", "ordered", "cholesky_corr") and len(t.dims) != 1:
+        if t.base in ("simplex", "ordered", "positive_ordered", "cholesky_corr") and len(t.dims) != 1:
             raise self.error("%s takes one size, as in %s[K]" % (t.base, t.base), t.span)
-        if t.base in ("simplex", "ordered", "cholesky_corr") and (t.lower is not None or t.upper is not None):
+        if t.base in ("simplex", "ordered", "positive_ordered", "cholesky_corr") and (t.lower is not None or t.upper is not None):
             raise self.error("%s takes no bounds" % t.base, t.span)
 
     def type(self, t, scope, consts_only, allow_new_sizes=False):

@@ -5,7 +5,7 @@ import re
 _STAN_TYPES = ("vector", "row_vector", "matrix", "real", "int", "simplex", "ordered", "positive_ordered",
                "unit_vector", "cov_matrix", "corr_matrix", "cholesky_factor_corr", "cholesky_factor_cov", "array")
 _DECLARATION = re.compile(r"^(%s)\s*(<[^>]*>)?\s*(\[[^\]]*\])?\s*([A-Za-z_]\w*)\s*;?$" % "|".join(_STAN_TYPES))
-_TYPE_WORDS = {"vector": "real[N]", "row_vector": "real[N]", "matrix": "real[N, K]", "positive_ordered": "ordered[K]",
+_TYPE_WORDS = {"vector": "real[N]", "row_vector": "real[N]", "matrix": "real[N, K]",
                "cholesky_factor_corr": "cholesky_corr[K]", "array": "real[N] (or int[N])"}
 
 
@@ -28,7 +28,7 @@ def stan_hint(line, found):
     m = _DECLARATION.match(text)
     if m:
         word, bounds, dims, name = m.groups()
-        base = {"positive_ordered": "ordered", "cholesky_factor_corr": "cholesky_corr"}.get(word, word)
+        base = {"cholesky_factor_corr": "cholesky_corr"}.get(word, word)
         if base in ("vector", "row_vector", "matrix", "array"):
             base = "real"
         typ = base + (bounds or "") + (dims or "")

@@ -233,7 +233,7 @@ _TOKEN_WORDS = {
     "RSQB": "']'", "LBRACE": "'{'", "RBRACE": "'}'", "COLON": "':'", "COMMA": "','", "EQUAL": "'='",
     "TILDE": "'~'", "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'", "AT": "'@'",
     "CIRCUMFLEX": "'^'", "LESSTHAN": "'<'", "MORETHAN": "'>'", "NAME": "a name", "NUMBER": "a number",
-    "BASE_TYPE": "a type (real, int, simplex, ordered, cholesky_corr)", "DATA": "'data'",
+    "BASE_TYPE": "a type (real, int, simplex, ordered, positive_ordered, cholesky_corr)", "DATA": "'data'",
     "PARAM": "'param'", "LATENT": "'latent'", "FOR": "'for'", "IN": "'in'", "RANGE": "'range'",
     "_EQ": "'=='", "_NE": "'!='", "_LE": "'<='", "_GE": "'>='", "AND": "'and'", "OR": "'or'", "NOT": "'not'", "TARGET": "'target'", "_PLUS_EQ": "'+='",
 }

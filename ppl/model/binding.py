@@ -273,7 +273,9 @@ def _check_constrained(decl, arr, source):
         elif np.any(off):
             msg = "expected a simplex (non-negative, summing to 1), found a sum of %.6g%s" % (
                 _first_bad_value(sums, off), _where(off))
-    elif t.base == "ordered":
+    elif t.base == "positive_ordered" and np.any(arr[..., :1] <= 0):
+        msg = "expected a positive ordered vector, found %s first" % _first_bad_value(arr[..., 0], arr[..., 0] <= 0)
+    elif t.base in ("ordered", "positive_ordered"):
         bad = np.diff(arr, axis=-1) <= 0
         if np.any(bad):
             at = tuple(np.argwhere(bad)[0])

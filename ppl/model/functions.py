@@ -79,6 +79,7 @@ FUNCTIONS = {f.name: f for f in [
     Function("cumsum", (1, 1), "last_axis", np.cumsum, "running sum along the last axis"),
     Function("ones", (1, 3), "constructor", np.ones, "an array of ones of the given sizes"),
     Function("zeros", (1, 3), "constructor", np.zeros, "an array of zeros of the given sizes"),
+    Function("pi", (0, 0), "constructor", lambda sizes: np.pi, "3.14159..., as Stan's pi()"),
     Function("identity", (1, 1), "constructor", lambda sizes: np.eye(sizes[0]), "the N x N identity matrix"),
     Function("arange", (1, 2), "constructor", lambda sizes: np.arange(*sizes), "the integers 0..n-1, or a..b-1",
              (0,)),

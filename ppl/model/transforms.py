@@ -122,6 +122,18 @@ class Ordered(Transform):
         return np.concatenate([x[..., :1], np.log(np.diff(x, axis=-1))], axis=-1)
 
 
+class PositiveOrdered(Transform):
+    """x_0 = exp(u_0), x_k = x_{k-1} + exp(u_k): increasing and positive."""
+    name = "positive_ordered"
+
+    def forward(self, u, lower=None, upper=None):
+        return np.cumsum(np.exp(u), axis=-1), _sum_per_draw(u)
+
+    def inverse(self, x, lower=None, upper=None):
+        x = np.asarray(x, dtype=float)
+        return np.log(np.concatenate([x[..., :1], np.diff(x, axis=-1)], axis=-1))
+
+
 class CholeskyCorr(Transform):
     """K(K-1)/2 reals -> the Cholesky factor of a K x K correlation matrix.
     tanh gives canonical partial correlations z; row i of L is built from them
@@ -169,7 +181,7 @@ class CholeskyCorr(Transform):
 
 
 IDENTITY, LOWER, UPPER, INTERVAL = Identity(), Lower(), Upper(), Interval()
-SIMPLEX, ORDERED, CHOLESKY_CORR = Simplex(), Ordered(), CholeskyCorr()
+SIMPLEX, ORDERED, POSITIVE_ORDERED, CHOLESKY_CORR = Simplex(), Ordered(), PositiveOrdered(), CholeskyCorr()
 
 
 def for_bounds(has_lower, has_upper):
