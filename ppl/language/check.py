@@ -272,6 +272,10 @@ class _Checker(ExpressionChecks):
             if sym.role == "param":
                 raise self.error("'%s' is a param, a point value: it cannot have a distribution" % base.id,
                                  target.span, hint="to put a prior on it, drop `param` and write `%s ~ ...`" % base.id)
+        self.observe(s, target, dist, scope)
+
+    def observe(self, s, target, dist, scope):
+        """`value ~ dist` on data or on a value computed from data and latents (residuals)."""
         deps, _ = self.expr(target, scope)
         if "discrete" in deps:
             raise self.error("the left of '~' depends on a discrete latent", target.span,
