@@ -123,7 +123,8 @@ def test_latent_slices_must_cover_every_element_once():
         bind(base + "h ~ Normal(0, 1)\nh[1] ~ Normal(0, 1)\ny ~ Normal(h, 1)", {"y": [1.0, 2.0, 3.0]})
 
 
-def test_declared_type_must_match_the_support():
-    with pytest.raises(ppl.PPLCheckError, match="declared real<lower=0>, but Normal has support real"):
-        bind("s: real<lower=0> ~ Normal(0, 1)", {})
+def test_declared_type_must_match_the_support_or_truncate_it():
+    bind("s: real<lower=0> ~ Normal(0, 1)", {})            # a truncated (half-) normal: tests/test_truncation.py
+    with pytest.raises(ppl.PPLCheckError, match="declared simplex\\[3\\], but Normal has support real"):
+        bind("s: simplex[3] ~ Normal(0, 1)", {})
     bind("s: real[3] ~ HalfNormal(1)", {})  # the support supplies the constraint
