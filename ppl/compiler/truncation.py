@@ -9,7 +9,7 @@ import numpy as onp
 from scipy import stats
 
 from ..model.expressions import lift
-from .steps import Step
+from .steps import TargetStep      # a term of the log density, as `target +=` adds
 
 # the scipy.stats law of each distribution that can be truncated, from its arguments by name
 SCIPY = {
@@ -66,22 +66,6 @@ def _normal_log_mass(mu, sigma, lower, upper):
     return anp.log(astats.norm.cdf(b) - astats.norm.cdf(a))
 
 
-class TruncationStep(Step):
-    """-log P(lower < X < upper) per element, summed per draw: the renormalisation of a truncated latent."""
-
-    def __init__(self, span, total):
-        self.span, self.total = span, total
-
-    def density(self, env):
-        return self.total(env)
-
-    def set_values(self, env):
-        pass
-
-    def simulate(self, env, rng, prior, n):
-        pass
-
-
 def renormalise(c, s, d, args, lower, upper, shape):
     """The step that renormalises the truncated density; raises where that cannot be done."""
     values = {name: v for name, (v, _) in args.items()}
@@ -94,7 +78,7 @@ def renormalise(c, s, d, args, lower, upper, shape):
             raise c.error("%s gives the interval of '%s' no probability" % (d.name, s.target.id), s.type.span,
                           hint="the declared bounds must overlap where the distribution puts its mass")
         constant_term = -float(onp.sum(mass))
-        c.steps.append(TruncationStep(s.span, lambda env: constant_term))
+        c.steps.append(TargetStep(s.span, lambda env: constant_term))
         return
     if d.name != "Normal":
         raise c.error("truncating %s to a declared type needs its arguments and bounds known from data" % d.name,
@@ -109,7 +93,7 @@ def renormalise(c, s, d, args, lower, upper, shape):
         mass = _normal_log_mass(fmu(env), fsigma(env), None if flo is None else flo(env),
                                 None if fhi is None else fhi(env)) + onp.zeros(shape)
         return -(anp.sum(anp.reshape(mass, (anp.shape(mass)[0], -1)), axis=1) if batched else anp.sum(mass))
-    c.steps.append(TruncationStep(s.span, total))
+    c.steps.append(TargetStep(s.span, total))
 
 
 def sample_truncated(name, lower, upper):
