@@ -119,3 +119,12 @@ def test_shape_mistakes_in_linear_algebra_are_located_errors(text, message):
     with pytest.raises(ppl.PPLError, match=message) as info:
         ppl.compile(text).bind(needed)
     assert info.value.line == text.count("\n") + 1
+
+
+def test_a_matrix_that_is_not_positive_definite_is_a_located_error_not_numpys():
+    data = {"A": [[1.0, 2.0], [3.0, -4.0]]}
+    with pytest.raises(ppl.PPLError, match="cholesky failed") as info:
+        ppl.compile("data A: real[2, 2]\nm ~ Normal(0, 1)\nL = cholesky(A) * m").bind(data)
+    assert info.value.line == 3
+    with pytest.raises(ppl.PPLError, match="cholesky failed"):
+        ppl.compile("data A: real[2, 2]\nm ~ Normal(0, 1)\nL = cholesky(m * A)").fit(data, seed=0, max_steps=50)

@@ -3,6 +3,7 @@ arguments' Values: these need to know which arguments carry a draw axis."""
 import autograd.numpy as anp
 import numpy as onp
 
+from ..errors import PPLRuntimeError
 from .expressions import Value, deps, fmt_shape, lift
 from .linear_algebra import LINEAR_ALGEBRA, solve_batched
 
@@ -42,11 +43,25 @@ def compile_call(exprs, name, args, e):
     elif name.startswith("gp_"):
         point_rank, kernel = len(args[0].shape), impl
         impl = lambda *xs: kernel(*xs, point_rank)
+    impl = _located(impl, name, e.span, exprs.source)
     if all(a.is_const for a in args):
         with onp.errstate(all="ignore"):
             return Value(tuple(shape), const=onp.asarray(impl(*[onp.asarray(a.const, dtype=float) for a in args])))
     fs = [a.evaluator() for a in args]
     return Value(tuple(shape), fn=lambda env: impl(*[f(env) for f in fs]), batched=batched, **deps(args))
+
+
+def _located(impl, name, span, source):
+    """A matrix function whose failure on the values a fit reaches (a covariance that is not positive
+    definite, a singular matrix) is a located error, not NumPy's LinAlgError."""
+    def run(*args):
+        try:
+            return impl(*args)
+        except onp.linalg.LinAlgError as err:
+            raise PPLRuntimeError("%s failed: %s" % (name, err), span, source,
+                                  hint="a covariance needs to be positive definite (add jitter: + 1e-9 * identity(N)), "
+                                  "and a matrix to solve with must not be singular") from None
+    return run
 
 
 def reshape(exprs, x, sizes, e):
