@@ -74,7 +74,7 @@ def target_add(c, s, scope, top):
 
 def assign(c, s, scope, top):
     local = scope.get(s.name)
-    if isinstance(local, Local):
+    if isinstance(local, Local) or hasattr(local, "set_subscripts"):
         return set_local(c, s, scope, local)
     v = c.exprs.compile(s.value, scope)
     if v.is_const:

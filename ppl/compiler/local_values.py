@@ -74,6 +74,19 @@ class Local:
         return _gathered([(self.pieces[p], self.offset[flat[owners == p]], owners == p) for p in
                           dict.fromkeys(owners.tolist())], positions.shape, self.is_int, used)
 
+    def snapshot(self):
+        return self.owner.copy(), self.offset.copy(), len(self.pieces)
+
+    def restore(self, snap):
+        self.owner[:], self.offset[:] = snap[0], snap[1]
+        del self.pieces[snap[2]:]
+
+    def adopt(self, flat, value):
+        """Elements (flat positions, in order) that one Value holds, set by a scanned loop."""
+        self.owner[flat] = len(self.pieces)
+        self.offset[flat] = onp.arange(flat.size)
+        self.pieces.append(value)
+
     def unset(self):
         """The first element never set, or None."""
         missing = onp.flatnonzero(self.owner < 0)
@@ -147,6 +160,8 @@ def declare(c, s, scope, top):
 
 def assign(c, s, scope, local):
     value = c.exprs.compile(s.value, scope)
+    if hasattr(local, "set_subscripts"):    # an outer local in a scanned loop (compiler.scan)
+        return local.set_subscripts(c, s.subscripts, scope, value, s.span)
     idx = None if s.subscripts is None else c.exprs.index_tuple(s.subscripts, scope)
     local.set(c, idx, value, s.span)
 

@@ -6,7 +6,7 @@ import numpy as onp
 from ..errors import PPLCheckError
 from ..language import ast
 from ..model.expressions import constant
-from . import resolve
+from . import resolve, scan, trial
 
 MAX_UNROLL = 100_000
 
@@ -23,18 +23,20 @@ def loop(c, s, scope, top):
     if stop - start > 1 and all(isinstance(b, (ast.Sample, ast.TargetAdd)) for b in s.body):
         why = "vectorised, it would not give the same log density"
         prefix = min(stop, start + 16)
-        mark = _mark(c)
+        mark = trial.mark(c)
         vectorised = _try(lambda: _body(c, s, scope, constant(onp.arange(start, prefix), True)))
         candidate = c.steps[mark[0]:]
-        _rewind(c, mark)
+        trial.rewind(c, mark)
         if vectorised:
             for i in range(start, prefix):
                 _body(c, s, scope, constant(i, True))
             same = _same_density(c, mark, candidate)
-            _rewind(c, mark)
+            trial.rewind(c, mark)
             if same and _try(lambda: _body(c, s, scope, constant(onp.arange(start, stop), True))):
                 return
-            _rewind(c, mark)
+            trial.rewind(c, mark)
+    if scan.try_scan(c, s, scope, start, stop, top):
+        return
     if stop - start > MAX_UNROLL:
         raise c.error("this loop has %d iterations, too many to unroll" % (stop - start), s.span,
                       hint="write the statement vectorised (slices or index arrays) instead of a loop")
@@ -61,25 +63,9 @@ def _try(compile_body):
         return False
 
 
-def _mark(c):
-    return len(c.steps), {k: counts.copy() for k, (counts, _) in c.coverage.items()}
-
-
-def _rewind(c, mark):
-    del c.steps[mark[0]:]
-    for k, counts in mark[1].items():
-        c.coverage[k][0][...] = counts
-
-
 def _same_density(c, mark, candidate):
-    rng = onp.random.default_rng(0)
-    dim, pdim = sum(b.size for b in c.latents), sum(b.size for b in c.params)
-    env = {"__z__": rng.normal(0, 0.5, (2, dim)), "__theta__": rng.normal(0, 0.1, pdim)}
-    for site in c.discrete + c.counts:     # not grouped yet: compare at one value of each
-        env[site.name] = site.first + onp.floor(rng.random((2,) + site.shape) * site.counts()).astype(int)
+    env = trial.random_env(c, mark[0])
     with onp.errstate(all="ignore"):
-        for step in c.steps[:mark[0]]:
-            step.density(env)
         totals = []
         for steps in (c.steps[mark[0]:], candidate):
             local = dict(env)

@@ -8,7 +8,8 @@ import numpy as onp
 from ..language import ast
 from ..language.printer import expr_source, type_source
 from ..model import transforms
-from ..model.expressions import MAX_ELEMENTS, Value, constant, discrete_of, fmt_shape, lift
+from ..model.expressions import MAX_ELEMENTS, Value, constant, fmt_shape, lift
+from ..model.values import discrete_of
 from ..model.fused import draw_sums
 from ..model.log_densities import distribution_args, outcomes, support_problem
 from . import resolve, truncation

@@ -8,69 +8,19 @@ not. Before an elementwise operation, a batched operand of lower rank gets
 axes inserted after the draw axis so that NumPy's right-aligned broadcasting
 lines up event axes and never the draw axis.
 """
-from dataclasses import dataclass
-
 import autograd.numpy as anp
 import numpy as onp
 
 from ..language import ast
-from ..errors import PPLCheckError, PPLRuntimeError
+from ..errors import PPLCheckError
 from .functions import FUNCTIONS, guarded, user_function_problem
+from . import gathers
 from .fused import times_data
 from .logic import LOGIC_OPS, logical_not
+from .values import Value, constant, deps, lift
 
 
 MAX_ELEMENTS = 10 ** 8   # one array of a model: 800 MB of float64
-
-
-@dataclass
-class Value:
-    shape: tuple
-    is_int: bool = False
-    const: object = None        # the value, when it depends on data only
-    fn: object = None           # env -> array, otherwise
-    batched: bool = False       # has a leading draw axis (depends on latents)
-    discrete: frozenset = frozenset()   # the discrete latents it depends on (they are enumerated)
-    rows: bool = False          # depends on the rows a minibatch subsamples (row data, local latents)
-
-    @property
-    def is_const(self):
-        return self.fn is None
-
-    def evaluator(self):
-        if self.fn is not None:
-            return self.fn
-        c = self.const
-        return lambda env: c
-
-
-def constant(value, is_int=None):
-    arr = onp.asarray(value)
-    if is_int is None:
-        is_int = arr.dtype.kind in "iub"
-    return Value(arr.shape, is_int, const=arr if arr.ndim else arr[()])
-
-
-def discrete_of(values):
-    return frozenset().union(*[v.discrete for v in values])
-
-
-def deps(values):
-    """What a value computed from these depends on: their discrete latents, and whether on rows."""
-    return dict(discrete=discrete_of(values), rows=any(v.rows for v in values))
-
-
-def lift(v, rank):
-    """An evaluator giving v with event rank `rank` (batched values get axes after the draw axis)."""
-    f = v.evaluator()
-    pad = rank - len(v.shape)
-    if not v.batched or pad <= 0:
-        return f
-    new_shape = (1,) * pad + tuple(v.shape)
-    def lifted(env):
-        a = f(env)
-        return anp.reshape(a, (anp.shape(a)[0],) + new_shape)
-    return lifted
 
 
 def broadcast_shapes(shapes, span, source, what="these values"):
@@ -277,16 +227,21 @@ class ExprCompiler:
         return tuple(idx)
 
     def _index(self, e, scope):
+        if isinstance(e.target, ast.Name) and hasattr(scope.get(e.target.id), "read_subscripts"):
+            return scope[e.target.id].read_subscripts(self, e.subscripts, scope, e.span)
         if isinstance(e.target, ast.Name) and hasattr(scope.get(e.target.id), "read"):
             return scope[e.target.id].read(self, self.index_tuple(e.subscripts, scope), e.span)
         target = self.compile(e.target, scope)
         if len(e.subscripts) > len(target.shape):
             raise self.error("too many indices: the value has %d ax%s, shape %s" % (
                 len(target.shape), "is" if len(target.shape) == 1 else "es", _fmt(target.shape)), e.span)
-        if len(e.subscripts) == 1 and not isinstance(e.subscripts[0], ast.Slice):
-            index = self.compile(e.subscripts[0], scope)
-            if not index.is_const and (index.discrete or (index.rows and not index.batched)):
-                return self._gather(target, index, e)      # by a discrete latent, or by a minibatch's rows
+        if not any(isinstance(sub, ast.Slice) for sub in e.subscripts):
+            indices = [self.compile(sub, scope) for sub in e.subscripts]
+            if len(indices) == 1 and not indices[0].is_const and (
+                    indices[0].discrete or (indices[0].rows and not indices[0].batched)):
+                return gathers.by_rows(self, target, indices[0], e)   # a discrete latent's, or a minibatch's rows
+            if any(not v.is_const and v.discrete for v in indices):
+                return gathers.by_elements(self, target, indices, e)
         idx = self.index_tuple(e.subscripts, scope)
         try:
             shape = onp.empty(target.shape)[idx].shape
@@ -300,35 +255,6 @@ class ExprCompiler:
             full = (slice(None),) + idx
             return Value(shape, target.is_int, fn=lambda env: f(env)[full], batched=True, **deps([target]))
         return Value(shape, target.is_int, fn=lambda env: f(env)[idx], **deps([target]))
-
-    def _gather(self, target, index, e):
-        """target[z] with z a discrete latent (or an integer computed from one): per draw, the rows of
-        target's first axis that z picks. Enumeration sets z to each of its values in turn. Also
-        target[g] with g integer data that a minibatch subsamples (one index array for all draws)."""
-        if not index.is_int:
-            raise self.error("an index must be an integer", e.subscripts[0].span)
-        size, span, source = target.shape[0], e.span, self.source
-        shape = tuple(index.shape) + tuple(target.shape[1:])
-        f_target, f_index = target.evaluator(), index.evaluator()
-
-        def rows(env):
-            ints = onp.asarray(f_index(env))    # integers: never traced by autograd
-            if ints.size and (ints.min() < 0 or ints.max() >= size):
-                raise PPLRuntimeError("index %d is out of range for an axis of size %d" % (
-                    ints.max() if ints.max() >= size else ints.min(), size), span, source,
-                    hint="the discrete latent's values (0..K-1 for Categorical) must fit the indexed axis")
-            return ints.astype(onp.intp)
-
-        if target.batched and index.batched:
-            def fn(env):
-                i = rows(env)
-                draw = onp.arange(i.shape[0]).reshape((-1,) + (1,) * (i.ndim - 1))
-                return f_target(env)[draw, i]
-        elif target.batched:
-            fn = lambda env: f_target(env)[:, rows(env)]
-        else:
-            fn = lambda env: f_target(env)[rows(env)]
-        return Value(shape, target.is_int, fn=fn, batched=target.batched or index.batched, **deps([target, index]))
 
     def _try_user_function(self, fun, shapes, e):
         problem = user_function_problem(fun, shapes, broadcast_shapes(shapes, e.span, self.source), _fmt)

@@ -1,0 +1,121 @@
+"""An outer local as a scanned loop's body sees it (compiler.scan): the body is compiled once, with the
+loop variable an integer known per draw (env[STEP]), so each read or setting of an element is at
+positions that depend on the step. They are worked out here for every step at once; a read becomes a
+placeholder column of env[READS], filled from the state or from elements set before the loop."""
+import numpy as onp
+
+from ..language import ast
+from ..model.expressions import Value
+
+STEP = "__scan_step__"      # the loop variable, per draw
+READS = "__scan_reads__"    # the elements of outer locals the body reads, per draw: (draws, M)
+
+
+class NoScan(Exception):
+    """The loop cannot run as a scan; it is unrolled instead."""
+
+
+class Reads:
+    """The placeholder reads of every outer local, in the order of their columns in env[READS]."""
+
+    def __init__(self):
+        self.entries, self.width = [], 0      # (ScanLocal, positions (T, m))
+
+    def take(self, proxy, rows):
+        offset = self.width
+        self.entries.append((proxy, rows))
+        self.width += rows.shape[1]
+        return offset
+
+
+class ScanLocal:
+    def __init__(self, local, ts, reads):
+        self.local, self.ts, self.all_reads = local, ts, reads
+        self.sets = []      # (positions (T, w), value, shape of the elements set)
+        self.read_any = False
+
+    # reading
+    def read(self, exprs, idx, span):
+        """name or name[constant indices]."""
+        positions, shape = self._at(idx, [])
+        return self._value(exprs, positions, shape, idx, span)
+
+    def read_subscripts(self, exprs, subscripts, scope, span):
+        idx, dynamic = self._indices(exprs, subscripts, scope)
+        positions, shape = self._at(idx, dynamic)
+        return self._value(exprs, positions, shape, None if dynamic else idx, span)
+
+    def _value(self, exprs, positions, shape, idx, span):
+        rows = positions.reshape(len(self.ts), -1)
+        for set_rows, value, set_shape in self.sets:
+            if set_rows.shape == rows.shape and onp.array_equal(set_rows, rows) and value.shape == shape:
+                return value                # set earlier in this same step
+            if _overlap(set_rows, rows, self.local.owner.size):
+                raise NoScan()
+        if idx is not None and onp.all(self.local.owner[rows[0]] >= 0):
+            return self.local.read(exprs, idx, span)     # set before the loop, the same at every step
+        offset, width = self.all_reads.take(self, rows), rows.shape[1]
+        self.read_any = True
+        return Value(tuple(shape), self.local.is_int, batched=True, discrete=frozenset([STEP]),
+                     fn=lambda env: env[READS][:, offset:offset + width].reshape((-1,) + tuple(shape)))
+
+    # setting
+    def set_subscripts(self, c, subscripts, scope, value, span):
+        if subscripts is None:
+            raise NoScan()          # the whole local set again inside the loop
+        idx, dynamic = self._indices(c.exprs, subscripts, scope)
+        positions, shape = self._at(idx, dynamic)
+        try:
+            onp.broadcast_to(onp.empty(value.shape), shape)
+        except ValueError:
+            raise NoScan() from None
+        rows = positions.reshape(len(self.ts), -1)
+        if (value.is_int is False and self.local.is_int) or onp.any(self.local.owner[rows] >= 0):
+            raise NoScan()
+        self.sets.append((rows, value, tuple(shape)))
+
+    # positions
+    def _indices(self, exprs, subscripts, scope):
+        idx, dynamic = [], []
+        for sub in subscripts:
+            if isinstance(sub, ast.Slice):
+                idx.append(exprs.index_tuple([sub], scope)[0])
+                continue
+            v = exprs.compile(sub, scope)
+            if not v.is_int:
+                raise NoScan()
+            if v.is_const:
+                idx.append(int(v.const) if v.shape == () else onp.asarray(v.const, dtype=onp.intp))
+            elif v.discrete == frozenset([STEP]) and v.shape == ():
+                idx.append(_at_steps(v, self.ts))
+                dynamic.append(len(idx) - 1)
+            else:
+                raise NoScan()      # an index that depends on a latent
+        return tuple(idx), dynamic
+
+    def _at(self, idx, dynamic):
+        """The flat positions idx picks at each step, (T, *shape), and shape."""
+        grid = onp.arange(self.local.owner.size).reshape(self.local.shape)
+        try:
+            if not dynamic:
+                picked = grid[idx]
+                return onp.broadcast_to(picked, (len(self.ts),) + picked.shape), picked.shape
+            rows = [grid[tuple(x[t] if k in dynamic else x for k, x in enumerate(idx))] for t in range(len(self.ts))]
+        except IndexError:
+            raise NoScan() from None
+        return onp.stack(rows), rows[0].shape
+
+
+def _at_steps(v, ts):
+    try:
+        out = onp.asarray(v.evaluator()({STEP: ts}))
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise NoScan() from None
+    if out.shape != ts.shape:
+        raise NoScan()
+    return out.astype(onp.intp)
+
+
+def _overlap(a, b, size):
+    steps = onp.arange(a.shape[0])[:, None] * size
+    return bool(onp.isin(a + steps, b + steps).any())
