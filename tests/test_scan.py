@@ -184,3 +184,10 @@ def test_a_misused_local_in_a_long_loop_is_the_unrolled_located_error(body, mess
         ppl.compile(text).bind({"y": np.zeros(20)})
     assert message in str(err.value)
     assert str(err.value).startswith(("<string>:6:", "<string>:7:"))
+
+
+def test_second_derivatives_through_a_scan_are_the_unrolled_ones():
+    scanned, unrolled = _models(ARMA, {"y": RNG.normal(0, 1, 20)})
+    z = RNG.normal(0, 0.5, (1, scanned.dim))
+    hessians = [autograd.hessian(lambda x: m.log_joint_total(x[None, :]))(z[0]) for m in (scanned, unrolled)]
+    np.testing.assert_allclose(hessians[0], hessians[1], rtol=1e-9, atol=1e-9)

@@ -31,3 +31,16 @@ def test_betaln_and_logsumexp_with_axes():
         r = lambda x: anp.sum(anp.sin(reference.logsumexp(x, axis=axis, keepdims=keepdims)))
         np.testing.assert_allclose(f(m), r(m), rtol=1e-13)
         np.testing.assert_allclose(grad(f)(m), grad(r)(m), rtol=1e-10)
+
+
+@pytest.mark.parametrize("x", [[-np.inf, -np.inf], [np.inf, 1.0], [np.nan, 1.0], [1e308, 1e308], [-1e308, 0.0],
+                               [[-np.inf, -np.inf], [1.0, 2.0]]])
+def test_logsumexp_at_infinities_nans_and_the_ends_of_the_floats_is_scipys(x):
+    import scipy.special
+    x = np.array(x)
+    for axis in (None, 0, -1):
+        for keepdims in (False, True):
+            ours, theirs = special.logsumexp(x, axis=axis, keepdims=keepdims), scipy.special.logsumexp(
+                x, axis=axis, keepdims=keepdims)
+            assert np.shape(ours) == np.shape(theirs)
+            np.testing.assert_array_equal(ours, theirs)

@@ -116,7 +116,10 @@ def _gathered(parts, shape, is_int, used):
     batched = any(v.batched for v, _, _ in parts)
     size = int(onp.prod(shape, dtype=float)) if shape else 1
     order = onp.argsort(onp.concatenate([onp.flatnonzero(where) for _, _, where in parts]), kind="stable")
-    readers = [(v.evaluator(), v.batched, offsets) for v, offsets, _ in parts]
+    in_order = onp.array_equal(order, onp.arange(order.size))
+    # a part that is a whole setting, in its own order, is taken as it is: a recursion's step reads many
+    readers = [(v.evaluator(), v.batched, None if onp.array_equal(offsets, onp.arange(_size(v.shape))) else offsets)
+               for v, offsets, _ in parts]
 
     def fn(env):
         taken = [(f(env), b, o) for f, b, o in readers]
@@ -124,14 +127,20 @@ def _gathered(parts, shape, is_int, used):
         flat = []
         for a, b, offsets in taken:
             if b:
-                flat.append(anp.reshape(a, (anp.shape(a)[0], -1))[:, offsets] + onp.zeros((draws, 1)))
+                part = anp.reshape(a, (anp.shape(a)[0], -1))
+                flat.append(part if offsets is None else part[:, offsets])
             else:
-                part = anp.reshape(a, (-1,))[offsets]
+                part = anp.reshape(a, (-1,)) if offsets is None else anp.reshape(a, (-1,))[offsets]
                 flat.append(part + onp.zeros((draws, 1)) if batched else part)
-        joined = anp.concatenate(flat, axis=-1)[..., order] if len(flat) > 1 else flat[0]
+        joined = flat[0] if len(flat) == 1 else anp.concatenate(flat, axis=-1)
+        joined = joined if in_order else joined[..., order]
         return anp.reshape(joined, ((draws,) if batched else ()) + tuple(shape))
     assert size == len(order)
     return Value(tuple(shape), is_int, fn=fn, batched=batched, **deps(used))
+
+
+def _size(shape):
+    return int(onp.prod(shape, dtype=float)) if shape else 1
 
 
 class ReportStep(Step):

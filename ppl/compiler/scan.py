@@ -15,12 +15,13 @@ import autograd.numpy as anp
 import numpy as onp
 from autograd.core import make_vjp
 from autograd.extend import defvjp_argnums, primitive
+from autograd.tracer import isbox
 
 from ..errors import PPLCheckError, PPLRuntimeError
 from ..language import ast
 from ..model.expressions import Value, lift
 from .local_values import Local
-from .scan_state import NoScan, Reads, ScanLocal, STEP, READS
+from .scan_state import HOISTED, Hoisted, NoScan, Reads, ScanLocal, STATE, STEP, READS
 from .steps import AssignStep, Step
 from . import trial
 
@@ -71,29 +72,30 @@ def _compile(c, s, sets, scope, ts):
     at = len(c.steps)
     c.scanning = True
     try:
-        for b in sets:
-            if isinstance(b, (ast.Sample, ast.TargetAdd)):
-                raise NoScan()
-            c.statement(b, body, top=False)
+        with Hoisted(c.exprs) as hoisted:
+            for b in sets:
+                if isinstance(b, (ast.Sample, ast.TargetAdd)):
+                    raise NoScan()
+                c.statement(b, body, top=False)
     finally:
         c.scanning = False
     steps = c.steps[at:]
     del c.steps[at:]
     if not all(isinstance(step, AssignStep) for step in steps):
         raise NoScan()
-    return ScanPlan(c.exprs, ts, steps, [p for p in proxies.values() if p.sets or p.read_any], reads)
+    return ScanPlan(c.exprs, ts, steps, [p for p in proxies.values() if p.sets or p.read_any], reads, hoisted)
 
 
 class ScanPlan:
     """The compiled body and where its reads come from: state set at an earlier step, or elements of an
     outer local set before the loop (`outside`)."""
 
-    def __init__(self, exprs, ts, steps, proxies, all_reads):
-        self.ts, self.steps = ts, steps
+    def __init__(self, exprs, ts, steps, proxies, all_reads, hoisted):
+        self.ts, self.steps, self.hoisted = ts, steps, hoisted
         T = len(ts)
         base = onp.cumsum([0] + [p.local.owner.size for p in proxies])
         sets = [(p, pos, v, shape) for p in proxies for pos, v, shape in p.sets]
-        if not sets or any(v.discrete - {STEP} for _, _, v, _ in sets):
+        if not sets or any(v.discrete - {STEP, STATE} for _, _, v, _ in sets):
             raise NoScan()
         self.outs = [_output(v, shape) for _, _, v, shape in sets]
         self.widths = [int(onp.prod(shape, dtype=int)) for _, _, _, shape in sets]
@@ -142,6 +144,12 @@ class ScanPlan:
             self._forward(seen, 2, lambda base: ChainMap({}, base))
         self.keys = list(dict.fromkeys(seen.read))
         self.batched = {k for k in self.keys if k in batched_keys}
+        env = {k: env[k] for k in self.keys}
+        X = onp.zeros((2, self.outside[1] + len(self.ts) * self.n))
+        with onp.errstate(all="ignore"):
+            self.hoisted.find_outermost(self._body, self._step_env(env, X, 0, 2))
+            every = self._all_steps(env, None, 2)
+            self.hoisted.outermost = [k for k in self.hoisted.outermost if _runs(self.hoisted.values[k][0], every)]
 
     def hand_over(self, key, batched_keys):
         """The outer locals now hold the state the scan sets, read from env[key] (S, T, n)."""
@@ -181,18 +189,40 @@ class ScanPlan:
         n_out = self.outside[1]
         X = onp.empty((S, n_out + T * n))
         X[:, :n_out] = self._outside(env, S)
-        for i, t in enumerate(self.ts):
-            step = layer(env)
-            step[STEP] = onp.full(S, t)
-            step[READS] = X[:, self.read_index[i]]
+        hoisted = self.hoisted.for_all_steps(self._all_steps(env, None, S), S, T) if self.hoisted.outermost else {}
+        for i in range(T):
+            step = self._step_env(env, X, i, S, layer)
+            step[HOISTED] = {k: a[:, i] if per_step else a for k, (a, per_step) in hoisted.items()}
             X[:, n_out + i * n:n_out + (i + 1) * n] = self._body(step)
         return X[:, n_out:].reshape(S, T, n)
+
+    def _step_env(self, env, X, i, S, layer=dict):
+        step = layer(env)
+        step[STEP] = onp.full(S, self.ts[i])
+        step[READS] = X[:, self.read_index[i]]
+        return step
+
+    def _traced(self, env, S):
+        """The forward pass in operations autograd traces, step by step (only for second derivatives)."""
+        T, n = len(self.ts), self.n
+        outside = self._outside(env, S)
+        columns = [outside[:, j] for j in range(self.outside[1])]
+        for i, t in enumerate(self.ts):
+            step = dict(env)
+            step[STEP] = onp.full(S, t)
+            index = self.read_index[i]
+            step[READS] = anp.stack([columns[j] for j in index], axis=1) if index.size else onp.zeros((S, 0))
+            out = self._body(step)
+            columns.extend(out[:, k] for k in range(n))
+        return anp.reshape(anp.stack(columns[self.outside[1]:], axis=1), (S, T, n))
 
     def _all_steps(self, env, state, S):
         """The environment that runs every step at once: draw s's step t is row s * T + t."""
         T = len(self.ts)
         every = {k: anp.repeat(v, T, axis=0) if k in self.batched else v for k, v in env.items()}
         every[STEP] = onp.tile(self.ts, S)
+        if state is None:
+            return every
         X = anp.concatenate([self._outside(env, S), anp.reshape(state, (S, -1))], axis=1)
         every[READS] = anp.reshape(X[:, self.read_index], (S * T, -1))
         return every
@@ -201,6 +231,10 @@ class ScanPlan:
         """The gradients of the inputs numbered in `wanted`, given g, the cotangent of the state (S, T, n)."""
         S, T, n = onp.shape(state)
         env = dict(zip(self.keys, inputs))
+        if isbox(g) or any(isbox(x) for x in inputs):     # a second derivative (a Hessian): autograd's own
+            of_wanted, _ = make_vjp(lambda xs: self._traced(dict(env, **{self.keys[i]: x for i, x in zip(wanted, xs)}),
+                                                            S), [inputs[i] for i in wanted])
+            return of_wanted(g)
         every = self._all_steps(env, state, S)
         reads = every.pop(READS)
         of_reads, _ = make_vjp(lambda r: self._body(dict(every, **{READS: r})), reads)
@@ -228,6 +262,14 @@ def _output(value, shape):
     f, zero = lift(value, len(shape)), onp.zeros(shape)
     width = int(onp.prod(shape, dtype=int))
     return lambda env: anp.reshape(f(env) + zero + onp.zeros((len(env[STEP]),) + (1,) * len(shape)), (-1, width))
+
+
+def _runs(f, env):
+    try:
+        f(env)
+        return True
+    except (KeyError, IndexError, ValueError):  # it reads a value the body sets: computed per step
+        return False
 
 
 class _Recorder(dict):

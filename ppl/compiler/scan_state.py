@@ -2,6 +2,7 @@
 loop variable an integer known per draw (env[STEP]), so each read or setting of an element is at
 positions that depend on the step. They are worked out here for every step at once; a read becomes a
 placeholder column of env[READS], filled from the state or from elements set before the loop."""
+import autograd.numpy as anp
 import numpy as onp
 
 from ..language import ast
@@ -9,6 +10,8 @@ from ..model.expressions import Value
 
 STEP = "__scan_step__"      # the loop variable, per draw
 READS = "__scan_reads__"    # the elements of outer locals the body reads, per draw: (draws, M)
+STATE = "__scan_state__"    # marks the values that depend on them
+HOISTED = "__scan_hoisted__"    # the values that do not, computed for all steps at once (Hoisted)
 
 
 class NoScan(Exception):
@@ -56,7 +59,7 @@ class ScanLocal:
             return self.local.read(exprs, idx, span)     # set before the loop, the same at every step
         offset, width = self.all_reads.take(self, rows), rows.shape[1]
         self.read_any = True
-        return Value(tuple(shape), self.local.is_int, batched=True, discrete=frozenset([STEP]),
+        return Value(tuple(shape), self.local.is_int, batched=True, discrete=frozenset([STEP, STATE]),
                      fn=lambda env: env[READS][:, offset:offset + width].reshape((-1,) + tuple(shape)))
 
     # setting
@@ -119,3 +122,61 @@ def _at_steps(v, ts):
 def _overlap(a, b, size):
     steps = onp.arange(a.shape[0])[:, None] * size
     return bool(onp.isin(a + steps, b + steps).any())
+
+
+class Hoisted:
+    """The body's sub-expressions that read no state (a data term, log(theta[j, k])): while the body is
+    compiled, each is given a reader that takes it from env[HOISTED] when it is there. The scan computes
+    the outermost of them once for all steps together, before its step loop, and hands each step its row."""
+
+    def __init__(self, exprs):
+        self.exprs, self.values, self.outermost = exprs, [], []
+
+    def __enter__(self):
+        compile_expression = self.exprs.compile
+
+        def compile_hoisting(e, scope):
+            v = compile_expression(e, scope)
+            return v if v.is_const or STATE in v.discrete else self._reader(v)
+        self.exprs.compile = compile_hoisting
+        return self
+
+    def __exit__(self, *exc):
+        del self.exprs.compile
+
+    def _reader(self, v):
+        k, f = len(self.values), v.evaluator()
+        self.values.append((f, v.batched))
+
+        def fn(env):
+            given = env.get(HOISTED)
+            return given[k] if given is not None and k in given else f(env)
+        return Value(v.shape, v.is_int, fn=fn, batched=v.batched, discrete=v.discrete, rows=v.rows)
+
+    def find_outermost(self, run_step, env):
+        """Run one step with every hoisted value asked for recorded: those asked for are the outermost."""
+        asked = _Asked(self.values, env)
+        run_step(dict(env, **{HOISTED: asked}))
+        self.outermost = list(dict.fromkeys(asked.keys_asked))
+
+    def for_all_steps(self, every, S, T):
+        """name -> (value for all steps, per step?) for the outermost, from the all-steps environment."""
+        out = {}
+        for k in self.outermost:
+            f, batched = self.values[k]
+            a = f(every)
+            out[k] = (anp.reshape(a, (S, T) + anp.shape(a)[1:]), True) if batched else (a, False)
+        return out
+
+
+class _Asked(dict):
+    def __init__(self, values, env):
+        super().__init__()
+        self.values, self.env, self.keys_asked = values, env, []
+
+    def __contains__(self, k):
+        return True
+
+    def __getitem__(self, k):
+        self.keys_asked.append(k)
+        return self.values[k][0](self.env)

@@ -58,7 +58,16 @@ defvjp(logit, lambda ans, x: lambda g: g / (x * (1.0 - x)))
 
 @primitive
 def logsumexp(x, axis=None, keepdims=False):
-    return _sp.logsumexp(x, axis=axis, keepdims=keepdims)
+    # scipy's own checks cost more than the sum on the small arrays a recursion's step has
+    x = np.asarray(x, dtype=float)
+    top = x.max(axis=axis, keepdims=True)
+    if not np.isfinite(top).all():
+        top = np.where(np.isfinite(top), top, 0.0)  # all -inf stays -inf, +inf stays +inf
+    total = np.exp(x - top).sum(axis=axis, keepdims=True)
+    out = np.log(total, out=np.full(total.shape, -np.inf), where=total != 0) + top
+    if keepdims:
+        return out
+    return out.reshape(()) if axis is None else np.squeeze(out, axis=axis)
 
 
 def _logsumexp_vjp(ans, x, axis=None, keepdims=False):
