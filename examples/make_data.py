@@ -69,10 +69,22 @@ def gp(rng):
     return {"x": np.round(x, 4).tolist(), "y": np.round(f + rng.normal(0, 0.3, 30), 4).tolist()}
 
 
+def garch(rng):
+    T, mu, alpha0, alpha1, beta1 = 1000, 0.05, 0.1, 0.15, 0.8
+    sigma, r = np.empty(T), np.empty(T)
+    sigma[0] = np.sqrt(alpha0 / (1 - alpha1 - beta1))
+    for t in range(T):
+        if t:
+            sigma[t] = np.sqrt(alpha0 + alpha1 * (r[t - 1] - mu) ** 2 + beta1 * sigma[t - 1] ** 2)
+        r[t] = rng.normal(mu, sigma[t])
+    return {"r": np.round(r, 5).tolist(), "sigma1": round(float(np.std(r[:50])), 5)}
+
+
 if __name__ == "__main__":
     for seed, (name, make) in enumerate([("coin", coin), ("linreg", linreg), ("varying_slopes", varying_slopes),
                                          ("stochvol", stochvol), ("gmm", gmm), ("mixture", mixture),
-                                         ("ordinal", ordinal), ("zero_inflated", zero_inflated), ("gp", gp)]):
+                                         ("ordinal", ordinal), ("zero_inflated", zero_inflated), ("gp", gp),
+                                         ("garch", garch)]):
         data = make(np.random.default_rng(100 + seed))
         targets = [name] + (["stochvol_loop"] if name == "stochvol" else [])
         for target in targets:

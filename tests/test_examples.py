@@ -43,3 +43,26 @@ def test_the_gp_example_gives_f_the_gp_posterior_mean_at_its_fitted_hyperparamet
     closed_form = k @ np.linalg.solve(k + sigma ** 2 * np.eye(len(x)), y)
     for i in range(len(x)):
         assert abs(s["f[%d]" % i]["mean"] - closed_form[i]) < 0.3 * s["f[%d]" % i]["sd"], i
+
+
+def _cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "ppl", *args], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=ROOT), timeout=timeout)
+
+
+def test_ppl_check_says_the_garch_recursion_runs_as_a_scan():
+    r = _cli("check", os.path.join(ROOT, "examples", "garch.ppl"), "--data", os.path.join(ROOT, "examples", "garch.json"))
+    assert r.returncode == 0, r.stderr
+    assert "note: line 11: the loop over t runs as a scan, 999 steps" in r.stdout, r.stdout
+
+
+@pytest.mark.examples_long
+def test_the_garch_example_fits_from_the_command_line_and_recovers_its_simulated_parameters():
+    import json
+    r = _cli("fit", os.path.join(ROOT, "examples", "garch.ppl"), "--json", timeout=900)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["status"] == "converged"
+    for label, true in {"mu": 0.05, "alpha0": 0.1, "alpha1": 0.15, "beta1": 0.8}.items():    # examples/make_data.py
+        row = out["summary"][label]
+        assert abs(row["mean"] - true) < 3.5 * row["sd"], (label, row, true)

@@ -1,12 +1,16 @@
 """Real posteriors from posteriordb (tests/posteriordb: data and reference summaries of long Stan runs,
-copied from shared/bench/posteriordb), each model written as its Stan file is. So far: sblri-blr and
-nes1972/nes1980; the HMMs need recursions and accel_gp a basis-function Gaussian process."""
+copied from shared/bench/posteriordb), each model written as its Stan file is: sblri-blr, nes1972/nes1980,
+and the three HMMs (the forward algorithm as Stan writes it, run as a scan). accel_gp is written
+(tests/posteriordb/accel_gp.ppl) but not fitted here yet."""
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from scipy import special, stats
 
 import ppl
+from ppl.model import transforms
 
 HERE = Path(__file__).resolve().parent / "posteriordb"
 
@@ -77,3 +81,50 @@ def test_nes_with_dummy_coding_and_flat_priors_lands_on_the_reference_posterior(
             assert abs(got["sd"] / want["sd"] - 1) < 0.1, (label, got, want)
     if guide == "auto":
         assert fit.guide.name == "fullrank" and "correlations up to" in fit.guide_choice
+
+
+HMMS = {"hmm_example-hmm_example": "hmm_example.ppl", "bball_drive_event_0-hmm_drive_0": "hmm_drive_0.ppl",
+        "bball_drive_event_1-hmm_drive_1": "hmm_drive_1.ppl"}
+
+
+def _drive_reference(values, i, data, normal):
+    """hmm_drive_0/1's log density (the Stan file's target) for draw i, by a NumPy forward pass."""
+    theta = np.stack([values["theta1"][i], values["theta2"][i]])
+    phi, lam = values["phi"][i], values["lambda"][i]
+    u, v, alpha = np.array(data["u"]), np.array(data["v"]), np.array(data["alpha"])
+    if normal:
+        emit = stats.norm.logpdf(u[:, None], phi, data["tau"]) + stats.norm.logpdf(v[:, None], lam, data["rho"])
+    else:
+        emit = stats.expon.logpdf(u[:, None], scale=1 / phi) + stats.expon.logpdf(v[:, None], scale=1 / lam)
+    gamma = emit[0]
+    for t in range(1, len(u)):
+        gamma = special.logsumexp(gamma[:, None] + np.log(theta), axis=0) + emit[t]
+    prior = sum(stats.dirichlet.logpdf(theta[k], alpha[k]) for k in range(2))
+    prior += stats.norm.logpdf(phi, [0, 3], 1).sum() + stats.norm.logpdf(lam, [0, 3], 1).sum()
+    return prior + special.logsumexp(gamma)
+
+
+@pytest.mark.parametrize("name", ["bball_drive_event_0-hmm_drive_0", "bball_drive_event_1-hmm_drive_1"])
+def test_the_drive_hmms_log_density_is_the_numpy_forward_algorithm(name):
+    data, _ = _posterior(name)
+    data = {k: v for k, v in data.items() if k != "N"}
+    model = ppl.load(str(HERE / HMMS[name])).bind(data)
+    assert any("runs as a scan, 415 steps" in note for note in model.notes)
+    z = np.random.default_rng(3).normal(0, 0.5, (3, model.dim))
+    values = model.values(z)
+    ordered = transforms.ORDERED if name.endswith("1") else transforms.POSITIVE_ORDERED
+    jacobian = sum(np.asarray(transforms.SIMPLEX.forward(z[:, a:a + 1])[1]) for a in (0, 1))
+    jacobian = jacobian + sum(np.asarray(ordered.forward(z[:, a:a + 2])[1]) for a in (2, 4))
+    want = [_drive_reference(values, i, data, name.endswith("1")) for i in range(3)]
+    np.testing.assert_allclose(model.log_joint(z), np.array(want) + jacobian, rtol=1e-9)
+
+
+@pytest.mark.posteriordb_long
+@pytest.mark.parametrize("name", sorted(HMMS))
+def test_an_hmm_lands_on_the_reference_posterior_or_says_why(name):
+    data, ref = _posterior(name)
+    data = {k: v for k, v in data.items() if k != "N"}
+    fit = ppl.load(str(HERE / HMMS[name])).fit(data, seed=0)
+    summary = fit.summary()
+    off = {label: abs(summary[label]["mean"] - want["mean"]) / want["sd"] for label, want in ref.items()}
+    assert max(off.values()) < 0.1 or fit.khat > 0.7 or not fit.converged, off

@@ -9,7 +9,7 @@ import numpy as onp
 from ..language import ast
 from ..language.printer import type_source
 from ..model.expressions import Value, constant
-from . import declarations, local_values, loops, sampling
+from . import branches, declarations, local_values, loops, sampling
 from .compiled import CompiledModel
 from .context import Context
 from .enumeration import EnumeratedStep, group_enumerated
@@ -29,6 +29,7 @@ HANDLERS = {
     ast.TargetAdd: declarations.target_add,
     ast.Sample: sampling.sample,
     ast.For: loops.loop,
+    ast.If: branches.branch,
 }
 
 

@@ -24,13 +24,18 @@ class Context:
         self.coverage = {}      # `latent`-declared name -> per-element count of densities
         self.declared_types = {}  # `latent`-declared name -> its ast.Type
         self.flat_priors = []   # `latent`-declared names no statement gives a density: a flat prior
-        self.target_names = set()   # the names `target +=` statements read
+        self.target_names = set()   # the names `target +=` statements read, directly or through derived values
+        self.made_from = {}     # a derived value's name -> the names it is computed from, through others
         self.top_locals = []    # compiler.local_values.Local per local declared at the top level
         self.notes = []         # how the program was compiled, for `ppl check` (loops unrolled)
         self.n_assign = 0
 
     def error(self, message, span, hint=None):
         return PPLCheckError(message, span, self.source, hint)
+
+    def read_through(self, names):
+        """names, and the names the derived values among them are computed from (theta = [theta1, theta2])."""
+        return set(names).union(*[self.made_from.get(n, ()) for n in names])
 
     def statement(self, s, scope, top):
         """Compile one statement into the steps, extending scope (name -> Value) with what it defines;

@@ -53,7 +53,7 @@ def target_add(c, s, scope, top):
     """`target += EXPR`: sum(EXPR) joins the log joint, per draw where it varies by draw. A `latent` it
     reads is taken to get its density here (Stan's `target += normal_lpdf(s | 0, 1)`), not a flat prior."""
     v = c.exprs.compile(s.value, scope)
-    c.target_names |= ast.names_in(s.value)
+    c.target_names |= c.read_through(ast.names_in(s.value))
     if v.rows:
         raise c.error("with batch_size, target += cannot be scaled up from a minibatch", s.span,
                       hint="fit without batch_size, or write the term as a `~` statement on the rows")
@@ -77,6 +77,7 @@ def assign(c, s, scope, top):
     if isinstance(local, Local) or hasattr(local, "set_subscripts"):
         return set_local(c, s, scope, local)
     v = c.exprs.compile(s.value, scope)
+    c.made_from[s.name] = c.read_through(ast.names_in(s.value))
     if v.is_const:
         scope[s.name] = v
         return

@@ -26,12 +26,19 @@ def final_draws(model, guide, s):
     return int(min(s.final_draws, max(s.final_min_draws, s.final_budget // per_draw)))
 
 
-CHUNK = 64     # draws of z the log joint is evaluated on at once: an (S, N) array of S x rows at most
+CHUNK_ELEMENTS = 2 ** 21    # an (S, N) array of the log joint holds at most this many, S at least 64
 
 
-def log_weights(model, guide, phi, theta, rng, n, chunk=CHUNK, failed=None):
+def draws_per_chunk(model):
+    """How many draws of z the log joint is evaluated on at once: as many as keep its arrays to 16 MB.
+    A loop run as a scan costs about the same per step for 64 draws as for 2,048, so few chunks matter."""
+    return int(np.clip(CHUNK_ELEMENTS // max(1, model.data_size), 64, 2048))
+
+
+def log_weights(model, guide, phi, theta, rng, n, chunk=None, failed=None):
     """log p(x, z) - log q(z) for n fresh draws z of q. Their mean is the ELBO. The noise behind
     non-finite ones is appended to the list `failed`, if given."""
+    chunk = chunk or draws_per_chunk(model)
     out = []
     with np.errstate(all="ignore"):
         for done in range(0, n, chunk):
@@ -42,8 +49,9 @@ def log_weights(model, guide, phi, theta, rng, n, chunk=CHUNK, failed=None):
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def log_weights_at(model, guide, phi, theta, z, chunk=CHUNK):
+def log_weights_at(model, guide, phi, theta, z, chunk=None):
     """log p(x, z) - log q(z) at given draws z (S, dim), chunk draws at a time."""
+    chunk = chunk or draws_per_chunk(model)
     with np.errstate(all="ignore"):
         return np.concatenate([np.asarray(model.log_joint(z[i:i + chunk], theta)) -
                                np.asarray(guide.log_density(phi, z[i:i + chunk])) for i in range(0, len(z), chunk)]

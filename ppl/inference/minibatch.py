@@ -40,6 +40,8 @@ def _statements(statements):
         yield s
         if isinstance(s, ast.For):
             yield from _statements(s.body)
+        if isinstance(s, ast.If):
+            yield from _statements(s.then + s.orelse)
 
 
 def _base(target):

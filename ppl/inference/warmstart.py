@@ -60,6 +60,8 @@ def _mentions(statement, name):
         return name in ast.names_in(statement.value)
     if isinstance(statement, ast.For):
         return any(_mentions(s, name) for s in statement.body)
+    if isinstance(statement, ast.If):
+        return any(_mentions(s, name) for s in statement.then + statement.orelse)
     return False
 
 

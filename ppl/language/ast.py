@@ -136,6 +136,13 @@ class For(Node):
     body: list
 
 
+@dataclass
+class If(Node):
+    condition: Node   # known once data is bound (and loop variables are)
+    then: list
+    orelse: list      # empty, or the else branch (an `else if` is an If inside it)
+
+
 def name_nodes(node):
     """Every Name inside an expression (or any node), in every nested expression."""
     if isinstance(node, Name):

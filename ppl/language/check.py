@@ -27,6 +27,7 @@ class Symbol:
     deps: frozenset = frozenset()   # for derived quantities: the roles they are computed from
     has_density: bool = False       # for `latent` declarations: some `~` gives it a density
     in_target: bool = False         # a `target +=` reads it (for a `latent`: its density is there)
+    sources: frozenset = frozenset()  # for derived quantities: the names they are computed from, through others
     shape: object = None            # symbolic shape (see language.shapes), None where not yet known
     discrete: bool = False          # a latent with finite discrete support: enumerated, not in q
 
@@ -104,8 +105,8 @@ class _Checker(ExpressionChecks):
 
     def statement(self, s, scope, in_loop):
         if isinstance(s, (ast.DataDecl, ast.ParamDecl, ast.LatentDecl)) and in_loop:
-            raise self.error("declarations belong at the top level, not inside a loop", s.span,
-                             hint="declare '%s' before the loop" % s.name)
+            raise self.error("declarations belong at the top level, not inside %s" % _inside(in_loop), s.span,
+                             hint="declare '%s' before the %s" % (s.name, _inside(in_loop).split()[-1]))
         if isinstance(s, ast.DataDecl):
             self.type(s.type, scope, consts_only=True, allow_new_sizes=True)
             self.define(scope, Symbol(s.name, "data", self._name_span(s, "data"), s.type,
@@ -142,9 +143,8 @@ class _Checker(ExpressionChecks):
                                  hint="a discrete latent is summed out statement by statement; give it a "
                                  "density with `~` and use it there")
             self.shape(s.value, scope)
-            for name in ast.names_in(s.value):
-                if scope.lookup(name) is not None:
-                    scope.lookup(name).in_target = True
+            for name in self._sources(s.value, scope):
+                scope.lookup(name).in_target = True
         elif isinstance(s, ast.For):
             for bound in (s.start, s.stop):
                 deps, is_int = self.expr(bound, scope)
@@ -158,8 +158,22 @@ class _Checker(ExpressionChecks):
                     self.statement(b, body, in_loop=True)
                 if all(scope.lookup(name).deps == deps for name, deps in before.items()):
                     break
+        elif isinstance(s, ast.If):
+            self.if_block(s, scope, in_loop)
         else:  # pragma: no cover - the parser makes nothing else
             raise self.error("unknown statement", s.span)
+
+    def if_block(self, s, scope, in_loop):
+        """Its condition is decided when data is bound; each branch is a block of its own, as in Stan."""
+        deps, _ = self.expr(s.condition, scope)
+        if deps & VARYING:
+            raise self.error("an `if` is decided when the data are bound, so its condition can use only data "
+                             "and loop variables", s.condition.span,
+                             hint="for a choice that depends on a latent, use where(condition, a, b)")
+        for branch in (s.then, s.orelse):
+            block = _Scope(scope)
+            for b in branch:
+                self.statement(b, block, in_loop=in_loop or "an if")
 
     def local_decl(self, s, scope):
         t = s.type
@@ -192,7 +206,13 @@ class _Checker(ExpressionChecks):
                              hint="declare it by its type first, as in `%s: real[N]`, then set `%s[i] = ...`"
                              % (s.name, s.name))
         self.define(scope, Symbol(s.name, "derived", _assigned_name_span(s), is_int=is_int,
-                                  deps=frozenset(deps), shape=self.shape(s.value, scope)))
+                                  deps=frozenset(deps), shape=self.shape(s.value, scope),
+                                  sources=self._sources(s.value, scope)))
+
+    def _sources(self, value, scope):
+        """The names value reads, and those the derived ones among them are computed from."""
+        found = [scope.lookup(n) for n in ast.names_in(value)]
+        return frozenset().union(*[{sym.name} | sym.sources for sym in found if sym is not None])
 
     def _name_span(self, s, keyword):
         line, col = s.span.line, s.span.column + len(keyword) + 1
@@ -233,7 +253,7 @@ class _Checker(ExpressionChecks):
             if not isinstance(target, ast.Name):
                 raise self.error("only a name can be given a type", target.span)
             if in_loop:
-                raise self.error("a new latent variable cannot be defined inside a loop", target.span,
+                raise self.error("a new latent variable cannot be defined inside %s" % _inside(in_loop), target.span,
                                  hint="declare it before the loop (`latent %s: real[N]`) and give its elements "
                                       "distributions inside the loop" % target.id)
             if s.type is not None:
@@ -301,3 +321,8 @@ def check(program, source, functions, distributions):
     """The program's names, roles, types and shapes checked against the tables of callable functions (the
     built-ins, and any a person adds) and distributions that the model stage defines."""
     return _Checker(program, source, functions, distributions).run()
+
+
+def _inside(context):
+    """What a statement is inside, for messages: a loop (in_loop True), or the string given."""
+    return context if isinstance(context, str) else "a loop"

@@ -68,6 +68,12 @@ def statement_source(s, indent=""):
         lines = ["%sfor %s in range(%s, %s) {" % (indent, s.var, expr_source(s.start), expr_source(s.stop))]
         lines += [statement_source(b, indent + "    ") for b in s.body]
         return "\n".join(lines + [indent + "}"])
+    if isinstance(s, ast.If):
+        lines = ["%sif %s {" % (indent, expr_source(s.condition))]
+        lines += [statement_source(b, indent + "    ") for b in s.then]
+        if s.orelse:
+            lines += [indent + "} else {"] + [statement_source(b, indent + "    ") for b in s.orelse]
+        return "\n".join(lines + [indent + "}"])
     raise TypeError(type(s).__name__)
 
 

@@ -102,6 +102,14 @@ class _ToAst(Transformer):
         start, stop = (a, b) if b is not None else (ast.Number(a.span, 0, True), a)
         return ast.For(_span(meta), str(var), start, stop, body or [])
 
+    def if_block(self, meta, c):
+        condition, then, orelse = c
+        return ast.If(_span(meta), condition, then or [], orelse or [])
+
+    def else_part(self, meta, c):
+        part = c[0]
+        return [part] if isinstance(part, ast.If) else (part or [])
+
     # types
     def type(self, meta, c):
         base, bounds, dims = c
