@@ -71,9 +71,9 @@ def test_vae_on_digits_held_out_elbo_improves_with_training():
     x = _digits(400)
     train, test = {"x": x[:300], "H": 8}, {"x": x[300:], "H": 8}
     start = model.fit(train, seed=0, amortize={"z": [16]}, warmup_iters=0, max_steps=1)
-    fit = model.fit(train, seed=0, amortize={"z": [16]}, warmup_iters=30, max_steps=1500)
+    fit = model.fit(train, seed=0, amortize={"z": [16]}, warmup_iters=30, max_steps=900)
     before, after = start.held_out(test).elbo / 100, fit.held_out(test).elbo / 100
-    assert after > before + 5, (before, after)         # nats per image; measured -47.5 -> -25.7
+    assert after > before + 5, (before, after)         # nats per image; measured -47.5 -> -24.9 (900 steps)
     trace = fit.elbo_trace
     assert np.mean(trace[-100:]) > np.mean(trace[:20]) + 300
 

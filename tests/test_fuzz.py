@@ -16,7 +16,7 @@ from ppl.model.distributions import DISTRIBUTIONS
 from ppl.model.functions import FUNCTIONS
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
-SHORT, LONG = 250, 5000          # per test: two tests, so 500 and 10,000 in all
+SHORT, LONG = 200, 5000          # per test: two tests, so 400 and 10,000 in all
 PARSE_AND_CHECK_SECONDS = 2.0
 TINY_FIT = dict(max_steps=15, warmup_iters=4, final_draws=64, final_min_draws=64, average_steps=10, window=5)
 
