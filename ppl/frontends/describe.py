@@ -28,9 +28,13 @@ def latent_description(sym):
         density = ("density from slices" if sym.has_density else "density from target +=" if sym.in_target
                    else "flat prior (no distribution given)")
         return "%s, %s; transform %s" % (type_source(t), density, transform)
+    typ = type_source(sym.type) + ", " if sym.type is not None else "shape %s, " % describe(sym.shape)
+    if sym.dist.func == "Mixture":      # its support is its components'
+        first = DISTRIBUTIONS[sym.dist.args[1].items[0].func]
+        return "%sMixture; support %s; transform %s" % (typ, first.support.describe(),
+                                                        SUPPORT_TRANSFORMS[first.support.kind])
     d = DISTRIBUTIONS[sym.dist.func]
     transform = SUPPORT_TRANSFORMS[d.support.kind]
-    typ = type_source(sym.type) + ", " if sym.type is not None else "shape %s, " % describe(sym.shape)
     support = d.support.describe()
     form = d.form_for([k.name for k in sym.dist.kwargs])
     given = dict(zip([p.name for p in form.params], sym.dist.args))

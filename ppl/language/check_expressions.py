@@ -28,6 +28,8 @@ class ExpressionChecks:
         return self.shapes.of(e, lookup)
 
     def sample_shape(self, value_shape, d, s, scope):
+        if s.dist.func == MIXTURE:
+            return value_shape        # its components' shapes are checked when the data are bound
         form = d.form_for([k.name for k in s.dist.kwargs])
         nodes = dict(zip([p.name for p in form.params], s.dist.args))
         nodes.update({k.name: k.value for k in s.dist.kwargs})
@@ -35,6 +37,8 @@ class ExpressionChecks:
         return self.shapes.sample(value_shape, d, form, args, s.dist, s.span)
 
     def distribution(self, call, scope):
+        if call.func == MIXTURE:
+            return self.mixture(call, scope)
         d = self.distributions.get(call.func)
         if d is None:
             if call.func in self.functions:
@@ -71,14 +75,32 @@ class ExpressionChecks:
             self.expr(a, scope)
         return d
 
+    def mixture(self, call, scope):
+        """Mixture(weights, [D1(...), D2(...), ...]), univariate components sharing a support."""
+        example = "Mixture(w, [Normal(mu[0], sigma), Normal(mu[1], sigma)])"
+        if len(call.args) != 2 or call.kwargs or not isinstance(call.args[1], ast.Array):
+            raise self.error("Mixture takes weights and a list of distributions", call.span, hint="as in " + example)
+        components = []
+        for item in call.args[1].items:
+            if not isinstance(item, ast.Call) or item.func not in self.distributions:
+                raise self.error("a Mixture's components are distributions with their arguments", item.span,
+                                 hint="as in " + example)
+            components.append(self.distribution(item, scope))
+        if any(d.event_rank for d in components) or len({d.support for d in components}) > 1:
+            raise self.error("a Mixture's components are univariate distributions that share a support",
+                             call.args[1].span, hint="mix Normals with StudentTs, or Poissons with NegativeBinomials")
+        self.expr(call.args[0], scope)
+        return MixtureSignature(components[0].support)
+
     def log_density(self, e, scope):
         """logpdf(DIST(args), value): what it depends on; it is real."""
-        if len(e.args) != 2 or not isinstance(e.args[0], ast.Call) or e.args[0].func not in self.distributions:
+        if len(e.args) != 2 or not isinstance(e.args[0], ast.Call) or (
+                e.args[0].func not in self.distributions and e.args[0].func != MIXTURE):
             raise self.error("logpdf takes a distribution and a value, as in logpdf(Normal(mu, sigma), y)", e.span,
                              hint="the first argument is a distribution with its arguments")
         self.distribution(e.args[0], scope)
         deps = set()
-        for a in list(e.args[0].args) + [k.value for k in e.args[0].kwargs] + [e.args[1]]:
+        for a in distribution_arguments(e.args[0]) + [e.args[1]]:
             deps |= self.expr(a, scope)[0]
         return deps, False
 
@@ -161,3 +183,25 @@ class ExpressionChecks:
                 raise self.error("sizes given to %s must be known from data" % e.func, e.span)
             return deps, bool(f.int_args) and all(ints[i] for i in f.int_args)
         raise self.error("this cannot be used as a value", e.span)
+
+
+MIXTURE = "Mixture"
+
+
+class MixtureSignature:
+    """What the checker knows of a Mixture before data: its components' support. A mixture of discrete
+    distributions can only be observed (a latent one would have to be summed out)."""
+    name, event_rank = MIXTURE, 0
+
+    def __init__(self, support):
+        self.support = support
+        self.observed_only = support.discrete
+        self.doc = "a mixture of discrete distributions is observed, not a latent"
+
+
+def distribution_arguments(call):
+    """The expressions a distribution call reads (for a Mixture: its weights and its components' arguments)."""
+    if call.func == MIXTURE and len(call.args) == 2 and isinstance(call.args[1], ast.Array):
+        return [call.args[0]] + [a for c in call.args[1].items if isinstance(c, ast.Call)
+                                 for a in distribution_arguments(c)]
+    return list(call.args) + [k.value for k in call.kwargs]

@@ -5,6 +5,7 @@ import autograd.numpy as anp
 import numpy as onp
 from autograd.tracer import getval
 
+from . import mixture
 from .distributions import DISTRIBUTIONS, check_constraint
 from .expressions import Value, broadcast_shapes, constant, deps, fmt_shape, lift
 
@@ -12,6 +13,8 @@ from .expressions import Value, broadcast_shapes, constant, deps, fmt_shape, lif
 def distribution_args(exprs, call, scope):
     """-> (distribution, its form for these keywords, name -> (Value, node)), each argument checked
     against the parameter's rank and, where known from data, its constraint."""
+    if call.func == mixture.NAME:
+        return _mixture_args(exprs, call, scope)
     d = DISTRIBUTIONS[call.func]
     form = d.form_for([k.name for k in call.kwargs])
     names = [p.name for p in form.params]
@@ -36,6 +39,27 @@ def distribution_args(exprs, call, scope):
                                   node.span)
         args[p.name] = (v, node)
     return d, form, args
+
+
+def _mixture_args(exprs, call, scope):
+    """Mixture(weights, [components]): the components' arguments renamed "k.name", after the weights."""
+    weights_node, components = call.args
+    parts = [distribution_args(exprs, comp, scope) for comp in components.items]
+    problem = mixture.component_problem([(d, form) for d, form, _ in parts])
+    if problem:
+        raise exprs.error(problem, components.span)
+    d = mixture.mixture_of([(d, form) for d, form, _ in parts])
+    weights = exprs.compile(weights_node, scope)
+    if not weights.shape or weights.shape[-1] != len(parts):
+        raise exprs.error("Mixture's weights need a last axis of %d, one per component; they have shape %s" % (
+            len(parts), fmt_shape(weights.shape)), weights_node.span)
+    if weights.is_const and check_constraint("simplex", weights.const):
+        raise exprs.error("Mixture's weights must be %s, got %s" % (check_constraint("simplex", weights.const),
+                                                                    show(weights.const)), weights_node.span)
+    args = {"weights": (weights, weights_node)}
+    for k, (_, form, given) in enumerate(parts):
+        args.update({"%d.%s" % (k, p.name): given[p.name] for p in form.params})
+    return d, d.forms[0], args
 
 
 def log_density(exprs, call, value_node, scope, span):
