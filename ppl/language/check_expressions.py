@@ -28,8 +28,9 @@ class ExpressionChecks:
         return self.shapes.of(e, lookup)
 
     def sample_shape(self, value_shape, d, s, scope):
-        if s.dist.func == MIXTURE:
-            return value_shape        # its components' shapes are checked when the data are bound
+        if s.dist.func == MIXTURE:    # its components' shapes are checked when the data are bound
+            weights = self.shape(s.dist.args[0], scope) if value_shape is None else None
+            return value_shape if value_shape is not None else (tuple(weights[:-1]) if weights else None)
         form = d.form_for([k.name for k in s.dist.kwargs])
         nodes = dict(zip([p.name for p in form.params], s.dist.args))
         nodes.update({k.name: k.value for k in s.dist.kwargs})
