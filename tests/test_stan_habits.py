@@ -17,6 +17,8 @@ CASES = [
     ("mu ~ normal(0, 1)", 1, "Normal here: distributions are capitalised"),
     ("data y: int\nmu ~ Normal(0, 1)\ny ~ poisson_log(mu)", 3, "Poisson(log_rate = ...)"),
     ("data a: real\nb = a && 1", 2, "`and`, `or`, `not`"),
+    ("data a: real\nb = a +\n  1", 2, "only inside ( ) or [ ]"),
+    ("data a: real\nb = a\n  + 1", 3, "starts with an operator"),
 ]
 
 

@@ -6,6 +6,7 @@ import os
 from importlib import resources
 
 import math
+import re
 
 import lark
 from lark import Lark, Transformer, v_args
@@ -269,6 +270,18 @@ def _found(token):
     return "'%s'" % token.value
 
 
+def _line_break_hint(text):
+    """A statement that ends too early: often one a Stan user broke over two lines outside brackets."""
+    text = text.strip()
+    if re.match(r"^([+\-*/^@]|and\b|or\b)", text):
+        return ("this line starts with an operator, but it does not continue the line before: a statement goes on "
+                "over lines only inside ( ) or [ ], so put the whole expression in parentheses")
+    if re.search(r"([+\-*/^@,]|\band|\bor)$", text):
+        return ("a statement goes on over lines only inside ( ) or [ ]: put the whole expression in parentheses, "
+                "x = (a + ... b), and it may break anywhere inside them")
+    return "the statement ends too early"
+
+
 def _syntax_error(err, source):
     if isinstance(err, lark.UnexpectedCharacters):
         ch = source.text[err.pos_in_stream] if err.pos_in_stream < len(source.text) else "?"
@@ -294,7 +307,7 @@ def _syntax_error(err, source):
         elif tok.type == "EQUAL" and "TILDE" not in err.expected:
             hint = "'=' defines a derived quantity (NAME = expr); '~' gives a distribution"
         elif tok.type == "_NL":
-            hint = "the statement ends too early"
+            hint = _line_break_hint(source.line_text(tok.line))
         elif tok.type in _COMPARISONS:
             hint = "a comparison does not chain: write (a < b) and (b < c)"
         elif tok.type == "NAME" and tok.value in {"data", "param", "latent", "for"}:
