@@ -6,7 +6,7 @@ import numpy as onp
 from ..errors import PPLCheckError
 from ..language import ast
 from ..model.expressions import constant
-from . import resolve, scan, trial
+from . import resolve, scan, steps_at_once, trial
 
 MAX_UNROLL = 100_000
 
@@ -36,6 +36,9 @@ def loop(c, s, scope, top):
                 return
             trial.rewind(c, mark)
     if scan.try_scan(c, s, scope, start, stop, top):
+        return
+    if steps_at_once.try_at_once(c, s, scope, start, stop, top,
+                                 lambda until: [_body(c, s, scope, constant(i, True)) for i in range(start, until)]):
         return
     if stop - start > MAX_UNROLL:
         raise c.error("this loop has %d iterations, too many to unroll" % (stop - start), s.span,

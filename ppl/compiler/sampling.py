@@ -12,7 +12,7 @@ from ..model.expressions import MAX_ELEMENTS, Value, constant, fmt_shape, lift
 from ..model.values import discrete_of
 from ..model.fused import draw_sums
 from ..model.log_densities import distribution_args, outcomes, support_problem
-from . import resolve, truncation
+from . import resolve, scan_state, truncation
 from .counts import CountSite
 from .enumeration import DiscreteSite
 from .steps import LatentStep, SampleStep, reader
@@ -51,6 +51,12 @@ def positions(c, target, scope):
         target = target.target
     base = scope[target.id]
     pos = onp.arange(int(onp.prod(base.shape)) if base.shape else 1).reshape(base.shape)
+    steps = getattr(c, "scan_steps", None)      # compiling one body for all of a loop's steps at once
+    if steps is not None:
+        if len(chain) != 1:
+            raise scan_state.NoScan()
+        idx, dynamic = scan_state.indices(c.exprs, chain[0].subscripts, scope, steps)
+        return target.id, scan_state.at_steps(pos, idx, dynamic, len(steps))[0].reshape(len(steps), -1)
     for node in reversed(chain):
         pos = pos[c.exprs.index_tuple(node.subscripts, scope)]
     return target.id, onp.ravel(pos)

@@ -66,7 +66,7 @@ def _sets_outer_local(body, scope):
 
 def _compile(c, s, sets, scope, ts):
     reads = Reads()
-    proxies = {k: ScanLocal(v, ts, reads) for k, v in scope.items() if isinstance(v, Local) and v.shape}
+    proxies = {k: ScanLocal(v, ts, reads) for k, v in scope.items() if isinstance(v, Local)}
     body = dict(scope, **proxies)
     body[s.var] = Value((), True, fn=lambda env: env[STEP], batched=True, discrete=frozenset([STEP]))
     at = len(c.steps)

@@ -6,6 +6,7 @@ import autograd.numpy as anp
 import numpy as onp
 
 from ..language import ast
+from ..model import gathers
 from ..model.expressions import Value
 
 STEP = "__scan_step__"      # the loop variable, per draw
@@ -32,10 +33,11 @@ class Reads:
 
 
 class ScanLocal:
-    def __init__(self, local, ts, reads):
+    def __init__(self, local, ts, reads, gather=False):
         self.local, self.ts, self.all_reads = local, ts, reads
         self.sets = []      # (positions (T, w), value, shape of the elements set)
         self.read_any = False
+        self.gather = gather    # read elements set before the loop by a gather (no state: compiler.steps_at_once)
 
     # reading
     def read(self, exprs, idx, span):
@@ -46,6 +48,13 @@ class ScanLocal:
     def read_subscripts(self, exprs, subscripts, scope, span):
         idx, dynamic = self._indices(exprs, subscripts, scope)
         positions, shape = self._at(idx, dynamic)
+        if self.gather and dynamic:
+            if self.sets or any(isinstance(sub, ast.Slice) for sub in subscripts) or onp.any(
+                    self.local.owner[positions] < 0):
+                raise NoScan()
+            node = ast.Index(span, ast.Name(span, self.local.name), subscripts)
+            return gathers.by_elements(exprs, self.local.read(exprs, (), span),
+                                       [exprs.compile(sub, scope) for sub in subscripts], node)
         return self._value(exprs, positions, shape, None if dynamic else idx, span)
 
     def _value(self, exprs, positions, shape, idx, span):
@@ -79,34 +88,43 @@ class ScanLocal:
 
     # positions
     def _indices(self, exprs, subscripts, scope):
-        idx, dynamic = [], []
-        for sub in subscripts:
-            if isinstance(sub, ast.Slice):
-                idx.append(exprs.index_tuple([sub], scope)[0])
-                continue
-            v = exprs.compile(sub, scope)
-            if not v.is_int:
-                raise NoScan()
-            if v.is_const:
-                idx.append(int(v.const) if v.shape == () else onp.asarray(v.const, dtype=onp.intp))
-            elif v.discrete == frozenset([STEP]) and v.shape == ():
-                idx.append(_at_steps(v, self.ts))
-                dynamic.append(len(idx) - 1)
-            else:
-                raise NoScan()      # an index that depends on a latent
-        return tuple(idx), dynamic
+        return indices(exprs, subscripts, scope, self.ts)
 
     def _at(self, idx, dynamic):
-        """The flat positions idx picks at each step, (T, *shape), and shape."""
-        grid = onp.arange(self.local.owner.size).reshape(self.local.shape)
-        try:
-            if not dynamic:
-                picked = grid[idx]
-                return onp.broadcast_to(picked, (len(self.ts),) + picked.shape), picked.shape
-            rows = [grid[tuple(x[t] if k in dynamic else x for k, x in enumerate(idx))] for t in range(len(self.ts))]
-        except IndexError:
-            raise NoScan() from None
-        return onp.stack(rows), rows[0].shape
+        return at_steps(onp.arange(self.local.owner.size).reshape(self.local.shape), idx, dynamic, len(self.ts))
+
+
+def indices(exprs, subscripts, scope, ts):
+    """The subscripts' values: constants, or for an index that follows the step, its value at each step
+    (their places are listed in `dynamic`)."""
+    idx, dynamic = [], []
+    for sub in subscripts:
+        if isinstance(sub, ast.Slice):
+            idx.append(exprs.index_tuple([sub], scope)[0])
+            continue
+        v = exprs.compile(sub, scope)
+        if not v.is_int:
+            raise NoScan()
+        if v.is_const:
+            idx.append(int(v.const) if v.shape == () else onp.asarray(v.const, dtype=onp.intp))
+        elif v.discrete == frozenset([STEP]) and v.shape == ():
+            idx.append(_at_steps(v, ts))
+            dynamic.append(len(idx) - 1)
+        else:
+            raise NoScan()      # an index that depends on a latent
+    return tuple(idx), dynamic
+
+
+def at_steps(grid, idx, dynamic, T):
+    """The positions in grid that idx picks at each step, (T, *shape), and shape."""
+    try:
+        if not dynamic:
+            picked = grid[idx]
+            return onp.broadcast_to(picked, (T,) + picked.shape), picked.shape
+        rows = [grid[tuple(x[t] if k in dynamic else x for k, x in enumerate(idx))] for t in range(T)]
+    except IndexError:
+        raise NoScan() from None
+    return onp.stack(rows), rows[0].shape
 
 
 def _at_steps(v, ts):
