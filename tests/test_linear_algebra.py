@@ -128,3 +128,11 @@ def test_a_matrix_that_is_not_positive_definite_is_a_located_error_not_numpys():
     assert info.value.line == 3
     with pytest.raises(ppl.PPLError, match="cholesky failed"):
         ppl.compile("data A: real[2, 2]\nm ~ Normal(0, 1)\nL = cholesky(m * A)").fit(data, seed=0, max_steps=50)
+
+
+def test_stack_is_the_array_literal_with_a_draw_axis_where_there_is_one():
+    model = ppl.compile("data x: real[3]\nm ~ Normal(0, 1)\nrows = stack(x, m * x, zeros(3))\n").bind(
+        {"x": np.array([1.0, 2.0, 3.0])})
+    z = np.array([[0.5], [-2.0]])
+    rows = model.values(z)["rows"]
+    np.testing.assert_allclose(rows, [[[1, 2, 3], [0.5, 1, 1.5], [0, 0, 0]], [[1, 2, 3], [-2, -4, -6], [0, 0, 0]]])

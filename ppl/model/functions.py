@@ -85,6 +85,7 @@ FUNCTIONS = {f.name: f for f in [
              (0,)),
     Function("reshape", (2, 5), "reshape", None, "reshape(x, d1, ...): the same elements in the shape (d1, ...)"),
     Function("concatenate", (2, 8), "concatenate", None, "arrays joined along their first axis (Stan's append_row)"),
+    Function("stack", (1, 8), "concatenate", None, "values of one shape stacked along a new first axis, as [a, b]"),
 ]}
 FUNCTIONS.update({name: Function(name, arity, "linalg", impl, doc)
                   for name, (arity, _, impl, doc) in LINEAR_ALGEBRA.items()})

@@ -3,6 +3,7 @@ arguments' Values: these need to know which arguments carry a draw axis."""
 import autograd.numpy as anp
 import numpy as onp
 
+from ..language import ast
 from ..errors import PPLRuntimeError
 from .expressions import Value, deps, fmt_shape, lift
 from .linear_algebra import LINEAR_ALGEBRA, solve_batched
@@ -24,6 +25,8 @@ def reshape_call(exprs, fun, e, scope):
 
 
 def concatenate_call(exprs, fun, e, scope):
+    if fun.name == "stack":         # the array literal [a, b, ...]
+        return exprs.compile(ast.Array(e.span, list(e.args)), scope)
     return concatenate(exprs, [exprs.compile(a, scope) for a in e.args], e)
 
 
