@@ -136,3 +136,11 @@ def test_psis_corrected_summaries_move_towards_the_posterior():
     bad = ppl.compile(centred).fit(bench_data("eight_schools"), seed=0)
     with pytest.raises(ppl.PPLRuntimeError, match="k-hat"):
         bad.summary(corrected=True)
+
+
+def test_a_poor_k_hat_in_the_evidence_never_advises_the_guide_in_use():
+    from ppl.results.evidence import estimate
+    log_w = np.random.default_rng(0).standard_cauchy(4000)      # weights with a tail that k-hat calls poor
+    for guide, advised in [("fullrank", False), ("meanfield", True)]:
+        text = str(estimate(log_w, 50, guide=guide))
+        assert "poor" in text and ("guide='fullrank'" in text) == advised, text

@@ -30,9 +30,12 @@ class Evidence:
     khat: float
     draws: int
     flat_priors: tuple = ()     # latents with a flat prior: every figure is then unnormalised
+    guide: str = None           # q's family, so that advice never names the one in use
 
     def as_dict(self):
-        return dict(self.__dict__, flat_priors=list(self.flat_priors), unnormalised=bool(self.flat_priors))
+        out = dict(self.__dict__, flat_priors=list(self.flat_priors), unnormalised=bool(self.flat_priors))
+        del out["guide"]
+        return out
 
     def __str__(self):
         head = "log p(data) estimates from %d draws of q:" % self.draws
@@ -46,7 +49,7 @@ class Evidence:
             "  %s %12.3f  (s.e. %.3f)   estimate; k-hat %.2f, %s" % (
                 "PSIS      " if self.khat < 0.7 else "IS        " if not np.isfinite(self.khat) else
                 "truncated IS (unreliable)", self.psis, self.psis_se,
-                self.khat, psis.verdict(self.khat, self.psis - self.elbo)),
+                self.khat, psis.verdict(self.khat, self.psis - self.elbo, self.guide)),
         ])
 
 
@@ -81,9 +84,9 @@ def psis_log_evidence(log_w):
     return estimate, float(np.std(w) / math.sqrt(n)), k
 
 
-def estimate(log_w, k=50, flat_priors=()):
+def estimate(log_w, k=50, flat_priors=(), guide=None):
     log_w = np.asarray(log_w, dtype=float)
     e, e_se = elbo(log_w)
     i, i_se = iwae(log_w, k)
     p, p_se, _ = psis_log_evidence(log_w)
-    return Evidence(e, e_se, i, i_se, k, p, p_se, psis.khat(log_w), len(log_w), tuple(flat_priors))
+    return Evidence(e, e_se, i, i_se, k, p, p_se, psis.khat(log_w), len(log_w), tuple(flat_priors), guide)

@@ -233,10 +233,10 @@ class Fit:
                            "2k" % (draws, k), hint="IWAE_k averages groups of k draws and needs two groups or more")
         flat = self.compiled.flat_priors
         if draws is None and seed is None and len(self._log_weights) >= 2 * k:
-            return evidence.estimate(self._log_weights, k, flat)
+            return evidence.estimate(self._log_weights, k, flat, self.guide.name)
         log_w = log_weights(self.compiled, self.guide, self.phi, self.theta, self._rng(seed, 3),
                                   draws or max(10000, 2 * k))
-        return evidence.estimate(log_w, k, flat)
+        return evidence.estimate(log_w, k, flat, self.guide.name)
 
     def _bound_on(self):
         if self.compiled.flat_priors:
