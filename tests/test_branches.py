@@ -63,3 +63,9 @@ def test_a_misused_if_is_a_located_error(text, message, hint):
     assert message in str(err.value) and ":" in str(err.value).splitlines()[0]
     if hint:
         assert hint in (err.value.hint or ""), err.value.hint
+
+
+def test_ppl_check_lists_the_if_and_says_which_branch_the_data_take():
+    text = ppl.compile(PIECEWISE).describe({"y": np.zeros(5), "robust": 1})
+    assert "statements:\n  line 6   for i in range(0, N)\n  line 15  if robust == 1" in text, text
+    assert "note: line 15: the `if` takes its first branch for these data" in text

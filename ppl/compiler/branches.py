@@ -15,6 +15,9 @@ def branch(c, s, scope, top):
         raise c.error("an `if` condition must be a single value, not an array of shape %s"
                       % fmt_shape(onp.shape(condition.const)), s.condition.span,
                       hint="compare one element (x[i] > 0), or use where(condition, a, b) elementwise")
+    if top:
+        c.notes.append("line %d: the `if` takes its %s for these data" % (
+            s.span.line, "first branch" if bool(condition.const) else "else branch" if s.orelse else "no branch"))
     block = dict(scope)
     for b in (s.then if bool(condition.const) else s.orelse):
         c.statement(b, block, top=False)

@@ -21,7 +21,7 @@ from ..errors import PPLCheckError, PPLRuntimeError
 from ..language import ast
 from ..model.expressions import Value, lift
 from .local_values import Local
-from .scan_state import HOISTED, Hoisted, NoScan, Reads, ScanLocal, STATE, STEP, READS
+from .scan_state import HOISTED, MAX_STEPS, Hoisted, NoScan, Reads, ScanLocal, STATE, STEP, READS
 from .steps import AssignStep, Step
 from . import trial
 
@@ -32,7 +32,7 @@ def try_scan(c, s, scope, start, stop, top):
     """Compile loop s as a scan if it sets elements of outer locals; False (nothing changed) if not."""
     sets = [b for b in s.body if not isinstance(b, (ast.Sample, ast.TargetAdd))]
     rest = [b for b in s.body if isinstance(b, (ast.Sample, ast.TargetAdd))]
-    if (stop - start < MIN_STEPS or c.rows is not None or getattr(c, "scanning", False)
+    if (not MIN_STEPS <= stop - start <= MAX_STEPS or c.rows is not None or getattr(c, "scanning", False)
             or not _sets_outer_local(sets, scope)):
         return False
     at, saved = trial.mark(c), {k: v.snapshot() for k, v in scope.items() if isinstance(v, Local)}

@@ -9,6 +9,7 @@ from ..language import ast
 from ..model import gathers
 from ..model.expressions import Value
 
+MAX_STEPS = 100_000         # a scan's state and an at-once loop's arrays grow with the steps, as unrolling does
 STEP = "__scan_step__"      # the loop variable, per draw
 READS = "__scan_reads__"    # the elements of outer locals the body reads, per draw: (draws, M)
 STATE = "__scan_state__"    # marks the values that depend on them

@@ -11,7 +11,7 @@ from ..errors import PPLCheckError, PPLRuntimeError
 from ..language import ast
 from ..model.expressions import Value
 from .local_values import Local
-from .scan_state import NoScan, Reads, ScanLocal, STEP
+from .scan_state import MAX_STEPS, NoScan, Reads, ScanLocal, STEP
 from .steps import AssignStep, SampleStep, Step, TargetStep
 from . import trial
 
@@ -21,7 +21,7 @@ PREFIX = 16     # steps compared against the loop unrolled
 def try_at_once(c, s, scope, start, stop, top, unroll):
     """Compile loop s's steps at once if that is the same log density; unroll(stop) compiles its steps
     start..stop-1 unrolled, for the comparison. False (nothing changed) if not."""
-    if (stop - start < 8 or c.rows is not None or getattr(c, "scanning", False)
+    if (not 8 <= stop - start <= MAX_STEPS or c.rows is not None or getattr(c, "scanning", False)
             or not any(isinstance(b, (ast.Sample, ast.TargetAdd)) for b in s.body)):
         return False
     at = trial.mark(c)

@@ -11,7 +11,8 @@ from ..inference.guide_for import guide_for
 from ..inference.minibatch import MinibatchObjective, row_batch
 from ..inference.settings import validated
 from ..language.check import check
-from ..language.printer import type_source
+from ..language import ast
+from ..language.printer import statement_source, type_source
 from ..language.syntax import parse
 from ..model.binding import bind
 from ..model.distributions import DISTRIBUTIONS
@@ -182,7 +183,7 @@ class Model:
     def structure(self):
         """The model's names by role, as `ppl check` prints them."""
         syms = self.checked.symbols.values()
-        out = {"data": [], "sizes": [], "params": [], "latents": [], "derived": []}
+        out = {"data": [], "sizes": [], "params": [], "latents": [], "derived": [], "statements": []}
         for s in syms:
             if s.role == "data":
                 out["data"].append((s.name, type_source(s.type)))
@@ -195,6 +196,10 @@ class Model:
             elif s.role in ("derived", "local"):
                 kind = "" if s.role == "derived" else type_source(s.type) + ", set by `=`; "
                 out["derived"].append((s.name, kind + "depends on " + (", ".join(sorted(s.deps)) or "constants")))
+        for st in self.checked.program.statements:     # what is neither a declaration nor a `~`
+            if isinstance(st, (ast.TargetAdd, ast.If, ast.For)):
+                first = statement_source(st).splitlines()[0].rstrip(" {")
+                out["statements"].append(("line %d" % st.span.line, first))
         return out
 
     def describe(self, data=None):

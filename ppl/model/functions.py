@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import autograd.numpy as np
 from .linear_algebra import LINEAR_ALGEBRA
 from .logic import where
-from .special import expit, gammaln, logit, logsumexp, sqrt
+from .special import expit, gammaln, logit, logsumexp
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ FUNCTIONS = {f.name: f for f in [
     Function("log", (1, 1), _E, np.log, "natural logarithm"),
     Function("log1p", (1, 1), _E, np.log1p, "log(1 + x), accurate for small x"),
     Function("expm1", (1, 1), _E, np.expm1, "exp(x) - 1, accurate for small x"),
-    Function("sqrt", (1, 1), _E, sqrt, "square root"),
+    Function("sqrt", (1, 1), _E, np.sqrt, "square root"),
     Function("square", (1, 1), _E, np.square, "x^2", (0,)),
     Function("abs", (1, 1), _E, np.abs, "absolute value", (0,)),
     Function("inv_logit", (1, 1), _E, expit, "1 / (1 + exp(-x))"),

@@ -81,17 +81,3 @@ def _logsumexp_vjp(ans, x, axis=None, keepdims=False):
 
 
 defvjp(logsumexp, _logsumexp_vjp)
-
-
-_TINY_ROOT = float(np.sqrt(np.finfo(float).tiny))
-
-
-@primitive
-def sqrt(x):
-    return np.sqrt(x)
-
-
-# d sqrt(x)/dx = 1 / (2 sqrt(x)) is infinite at 0, where x is most often a positive function that
-# underflowed (a GP's spectral density exp(-l^2 w^2 / 2) at a high frequency) and whose own derivative
-# is 0 there: a finite stand-in keeps their product 0, as it is, and not inf * 0 = NaN
-defvjp(sqrt, lambda ans, x: lambda g: g * 0.5 / np.maximum(ans, _TINY_ROOT))
