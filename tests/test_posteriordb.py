@@ -129,7 +129,11 @@ UNUSED = {"N", "K", "X", "Dgp_1", "NBgp_1", "Kgp_1", "K_sigma", "X_sigma", "Dgp_
 def test_a_long_posterior_lands_on_the_reference_or_says_why(name):
     data, ref = _posterior(name)
     data = {k: v for k, v in data.items() if k not in UNUSED or (k == "K" and "hmm" in name)}
-    fit = ppl.load(str(HERE / LONG_FITS[name])).fit(data, seed=0)
+    try:
+        fit = ppl.load(str(HERE / LONG_FITS[name])).fit(data, seed=0)
+    except ppl.PPLRuntimeError as err:      # says why, at the statement: accel_gp's NaN gradients
+        assert err.line is not None and err.hint, err
+        return
     assert not [w for w in fit.warnings if "is not used by the model" in w]
     summary = fit.summary()
     off = {label: abs(summary[label]["mean"] - want["mean"]) / want["sd"] for label, want in ref.items()}

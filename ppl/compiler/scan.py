@@ -202,20 +202,6 @@ class ScanPlan:
         step[READS] = X[:, self.read_index[i]]
         return step
 
-    def _traced(self, env, S):
-        """The forward pass in operations autograd traces, step by step (only for second derivatives)."""
-        T, n = len(self.ts), self.n
-        outside = self._outside(env, S)
-        columns = [outside[:, j] for j in range(self.outside[1])]
-        for i, t in enumerate(self.ts):
-            step = dict(env)
-            step[STEP] = onp.full(S, t)
-            index = self.read_index[i]
-            step[READS] = anp.stack([columns[j] for j in index], axis=1) if index.size else onp.zeros((S, 0))
-            out = self._body(step)
-            columns.extend(out[:, k] for k in range(n))
-        return anp.reshape(anp.stack(columns[self.outside[1]:], axis=1), (S, T, n))
-
     def _all_steps(self, env, state, S):
         """The environment that runs every step at once: draw s's step t is row s * T + t."""
         T = len(self.ts)
@@ -231,10 +217,8 @@ class ScanPlan:
         """The gradients of the inputs numbered in `wanted`, given g, the cotangent of the state (S, T, n)."""
         S, T, n = onp.shape(state)
         env = dict(zip(self.keys, inputs))
-        if isbox(g) or any(isbox(x) for x in inputs):     # a second derivative (a Hessian): autograd's own
-            of_wanted, _ = make_vjp(lambda xs: self._traced(dict(env, **{self.keys[i]: x for i, x in zip(wanted, xs)}),
-                                                            S), [inputs[i] for i in wanted])
-            return of_wanted(g)
+        if isbox(g) or any(isbox(x) for x in inputs):     # a second derivative (a Hessian)
+            return list(scan_gradients(g, *inputs, plan=self, wanted=tuple(wanted)))
         every = self._all_steps(env, state, S)
         reads = every.pop(READS)
         of_reads, _ = make_vjp(lambda r: self._body(dict(every, **{READS: r})), reads)
@@ -292,6 +276,41 @@ def scan_states(*inputs, plan):
 
 defvjp_argnums(scan_states, lambda argnums, ans, args, kwargs:
                lambda g: kwargs["plan"].backward(ans, args, g, list(argnums)))
+
+
+@primitive
+def scan_gradients(g, *inputs, plan, wanted):
+    """The first-order VJP as a primitive of its own, so that a second derivative through a scan (the
+    Laplace start's Hessian, linear response) is central differences of it along the direction asked
+    for (a Hessian-vector product: four scan passes), not an autograd tape of every step."""
+    return tuple(plan.backward(scan_states(*inputs, plan=plan), inputs, g, list(wanted)))
+
+
+def _hessian_vjps(argnums, ans, args, kwargs):
+    plan, wanted, g, inputs = kwargs["plan"], kwargs["wanted"], args[0], args[1:]
+
+    def vjp(v):
+        direction = {j: onp.asarray(vj, dtype=float) for j, vj in zip(wanted, v)}
+        size = max(float(onp.max(onp.abs(d))) if onp.size(d) else 0.0 for d in direction.values())
+        if size == 0:
+            return [onp.zeros(onp.shape(args[a])) for a in argnums]
+        reach = max(float(onp.max(onp.abs(inputs[j]))) if onp.size(inputs[j]) else 0.0 for j in direction)
+        eps = 1e-5 * (1 + reach) / size
+        moved = [[x + sign * eps * direction[j] if j in direction else x for j, x in enumerate(inputs)]
+                 for sign in (1, -1)]
+        asked = sorted(set(wanted) | {a - 1 for a in argnums if a > 0})
+        out = {}
+        if 0 in argnums:        # d<grad, v>/dg: the state's change along v
+            out[0] = (scan_states(*moved[0], plan=plan) - scan_states(*moved[1], plan=plan)) / (2 * eps)
+        if len(asked) and any(a > 0 for a in argnums):   # d<grad, v>/dx = H v, a Hessian being symmetric
+            ends = [plan.backward(scan_states(*m, plan=plan), m, g, asked) for m in moved]
+            for k, j in enumerate(asked):
+                out[j + 1] = (onp.asarray(ends[0][k]) - onp.asarray(ends[1][k])) / (2 * eps)
+        return [out[a] for a in argnums]
+    return vjp
+
+
+defvjp_argnums(scan_gradients, _hessian_vjps)
 
 
 class ScanStep(Step):
