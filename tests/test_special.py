@@ -44,3 +44,18 @@ def test_logsumexp_at_infinities_nans_and_the_ends_of_the_floats_is_scipys(x):
                 x, axis=axis, keepdims=keepdims)
             assert np.shape(ours) == np.shape(theirs)
             np.testing.assert_array_equal(ours, theirs)
+
+
+def test_a_product_or_exp_that_is_0_passes_no_nan_back_but_a_kink_still_does():
+    # sqrt(A * exp(-q)) = sqrt(A) exp(-q / 2): at q = 2000 (exp(-q) is 0 in floats) its gradient is 0
+    f = lambda x: anp.sqrt(special.multiply(x[0], special.exp(-x[1])))
+    np.testing.assert_array_equal(grad(f)(np.array([3.0, 2000.0])), [0.0, 0.0])
+    np.testing.assert_allclose(grad(f)(np.array([3.0, 2.0])), [0.5 * np.exp(-1) / np.sqrt(3), -0.5 * np.sqrt(3) * np.exp(-1)])
+    # second derivatives of the product and exp are numpy's
+    h = lambda x: special.multiply(x[0], special.exp(x[1])) ** 2
+    from autograd import hessian
+    np.testing.assert_allclose(hessian(h)(np.array([1.5, 0.3])), hessian(lambda x: (x[0] * anp.exp(x[1])) ** 2)(
+        np.array([1.5, 0.3])), rtol=1e-13)
+    # sqrt(abs(a)) at a = 0 has no derivative: still NaN, for the start check to see
+    with np.errstate(all="ignore"):
+        assert np.isnan(grad(lambda a: anp.sqrt(anp.abs(special.multiply(a, 2.0))))(0.0))

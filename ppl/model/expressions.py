@@ -14,7 +14,7 @@ import numpy as onp
 from ..language import ast
 from ..errors import PPLCheckError
 from .functions import FUNCTIONS, guarded, user_function_problem
-from . import gathers
+from . import gathers, special
 from .fused import times_data
 from .logic import LOGIC_OPS, logical_not
 from .values import Value, constant, deps, lift
@@ -92,7 +92,7 @@ def _real(x):
     return x
 
 
-_BINOPS = {"+": anp.add, "-": anp.subtract, "*": anp.multiply, "/": _true_divide, "^": _power}
+_BINOPS = {"+": anp.add, "-": anp.subtract, "*": special.multiply, "/": _true_divide, "^": _power}
 
 
 def _zero_to_negative(a, b):

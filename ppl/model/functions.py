@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import autograd.numpy as np
 from .linear_algebra import LINEAR_ALGEBRA
 from .logic import where
-from .special import expit, gammaln, logit, logsumexp
+from .special import exp, expit, gammaln, logit, logsumexp
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def _log_mix(theta, lp1, lp2):
 
 _E = "elementwise"
 FUNCTIONS = {f.name: f for f in [
-    Function("exp", (1, 1), _E, np.exp, "e^x"),
+    Function("exp", (1, 1), _E, exp, "e^x"),
     Function("log", (1, 1), _E, np.log, "natural logarithm"),
     Function("log1p", (1, 1), _E, np.log1p, "log(1 + x), accurate for small x"),
     Function("expm1", (1, 1), _E, np.expm1, "exp(x) - 1, accurate for small x"),

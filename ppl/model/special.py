@@ -8,7 +8,8 @@ written with primitives of its own, so derivatives of derivatives (DADVI's Hessi
 """
 import autograd.numpy as np
 from autograd.extend import defvjp, primitive
-from autograd.numpy.numpy_vjps import repeat_to_match_shape
+from autograd.numpy.numpy_vjps import repeat_to_match_shape, unbroadcast_f
+from autograd.tracer import getval
 from scipy import special as _sp
 
 
@@ -81,3 +82,32 @@ def _logsumexp_vjp(ans, x, axis=None, keepdims=False):
 
 
 defvjp(logsumexp, _logsumexp_vjp)
+
+
+def _times_unless_zero(g, other):
+    """g * other, but 0 where other is exactly 0, even where g is infinite: there the product the
+    gradient passes through is 0 whatever its other factor (or an exp that underflowed to 0, whose
+    derivative is 0 too), so sqrt(A * exp(-q)) with exp(-q) = 0 in floats (a GP's spectral density at a
+    high frequency, accel_gp) has gradient 0, not inf * 0 = NaN. A kink such as sqrt(abs(a)) at a = 0
+    still gives NaN: abs is not a product."""
+    out = g * other
+    if not np.isfinite(np.sum(getval(out))):      # rare (one pass to see it): only then pay for the where
+        out = np.where(other == 0, 0.0, out)
+    return out
+
+
+@primitive
+def multiply(a, b):
+    return np.multiply(a, b)
+
+
+defvjp(multiply, lambda ans, a, b: unbroadcast_f(a, lambda g: _times_unless_zero(g, b)),
+       lambda ans, a, b: unbroadcast_f(b, lambda g: _times_unless_zero(g, a)))
+
+
+@primitive
+def exp(x):
+    return np.exp(x)
+
+
+defvjp(exp, lambda ans, x: lambda g: _times_unless_zero(g, ans))
