@@ -16,21 +16,10 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 import ppl  # noqa: E402
+from test_scan import GARCH  # noqa: E402   (the GARCH(1,1) the tests check against its NumPy loop)
 
-GARCH = """
-data r: real[T]
-mu ~ Normal(0, 1)
-omega ~ HalfNormal(1)
-alpha ~ Uniform(0, 1)
-beta ~ Uniform(0, 1)
-s2: real[T]
-s2[0] = omega + 0.1
-for t in range(1, T) {
-    s2[t] = omega + alpha * (r[t - 1] - mu) ^ 2 + beta * s2[t - 1]
-}
-r ~ Normal(mu, sqrt(s2))
-"""
 S = 8
 
 
