@@ -1,4 +1,6 @@
 """The Python front end: ppl.compile, ppl.load, Model.fit."""
+import contextlib
+import gc
 import os
 
 import numpy as np
@@ -47,6 +49,20 @@ def _keep_freed_heap():
         pass
 
 
+@contextlib.contextmanager
+def _cycles_not_collected():
+    """Parsing, checking and compiling make many small objects that live on, and few garbage cycles:
+    the cyclic collector's passes over them took half the time of a 100,000-statement model (22 s ->
+    12 s to parse and check, 6 s -> 1.5 s to bind). It runs again afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class Model:
     """A parsed and checked program, ready to be given data and fitted."""
 
@@ -57,19 +73,22 @@ class Model:
         text = text[1:] if text.startswith("\ufeff") else text      # a byte-order mark some editors write
         self.text = text
         self.filename = filename
-        program, source = parse(text, filename)
+        with _cycles_not_collected():
+            program, source = parse(text, filename)
         self.source = source
         self.functions = dict(functions) if isinstance(functions, dict) else functions
         table, problem = with_user_functions(functions)
         if problem:
             raise PPLError(problem[0], hint=problem[1])
-        self.checked = check(program, source, table, DISTRIBUTIONS)
+        with _cycles_not_collected():
+            self.checked = check(program, source, table, DISTRIBUTIONS)
         self.name = os.path.splitext(os.path.basename(filename))[0] if filename != "<string>" else "model"
 
     def bind(self, data):
         """Data -> the compiled model (log joint, simulator), with every data item checked."""
         try:
-            return compile_model(bind(self.checked, data))
+            with _cycles_not_collected():
+                return compile_model(bind(self.checked, data))
         except PPLError as err:
             raise err.located(self.source)
         except MemoryError:
