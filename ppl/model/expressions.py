@@ -92,7 +92,7 @@ def _real(x):
     return x
 
 
-_BINOPS = {"+": anp.add, "-": anp.subtract, "*": special.multiply, "/": _true_divide, "^": _power}
+_BINOPS = {"+": anp.add, "-": anp.subtract, "*": anp.multiply, "/": _true_divide, "^": _power}
 
 
 def _zero_to_negative(a, b):
@@ -141,7 +141,10 @@ class ExprCompiler:
         if e.op in LOGIC_OPS:
             return elementwise(LOGIC_OPS[e.op], [a, b], e.span, self.source, True)
         is_int = a.is_int and b.is_int and e.op in "+-*"
-        return elementwise(_BINOPS[e.op], [a, b], e.span, self.source, is_int)
+        op = _BINOPS[e.op]
+        if e.op == "*" and not (a.is_const or b.is_const):
+            op = special.multiply   # 0 * inf is 0 in its derivative; a product with data (the hot path) needs no care
+        return elementwise(op, [a, b], e.span, self.source, is_int)
 
     def _not(self, e, scope):
         return elementwise(logical_not, [self.compile(e.operand, scope)], e.span, self.source, True)
