@@ -72,6 +72,8 @@ def test_a_latent_with_a_mixture_prior_has_the_mixture_density():
     ("y ~ Mixture([0.2, 0.3, 0.5], [Normal(0, 1), Normal(1, 1)])", "last axis of 2"),
     ("y ~ Mixture([0.2, 0.3], [Normal(0, 1), Normal(1, 1)])", "weights must be"),
     ("y ~ Mixture([0.5, 0.5])", "weights and a list of distributions"),
+    ("y ~ Mixture([], [])", "weights and a list of distributions"),
+    ("y ~ Mixture([0.5, 0.5], [Normal(0, 1), Normal(0, [1, 2])])", "'sigma (component 1)' has shape (2)"),
     ("y ~ Mixture([0.5, 0.5], [Normal(0, 1), exp(2)])", "components are distributions"),
     ("z ~ Mixture([0.5, 0.5], [Poisson(1), Poisson(3)])\ny ~ Normal(z, 1)", "observed, not a latent"),
 ])

@@ -21,7 +21,7 @@ from ..errors import PPLCheckError, PPLRuntimeError
 from ..language import ast
 from ..model.expressions import Value, lift
 from .local_values import Local
-from .scan_state import HOISTED, MAX_STEPS, Hoisted, NoScan, Reads, ScanLocal, STATE, STEP, READS
+from .scan_state import HOISTED, MAX_STEPS, NoScan, Recorder, STATE, STEP, READS, compiled_for_steps
 from .steps import AssignStep, Step
 from . import trial
 
@@ -65,22 +65,7 @@ def _sets_outer_local(body, scope):
 
 
 def _compile(c, s, sets, scope, ts):
-    reads = Reads()
-    proxies = {k: ScanLocal(v, ts, reads) for k, v in scope.items() if isinstance(v, Local)}
-    body = dict(scope, **proxies)
-    body[s.var] = Value((), True, fn=lambda env: env[STEP], batched=True, discrete=frozenset([STEP]))
-    at = len(c.steps)
-    c.scanning = True
-    try:
-        with Hoisted(c.exprs) as hoisted:
-            for b in sets:
-                if isinstance(b, (ast.Sample, ast.TargetAdd)):
-                    raise NoScan()
-                c.statement(b, body, top=False)
-    finally:
-        c.scanning = False
-    steps = c.steps[at:]
-    del c.steps[at:]
+    steps, proxies, reads, hoisted = compiled_for_steps(c, s, sets, scope, ts)
     if not all(isinstance(step, AssignStep) for step in steps):
         raise NoScan()
     return ScanPlan(c.exprs, ts, steps, [p for p in proxies.values() if p.sets or p.read_any], reads, hoisted)
@@ -139,7 +124,7 @@ class ScanPlan:
     def record_inputs(self, env, batched_keys):
         """The names the body and the outside elements read, found by running the scan once on trial
         values (an index out of range, say, ends the trial: unrolling reports it)."""
-        seen = _Recorder(env)
+        seen = Recorder(env)
         with onp.errstate(all="ignore"):
             self._forward(seen, 2, lambda base: ChainMap({}, base))
         self.keys = list(dict.fromkeys(seen.read))
@@ -243,9 +228,9 @@ class ScanPlan:
 
 
 def _output(value, shape):
-    f, zero = lift(value, len(shape)), onp.zeros(shape)
-    width = int(onp.prod(shape, dtype=int))
-    return lambda env: anp.reshape(f(env) + zero + onp.zeros((len(env[STEP]),) + (1,) * len(shape)), (-1, width))
+    """A setting's value, broadcast to every draw (row) and to the elements it sets, as (draws, width)."""
+    f, width = lift(value, len(shape)), int(onp.prod(shape, dtype=int))
+    return lambda env: anp.reshape(f(env) + onp.zeros((len(env[STEP]),) + tuple(shape)), (-1, width))
 
 
 def _runs(f, env):
@@ -254,19 +239,6 @@ def _runs(f, env):
         return True
     except (KeyError, IndexError, ValueError):  # it reads a value the body sets: computed per step
         return False
-
-
-class _Recorder(dict):
-    def __init__(self, base):
-        super().__init__()
-        self.base, self.read = base, []
-
-    def __missing__(self, key):
-        if key not in self.base:
-            raise NoScan()
-        self.read.append(key)
-        self[key] = self.base[key]
-        return self[key]
 
 
 @primitive

@@ -8,6 +8,7 @@ import numpy as onp
 from ..language import ast
 from ..model import gathers
 from ..model.expressions import Value
+from .local_values import Local
 
 MAX_STEPS = 100_000         # a scan's state and an at-once loop's arrays grow with the steps, as unrolling does
 STEP = "__scan_step__"      # the loop variable, per draw
@@ -141,6 +142,45 @@ def _at_steps(v, ts):
 def _overlap(a, b, size):
     steps = onp.arange(a.shape[0])[:, None] * size
     return bool(onp.isin(a + steps, b + steps).any())
+
+
+def compiled_for_steps(c, s, statements, scope, ts, gather=False):
+    """Loop s's statements compiled once, for a step known only per draw (env[STEP]), with the outer
+    locals seen through ScanLocal: (the steps they made, taken out of c.steps, the ScanLocals by name,
+    the placeholder reads). The sub-expressions that read no state are hoisted (Hoisted, the fourth)."""
+    reads = Reads()
+    proxies = {k: ScanLocal(v, ts, reads, gather) for k, v in scope.items() if isinstance(v, Local)}
+    body = dict(scope, **proxies)
+    body[s.var] = Value((), True, fn=lambda env: env[STEP], batched=True, discrete=frozenset([STEP]))
+    at = len(c.steps)
+    c.scanning, c.scan_steps = True, ts
+    try:
+        with Hoisted(c.exprs) as hoisted:
+            for b in statements:
+                c.statement(b, body, top=False)
+    finally:
+        c.scanning, c.scan_steps = False, None
+    steps = c.steps[at:]
+    del c.steps[at:]
+    return steps, proxies, reads, hoisted
+
+
+class Recorder(dict):
+    """An environment that takes what is read from `base` and notes the names read; those in `repeated`
+    are repeated `times` along the draw axis (for a body run for every step at once). A name base lacks
+    ends the trial."""
+
+    def __init__(self, base, repeated=(), times=1):
+        super().__init__()
+        self.base, self.repeated, self.times, self.read = base, repeated, times, []
+
+    def __missing__(self, key):
+        if key not in self.base:
+            raise NoScan()
+        self.read.append(key)
+        value = self.base[key]
+        self[key] = onp.repeat(value, self.times, axis=0) if key in self.repeated else value
+        return self[key]
 
 
 class Hoisted:

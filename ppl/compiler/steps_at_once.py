@@ -9,9 +9,7 @@ import numpy as onp
 
 from ..errors import PPLCheckError, PPLRuntimeError
 from ..language import ast
-from ..model.expressions import Value
-from .local_values import Local
-from .scan_state import MAX_STEPS, NoScan, Reads, ScanLocal, STEP
+from .scan_state import MAX_STEPS, NoScan, Recorder, STEP, compiled_for_steps
 from .steps import AssignStep, SampleStep, Step, TargetStep
 from . import trial
 
@@ -48,18 +46,7 @@ def try_at_once(c, s, scope, start, stop, top, unroll):
 
 
 def _compile(c, s, scope, ts):
-    proxies = {k: ScanLocal(v, ts, Reads(), gather=True) for k, v in scope.items() if isinstance(v, Local)}
-    body = dict(scope, **proxies)
-    body[s.var] = Value((), True, fn=lambda env: env[STEP], batched=True, discrete=frozenset([STEP]))
-    at = len(c.steps)
-    c.scanning, c.scan_steps = True, ts
-    try:
-        for b in s.body:
-            c.statement(b, body, top=False)
-    finally:
-        c.scanning, c.scan_steps = False, None
-    steps = c.steps[at:]
-    del c.steps[at:]
+    steps, proxies, _, _ = compiled_for_steps(c, s, s.body, scope, ts, gather=True)
     if any(p.sets or p.read_any for p in proxies.values()):
         raise NoScan()          # a recursion: compiler.scan's
     for step in steps:
@@ -85,7 +72,7 @@ class StepsAtOnce(Step):
         self.keys, self.batched = [], set()
 
     def record_inputs(self, env, batched_keys):
-        seen = _Recorder(env, batched_keys, len(self.ts))
+        seen = Recorder(env, batched_keys, len(self.ts))
         seen[STEP] = onp.tile(self.ts, 2)
         with onp.errstate(all="ignore"):
             for step in self.steps:
@@ -130,20 +117,3 @@ class StepsAtOnce(Step):
                 flat = store[name].reshape(n, -1)
                 draw = step._draw(every, rng, n * len(self.ts))
                 flat[:, positions.ravel()] = onp.broadcast_to(draw, (n * len(self.ts),) + step.value.shape).reshape(n, -1)
-
-
-class _Recorder(dict):
-    """An environment that takes what the body reads from env, repeated for every step where it varies
-    by draw, and notes its names."""
-
-    def __init__(self, base, batched_keys, T):
-        super().__init__()
-        self.base, self.batched_keys, self.T, self.read = base, batched_keys, T, []
-
-    def __missing__(self, key):
-        if key not in self.base:
-            raise NoScan()
-        self.read.append(key)
-        value = self.base[key]
-        self[key] = onp.repeat(value, self.T, axis=0) if key in self.batched_keys else value
-        return self[key]

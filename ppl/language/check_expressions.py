@@ -79,7 +79,7 @@ class ExpressionChecks:
     def mixture(self, call, scope):
         """Mixture(weights, [D1(...), D2(...), ...]), univariate components sharing a support."""
         example = "Mixture(w, [Normal(mu[0], sigma), Normal(mu[1], sigma)])"
-        if len(call.args) != 2 or call.kwargs or not isinstance(call.args[1], ast.Array):
+        if len(call.args) != 2 or call.kwargs or not isinstance(call.args[1], ast.Array) or not call.args[1].items:
             raise self.error("Mixture takes weights and a list of distributions", call.span, hint="as in " + example)
         components = []
         for item in call.args[1].items:

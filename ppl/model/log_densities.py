@@ -42,7 +42,8 @@ def distribution_args(exprs, call, scope):
 
 
 def _mixture_args(exprs, call, scope):
-    """Mixture(weights, [components]): the components' arguments renamed "k.name", after the weights."""
+    """Mixture(weights, [components]): the components' arguments renamed (mixture.component_param),
+    after the weights."""
     weights_node, components = call.args
     parts = [distribution_args(exprs, comp, scope) for comp in components.items]
     problem = mixture.component_problem([(d, form) for d, form, _ in parts])
@@ -58,7 +59,7 @@ def _mixture_args(exprs, call, scope):
                                                                     show(weights.const)), weights_node.span)
     args = {"weights": (weights, weights_node)}
     for k, (_, form, given) in enumerate(parts):
-        args.update({"%d.%s" % (k, p.name): given[p.name] for p in form.params})
+        args.update({mixture.component_param(k, p.name): given[p.name] for p in form.params})
     return d, d.forms[0], args
 
 

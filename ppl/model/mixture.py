@@ -1,6 +1,6 @@
 """Mixture(weights, [D1(...), D2(...), ...]): a finite mixture of univariate distributions that share a
 support, as one distribution of the table's kind (a Form whose parameters are the weights and each
-component's own, renamed "k.name"), so that `~`, `logpdf` and simulation take it as they take any other.
+component's own, renamed "name (component k)"), so that `~`, `logpdf` and simulation take it as they take any other.
 Its log density is log sum_k w_k p_k(x), summed in log space (Stan's log_mix over components)."""
 import autograd.numpy as anp
 import numpy as onp
@@ -10,6 +10,11 @@ from .samplers import sample_categorical
 from .special import logsumexp
 
 NAME = "Mixture"
+
+
+def component_param(k, name):
+    """Component k's parameter `name` among the mixture's (it shows in messages as written here)."""
+    return "%s (component %d)" % (name, k)
 
 
 def component_problem(components):
@@ -31,7 +36,7 @@ def mixture_of(components):
     """The Distribution (one Form) of a mixture of these (Distribution, Form) pairs."""
     sizes = [len(f.params) for _, f in components]
     params = (Param("weights", "simplex", 1),) + tuple(
-        Param("%d.%s" % (k, p.name), p.constraint, p.event_rank) for k, (_, f) in enumerate(components)
+        Param(component_param(k, p.name), p.constraint, p.event_rank) for k, (_, f) in enumerate(components)
         for p in f.params)
 
     def log_density(x, weights, *args):
@@ -46,7 +51,7 @@ def mixture_of(components):
         which = sample_categorical(rng, shape, onp.asarray(weights))
         out = onp.zeros(shape)
         for k, (_, f) in enumerate(components):
-            mine = {p.name: args["%d.%s" % (k, p.name)] for p in f.params}
+            mine = {p.name: args[component_param(k, p.name)] for p in f.params}
             out = onp.where(which == k, f.sample(rng, shape, **mine), out)
         return out
 
