@@ -104,7 +104,7 @@ class FullRank(Guide):
         gather = onp.zeros(dim * dim, dtype=int)
         gather[rows * dim + cols] = onp.arange(1, len(rows) + 1)
         self._gather = gather
-        self._rows = rows
+        self._rows, self._cols = rows, cols
 
     @property
     def size(self):

@@ -26,6 +26,8 @@ class Objective(abc.ABC):
     step_scale = 1.0          # multiplies q's preconditioned step, per coordinate of phi (or a scalar)
     whole_warm_start = True   # the warm-up's ELBO is a level that later steps can be judged against
     epoch_steps = 1           # steps that see every row of the data once: a window spans one at least
+    control = False           # subtract the guide's curvature control variate (fresh draws only: the stochastic
+                              # stage sets it; on fixed draws the gradient would not be the fixed objective's)
 
     def split(self, x):
         """x -> (phi, theta)."""
@@ -105,5 +107,27 @@ class ELBOObjective(Objective):
             (total, dz), dtheta = self._vg_z(z, theta), theta
         n = len(eps)
         value = float(total) / n + float(self.guide.entropy(phi))
-        grad = np.concatenate([self.guide.elbo_gradient(phi, eps, np.asarray(dz)), np.asarray(dtheta) / n])
+        dz = np.asarray(dz)
+        if self.control and n > 2 and hasattr(self.guide, "curvature_control"):
+            c, expected = self.guide.curvature_control(phi, eps)
+            a = leave_one_out_weights(dz, c)
+            grad_phi = self.guide.elbo_gradient(phi, eps, dz - a * c) + expected(a.mean(axis=0))
+        else:
+            grad_phi = self.guide.elbo_gradient(phi, eps, dz)
+        grad = np.concatenate([grad_phi, np.asarray(dtheta) / n])
         return -value, -grad
+
+
+def leave_one_out_weights(dz, c):
+    """Per draw and coordinate, the control variate's weight that minimises the variance of dz - a c,
+    Cov(dz, c) / Var(c), estimated from the other draws only: a draw's weight does not depend on it,
+    so subtracting a c leaves the estimate unbiased, and adding back expected(the mean weight) is
+    exact. Centred, so that a mean gradient far from zero does not pass for covariance. Clipped to
+    [0, 2]: a control that does not fit the posterior is left out."""
+    others = len(dz) - 1
+    with np.errstate(all="ignore"):
+        sum_dz, sum_c = dz.sum(axis=0) - dz, c.sum(axis=0) - c
+        cross = (dz * c).sum(axis=0) - dz * c - sum_dz * sum_c / others
+        square = (c * c).sum(axis=0) - c * c - sum_c * sum_c / others
+        a = cross / square
+    return np.clip(np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 2.0)

@@ -15,7 +15,8 @@ class Settings:
     step_size: float = 0.2         # fraction of a natural-gradient step
     param_step_size: float = 0.01  # Adam's step for params
     window: int = 50               # steps per window when judging progress
-    average_steps: int = 500       # steps averaged once progress stops
+    average_steps: int = 500       # steps averaged once progress stops, before the first judgement (fewer
+                                   # where the control variate takes the gradients' noise out)
     average_step_size: float = 0.05
     average_draws: int = 16
     max_steps: int = 10000         # cap on stochastic steps
@@ -24,6 +25,7 @@ class Settings:
     final_budget: float = 2e8      # large models: about this many data elements in all,
     final_min_draws: int = 2000    # but never fewer than this (a count, not a time: reproducible)
     estimator: str = "reparam"     # gradient estimator of the stochastic stage: reparam or stl
+    control: bool = True           # stochastic stage: the Laplace approximation's gradient as a control variate
     dadvi_draws: int = 64          # fixed draws of the deterministic method
     dadvi_rqmc: bool = True        # draw them by randomised quasi-Monte Carlo (scrambled Sobol)
     monitor: object = None         # monitor(x, gradient evaluations so far): x is the current answer

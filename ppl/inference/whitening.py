@@ -33,6 +33,7 @@ class WhitenedMeanField(Guide):
         self.plain_guide = plain
         self.m0, self.L0 = laplace.z, laplace.root
         self.log_s0 = np.log(laplace.conditional_sd)
+        self.unit_precision = _unit_precision(laplace)
 
     @property
     def size(self):
@@ -66,6 +67,17 @@ class WhitenedMeanField(Guide):
         """The plain guide's gradient by hand, carried to [a, b] by the chain rule (m = m0 + L0 a)."""
         g = self.plain_guide.elbo_gradient(np.asarray(self.plain(y)), eps, dz)
         return np.concatenate([self.L0.T @ g[:self.dim], g[self.dim:]])
+
+    def curvature_control(self, y, eps):
+        """(c, expected): the Laplace approximation's gradient of log p at the draws, c = -P (z - m) (P its
+        precision), which is zero in expectation, and expected(a), the expectation of the ELBO gradient's
+        part that a * c (a per coordinate of z) makes. Where the posterior is nearly Gaussian,
+        d log p / dz - c is nearly the same for every draw. In the unit-diagonal scaling P = D^-1 U D^-1,
+        with D the conditional sds; q's sds s are near D."""
+        ratio = np.exp(y[self.dim:])                        # s / D
+        c = -((eps * ratio) @ self.unit_precision) / np.exp(self.log_s0)
+        diagonal = np.diag(self.unit_precision) * ratio ** 2
+        return c, lambda a: np.concatenate([np.zeros(self.dim), -a * diagonal])
 
     def precondition(self, y, grad):
         """Newton's step for the means in whitened terms (their curvature is about the identity), the
@@ -118,6 +130,30 @@ class WhitenedFullRank(Guide):
 
     def sample(self, phi, eps):
         return self.m0 + anp.dot(self.inner.sample(phi, eps), self.L0.T)
+
+    def elbo_gradient(self, phi, eps, dz):
+        """The ELBO's gradient by hand: z = m0 + L0 (m_u + C eps), so d/dm_u = L0^T dz, d/dC_ij =
+        (L0^T dz)_i eps_j (times C_ii on the diagonal, stored as logs), and the entropy adds 1 there."""
+        du = dz @ self.L0
+        n = len(eps)
+        inner = self.inner
+        C = np.asarray(inner.cholesky(phi))
+        d_C = (du.T @ eps / n)[inner._rows, inner._cols]
+        packed = np.where(inner._is_diag, d_C * C[inner._rows, inner._cols] + 1.0, d_C)
+        return np.concatenate([du.sum(axis=0) / n, packed])
+
+    def curvature_control(self, phi, eps):
+        """As WhitenedMeanField's: c = -P (z - m) = -L0^-T C eps; a * c adds L0^T (a * c) eps^T to C's
+        gradient, whose expectation is -L0^T diag(a) L0^-T C."""
+        inner = self.inner
+        C = np.asarray(inner.cholesky(phi))
+        c = -(eps @ C.T) @ self.L0_inv
+
+        def expected(a):
+            d_C = -((self.L0.T * a) @ self.L0_inv.T @ C)[inner._rows, inner._cols]
+            diagonal = C[inner._rows, inner._cols]
+            return np.concatenate([np.zeros(self.dim), np.where(inner._is_diag, d_C * diagonal, d_C)])
+        return c, expected
 
     def entropy(self, phi):
         return self.inner.entropy(phi) + self.log_det_L0
@@ -186,6 +222,15 @@ class WhitenedLowRank(Guide):
 
     def step_limit(self, phi):
         return self.inner.step_limit(phi)
+
+
+def _unit_precision(laplace):
+    """The Laplace approximation's precision scaled to a unit diagonal, from its root R (symmetric,
+    R R^T = H^-1): with D the conditional sds, H = D^-1 (R/D)^-2 D^-1."""
+    unit_root = laplace.root / laplace.conditional_sd[:, None]
+    unit_root = 0.5 * (unit_root + unit_root.T)
+    inverse = np.linalg.solve(unit_root, np.eye(len(unit_root)))
+    return inverse @ inverse
 
 
 WHITENED = {MeanField: WhitenedMeanField, FullRank: WhitenedFullRank, LowRank: WhitenedLowRank}

@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 
 MAX_EXTENSIONS = 4      # the averaging window is extended this many times at most before the fit ends
+GROWTH = 1.5            # ... each time by this factor: from 500 steps, 2,531 at most
 
 
 def accumulate(st, guide, n_phi):
@@ -17,13 +18,14 @@ def accumulate(st, guide, n_phi):
                    kept=st.kept + (np.asarray(guide.mean_sd(st.x[:n_phi])[0]),))
 
 
-def judge(st, s, guide, n_phi, epoch_steps):
+def judge(st, s, guide, n_phi, epoch_steps, first_window):
     """After a step: (the state, whether the fit is done, a warning or None). Before averaging, a full
     window of ELBO values that is no better than the one before starts averaging with smaller steps;
-    while averaging, the average is judged every average_steps steps and the window extended up to
-    MAX_EXTENSIONS times while it has not settled. A finished fit's x is the average."""
+    while averaging, the average is judged after first_window steps and the window extended by a
+    factor GROWTH up to MAX_EXTENSIONS times while it has not settled. A finished fit's x is the
+    average."""
     if st.averaging:
-        if st.avg_n < s.average_steps * (1 + st.extensions):
+        if st.avg_n < round(first_window * GROWTH ** st.extensions):
             return st, False, None
         average = st.avg_sum / st.avg_n
         settled, why = iterates_settled(np.array(st.kept), guide, st.avg_sum[:n_phi] / st.avg_n)
@@ -45,7 +47,9 @@ def iterates_settled(iterates, guide, average):
     """Judge convergence from the iterates' own noise (after Dhaka et al. 2020): q's means at the
     iterates (rows of `iterates`), averaged over each half of the averaging window, must agree
     within 0.1 of q's sd (a split-R-hat-style check that the iterates no longer drift), and the
-    Monte Carlo standard error of their average, from 10 batch means, must be below 0.02 of q's sd."""
+    Monte Carlo standard error of their average must be below 0.02 of q's sd: the larger of two
+    estimates, from 10 batch means and from the iterates' lag-1 autocorrelation (as an AR(1) process;
+    small steps make neighbouring iterates close, and batches of a short window are not independent)."""
     n = len(iterates)
     _, sd = guide.mean_sd(average)
     scale = np.asarray(sd, dtype=float)
@@ -54,12 +58,25 @@ def iterates_settled(iterates, guide, average):
     first, second = iterates[: n // 2, cols].mean(0), iterates[n // 2:, cols].mean(0)
     drift = np.max(np.abs(first - second) / scale[cols]) if guide.dim else 0.0
     batches = iterates[: n - n % 10, cols].reshape(10, -1, guide.dim).mean(axis=1) if guide.dim else None
-    mcse = np.max(batches.std(axis=0, ddof=1) / math.sqrt(10) / scale[cols]) if guide.dim else 0.0
+    mcse = np.max(np.maximum(batches.std(axis=0, ddof=1) / math.sqrt(10), _ar1_mcse(iterates[:, cols]))
+                  / scale[cols]) if guide.dim else 0.0
     if drift > 0.1:
         return False, "the two halves of the window differ by %.2f sd" % drift
     if mcse > 0.02:
         return False, "Monte Carlo s.e. of the average %.3f sd" % mcse
     return True, ""
+
+
+def _ar1_mcse(iterates):
+    """Per column, the s.e. of the mean of a series with the iterates' sd and lag-1 autocorrelation rho
+    (clipped to [0, 0.99]): sd sqrt((1 + rho) / ((1 - rho) n))."""
+    n = len(iterates)
+    centred = iterates - iterates.mean(axis=0)
+    var = np.mean(centred ** 2, axis=0)
+    with np.errstate(all="ignore"):
+        rho = np.where(var > 0, np.mean(centred[1:] * centred[:-1], axis=0) / var, 0.0)
+    rho = np.clip(np.nan_to_num(rho), 0.0, 0.99)
+    return np.sqrt(var * (1 + rho) / ((1 - rho) * n))
 
 
 def improving(previous, latest):

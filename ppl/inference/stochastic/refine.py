@@ -1,6 +1,7 @@
 """Stage 2, refinement: steps with fresh draws. q's parameters move by natural-gradient steps (the
 gradient scaled by q's inverse Fisher information, so a step is measured in q's own standard
 deviations) clipped to one of them; the params move by Adam steps."""
+import zlib
 from dataclasses import replace
 
 import numpy as np
@@ -8,6 +9,7 @@ import numpy as np
 from . import averaging, recovery
 from .state import RefineState
 
+NEAR_MODE = 2.0      # whitened distance from the mode beyond which the curvature control is not used
 
 
 class Refinement:
@@ -21,6 +23,44 @@ class Refinement:
         adam = np.concatenate([guide.adam_coords, np.arange(self.n_phi, len(held))]).astype(int)
         self.adam = adam[~held[adam]]          # the rest of x moves by natural-gradient steps
         self._limit = None                     # step limits at the warm-up's q, computed once
+        self._plan = None                      # (control variate on, first averaging window), once
+
+    def plan(self, st):
+        """(whether the guide's curvature control variate is used, steps averaged before the first
+        judgement), decided once at the point refinement began. The Polyak average's Monte Carlo error
+        goes as the gradients' variance over the steps averaged, so the window shrinks with the
+        fraction of the variance the control leaves in the steps of q's means (the average's error
+        is judged on them), from average_steps to a fifth of it; a control that leaves a quarter or
+        more is not used. Nor is it where q's means are over NEAR_MODE Laplace sds from the mode (in
+        whitened coordinates, phi's first entries): the approximation describes another place than
+        the one q covers (eight schools' funnel, 4 to 5 sds), and a few draws there miss the heavy
+        tails of the gradient's noise, which a short window then averages too little. The draws
+        come from a generator seeded by that point: a resumed fit decides the same."""
+        if self._plan is None:
+            self._plan = (False, self.s.average_steps)
+            near = np.max(np.abs(st.restart[:self.guide.dim]), initial=0.0) <= NEAR_MODE
+            if self.s.control and near and hasattr(self.guide, "curvature_control"):
+                left = self._variance_left(st.restart)
+                if left < 0.25:
+                    self._plan = (True, max(self.s.average_steps // 5, round(4 * left * self.s.average_steps)))
+        self.f.control = self._plan[0]
+        return self._plan
+
+    def _variance_left(self, x, batches=16, draws=8):
+        rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(x, dtype=float).tobytes()))
+        anchor, evals = x[:self.n_phi], self.f.evals
+        spread = []
+        for control in (False, True):
+            self.f.control = control
+            grads = []
+            for _ in range(batches):
+                with np.errstate(all="ignore"):
+                    _, g = self.f(x, self.f.draw(rng, draws))
+                grads.append(self.guide.precondition(anchor, g[:self.n_phi])[:self.guide.dim])
+            spread.append(float(np.sum(np.var(np.array(grads), axis=0))))
+        self.f.evals = evals        # not counted: a resumed fit makes the same draws again
+        left = spread[1] / spread[0] if spread[0] > 0 else 1.0
+        return left if np.isfinite(left) else 1.0
 
     def begin(self, x, best_value):
         """The first state, at the warm-up's best point x (with -ELBO best_value on its fixed draws).

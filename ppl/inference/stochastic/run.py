@@ -149,6 +149,7 @@ class _Run:
     def refine(self, refinement):
         """Refinement steps until the averaging rule says the fit is done, or the step cap."""
         s, st = self.s, self.state.refine
+        _, first_window = refinement.plan(st)
         for step in range(st.step + 1, s.max_steps + 1):
             self.guard()       # here, between steps, the state is whole: a checkpoint resumes exactly
             if self.checkpoint is not None and s.checkpoint_every and step > 1 and (step - 1) % s.checkpoint_every == 0:
@@ -164,7 +165,7 @@ class _Run:
                 self.progress(len(self.trace), elbo)
             if s.monitor and step % 10 == 0:
                 s.monitor(st.averaged(), self.f.evals)
-            st, done, warning = averaging.judge(st, s, self.guide, self.f.n_phi, self.f.epoch_steps)
+            st, done, warning = averaging.judge(st, s, self.guide, self.f.n_phi, self.f.epoch_steps, first_window)
             self.state = self.state.with_refine(st)
             if not done:
                 continue
