@@ -14,7 +14,6 @@ For each model of shared/bench (tests/bench when shared/ is not beside the check
 """
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
