@@ -132,6 +132,7 @@ class MinibatchObjective(ELBOObjective):
     estimated on one batch of rows: the batch model's objective under BatchFactors, its gradient put
     back at the batch's coordinates (the rest get none). The noise for n draws is (eps for the batch's
     coordinates of z, the batch's row numbers)."""
+    controllable = False      # the control variate is the whole model's Laplace approximation, not a batch's
 
     def __init__(self, compiled, guide, rows):
         sites = compiled.discrete + compiled.counts

@@ -26,8 +26,9 @@ class Objective(abc.ABC):
     step_scale = 1.0          # multiplies q's preconditioned step, per coordinate of phi (or a scalar)
     whole_warm_start = True   # the warm-up's ELBO is a level that later steps can be judged against
     epoch_steps = 1           # steps that see every row of the data once: a window spans one at least
-    control = False           # subtract the guide's curvature control variate (fresh draws only: the stochastic
-                              # stage sets it; on fixed draws the gradient would not be the fixed objective's)
+    controllable = False      # can subtract the guide's curvature control variate (ELBOObjective can)
+    control = False           # ... and does: the stochastic stage sets it (fresh draws only: on fixed
+                              # draws the gradient would no longer be the fixed objective's)
 
     def split(self, x):
         """x -> (phi, theta)."""
@@ -60,6 +61,7 @@ class ELBOObjective(Objective):
     """-ELBO and its gradient over x = [phi, theta] for a model and guide, counting gradient evaluations
     per draw: a step on S draws costs S, as S one-draw steps would (it is faster than that in time,
     being batched)."""
+    controllable = True
 
     def __init__(self, model, guide, estimator="reparam"):
         self.model, self.guide, self.estimator = model, guide, estimator

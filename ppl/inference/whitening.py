@@ -32,7 +32,8 @@ class WhitenedMeanField(Guide):
         super().__init__(plain.dim)
         self.plain_guide = plain
         self.m0, self.L0 = laplace.z, laplace.root
-        self.log_s0 = np.log(laplace.conditional_sd)
+        self.s0 = laplace.conditional_sd
+        self.log_s0 = np.log(self.s0)
         self.unit_precision = _unit_precision(laplace)
 
     @property
@@ -75,7 +76,7 @@ class WhitenedMeanField(Guide):
         d log p / dz - c is nearly the same for every draw. In the unit-diagonal scaling P = D^-1 U D^-1,
         with D the conditional sds; q's sds s are near D."""
         ratio = np.exp(y[self.dim:])                        # s / D
-        c = -((eps * ratio) @ self.unit_precision) / np.exp(self.log_s0)
+        c = -((eps * ratio) @ self.unit_precision) / self.s0
         diagonal = np.diag(self.unit_precision) * ratio ** 2
         return c, lambda a: np.concatenate([np.zeros(self.dim), -a * diagonal])
 
@@ -132,28 +133,26 @@ class WhitenedFullRank(Guide):
         return self.m0 + anp.dot(self.inner.sample(phi, eps), self.L0.T)
 
     def elbo_gradient(self, phi, eps, dz):
-        """The ELBO's gradient by hand: z = m0 + L0 (m_u + C eps), so d/dm_u = L0^T dz, d/dC_ij =
-        (L0^T dz)_i eps_j (times C_ii on the diagonal, stored as logs), and the entropy adds 1 there."""
+        """The ELBO's gradient by hand: z = m0 + L0 (m_u + C eps), so d/dm_u = L0^T dz, d/dC =
+        (L0^T dz) eps^T, and the entropy adds 1 to each log diagonal entry."""
         du = dz @ self.L0
         n = len(eps)
-        inner = self.inner
-        C = np.asarray(inner.cholesky(phi))
-        d_C = (du.T @ eps / n)[inner._rows, inner._cols]
-        packed = np.where(inner._is_diag, d_C * C[inner._rows, inner._cols] + 1.0, d_C)
-        return np.concatenate([du.sum(axis=0) / n, packed])
+        packed = self._packed(du.T @ eps / n, np.asarray(self.inner.cholesky(phi)))
+        return np.concatenate([du.sum(axis=0) / n, packed + self.inner._is_diag])
 
     def curvature_control(self, phi, eps):
         """As WhitenedMeanField's: c = -P (z - m) = -L0^-T C eps; a * c adds L0^T (a * c) eps^T to C's
         gradient, whose expectation is -L0^T diag(a) L0^-T C."""
-        inner = self.inner
-        C = np.asarray(inner.cholesky(phi))
+        C = np.asarray(self.inner.cholesky(phi))
         c = -(eps @ C.T) @ self.L0_inv
+        return c, lambda a: np.concatenate([np.zeros(self.dim),
+                                            self._packed(-(self.L0.T * a) @ self.L0_inv.T @ C, C)])
 
-        def expected(a):
-            d_C = -((self.L0.T * a) @ self.L0_inv.T @ C)[inner._rows, inner._cols]
-            diagonal = C[inner._rows, inner._cols]
-            return np.concatenate([np.zeros(self.dim), np.where(inner._is_diag, d_C * diagonal, d_C)])
-        return c, expected
+    def _packed(self, d_C, C):
+        """A gradient in C's entries carried to phi's packed lower triangle, whose diagonal is log C_ii."""
+        rows, cols = self.inner._rows, self.inner._cols
+        d = d_C[rows, cols]
+        return np.where(self.inner._is_diag, d * C[rows, cols], d)
 
     def entropy(self, phi):
         return self.inner.entropy(phi) + self.log_det_L0

@@ -39,7 +39,7 @@ class Refinement:
         if self._plan is None:
             self._plan = (False, self.s.average_steps)
             near = np.max(np.abs(st.restart[:self.guide.dim]), initial=0.0) <= NEAR_MODE
-            if self.s.control and near and hasattr(self.guide, "curvature_control"):
+            if self.s.control and near and self.f.controllable and hasattr(self.guide, "curvature_control"):
                 left = self._variance_left(st.restart)
                 if left < 0.25:
                     self._plan = (True, max(self.s.average_steps // 5, round(4 * left * self.s.average_steps)))
