@@ -2,6 +2,7 @@
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -180,3 +181,15 @@ def test_a_reader_that_stops_early_ends_the_command_quietly():
     err = proc.stderr.read().decode()
     proc.wait(timeout=120)
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_the_readme_shows_what_ppl_fit_prints_for_the_coin():
+    """The README's first shell session is this command's output, word for word but the seconds."""
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    start = readme.index("    $ ppl fit examples/coin.ppl\n") + len("    $ ppl fit examples/coin.ppl\n")
+    shown = readme[start:readme.index("\nFrom Python:", start)]
+    shown = "\n".join(line[4:] for line in shown.splitlines())
+    r = ppl("fit", os.path.join("examples", "coin.ppl"), cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    seconds = re.compile(r"in [0-9.]+ s")
+    assert seconds.sub("in T s", r.stdout.strip()) == seconds.sub("in T s", shown.strip())
