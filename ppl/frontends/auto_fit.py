@@ -1,10 +1,11 @@
-"""guide="auto" as Model.fit runs it: mean-field q, the evidence (inference.auto), full-rank q where
-the evidence asks for it, and the answer with the reason (Fit.guide_choice). Each fit keeps its stage in
+"""guide="auto" as Model.fit runs it: mean-field q, the evidence (inference.auto), full-rank q (or
+structured q, for many latents) where the evidence asks for it, and the answer with the reason (Fit.guide_choice). Each fit keeps its stage in
 its checkpoint, so a fit resumed in either stage carries on choosing and ends as the uninterrupted
 one would have."""
 from dataclasses import replace
 
 from ..inference import auto
+from ..inference.structured import global_latents
 
 STOPPED = ("interrupted", "time limit")
 
@@ -18,7 +19,7 @@ def fit_auto(model, compiled, o, progress):
 def resumed(model, compiled, o, progress, fit, stage):
     """A resumed fit that was guide="auto"'s stage `stage` (a checkpoint's): carry on from it."""
     if stage.get("stage") == "fullrank":
-        return _after_fullrank(model, compiled, o, progress, fit, stage, None)
+        return _after_richer(model, compiled, o, progress, fit, stage, None)
     return _after_meanfield(model, compiled, o, progress, fit)
 
 
@@ -42,28 +43,29 @@ def _kept_meanfield(compiled, o, meanfield):
 def _after_meanfield(model, compiled, o, progress, meanfield):
     reason = _kept_meanfield(compiled, o, meanfield)
     if reason is None:
-        needs, why = auto.decide(meanfield.guide, meanfield, meanfield.linear_response_covariance)
-        if needs:
-            stage = {"stage": "fullrank", "meanfield_elbo": float(meanfield.elbo),
+        family, why = auto.decide(meanfield.guide, meanfield, meanfield.linear_response_covariance,
+                                  global_latents(compiled.latents))
+        if family is not None:
+            stage = {"stage": "fullrank", "family": family, "meanfield_elbo": float(meanfield.elbo),
                      "meanfield_se": float(meanfield.elbo_se), "why": why}
-            fullrank = model._fit_as(compiled, replace(o, guide="fullrank"), progress, stage)
-            return _after_fullrank(model, compiled, o, progress, fullrank, stage, meanfield)
+            richer = model._fit_as(compiled, replace(o, guide=family), progress, stage)
+            return _after_richer(model, compiled, o, progress, richer, stage, meanfield)
         reason = why
     meanfield.guide_choice = "mean-field: " + reason
     return meanfield
 
 
-def _after_fullrank(model, compiled, o, progress, fullrank, stage, meanfield):
-    """Full-rank q answers if its ELBO is at least mean-field's; else mean-field's fit (fitted again,
-    bit for bit the same, where this fit was resumed and it is not at hand)."""
-    if fullrank.status in STOPPED:
-        fullrank.guide_choice = "full-rank: %s; the fit stopped (%s) before it could be compared with " \
-                                "mean-field's" % (stage["why"], fullrank.status)
-        return fullrank
-    use, why = auto.settle(fullrank, stage["meanfield_elbo"], stage["meanfield_se"], stage["why"])
+def _after_richer(model, compiled, o, progress, richer, stage, meanfield):
+    """Full-rank (or structured) q answers if its ELBO is at least mean-field's; else mean-field's fit
+    (fitted again, bit for bit the same, where this fit was resumed and it is not at hand)."""
+    if richer.status in STOPPED:
+        richer.guide_choice = "%s: %s; the fit stopped (%s) before it could be compared with mean-field's" % (
+            auto.LABELS[richer.guide.name], stage["why"], richer.status)
+        return richer
+    use, why = auto.settle(richer, stage["meanfield_elbo"], stage["meanfield_se"], stage["why"])
     if use:
-        fullrank.guide_choice = why
-        return fullrank
+        richer.guide_choice = why
+        return richer
     if meanfield is None:
         meanfield = model._fit_as(compiled, replace(o, guide="meanfield", checkpoint=None), progress)
     meanfield.guide_choice = why

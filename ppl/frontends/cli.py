@@ -13,7 +13,7 @@ from ..model import data as datafiles
 from .api import load
 from .phrasing import for_cli
 from .options import METHODS
-from ..inference.guides import GUIDES
+from ..inference.guide_for import NAMES as GUIDES
 from ..errors import PPLError
 from ..results.display import element_labels
 from .terminal import Progress

@@ -4,7 +4,7 @@ the optimiser."""
 from dataclasses import dataclass
 
 from ..errors import PPLError
-from ..inference import guides
+from ..inference.guide_for import NAMES
 from ..inference.advi import optimise_advi
 from ..inference.dadvi import optimise_fixed_draws
 from ..inference.em import optimise_em
@@ -44,8 +44,8 @@ def fit_options(seed=0, guide=None, rank=None, method=None, max_steps=None, init
         raise PPLError("warm_start must be a Fit (the result of an earlier fit), got %s" % type(warm_start).__name__)
     if method not in METHODS:
         raise PPLError("unknown method '%s'" % method, hint="choose one of: " + ", ".join(METHODS))
-    if guide not in guides.GUIDES and guide != "auto":
-        raise PPLError("unknown guide '%s'" % guide, hint="choose one of: auto, " + ", ".join(guides.GUIDES))
+    if guide not in NAMES and guide != "auto":
+        raise PPLError("unknown guide '%s'" % guide, hint="choose one of: auto, " + ", ".join(NAMES))
     if rank is not None and guide != "lowrank":      # else it would be ignored without a word
         raise PPLError("rank=%r sets the low-rank guide's rank; guide='%s' has none" % (rank, guide),
                        hint="guide='lowrank', rank=%r, or leave rank out" % (rank,))

@@ -15,7 +15,7 @@ import sys
 
 from ..version import __version__
 from .options import METHODS
-from ..inference.guides import GUIDES
+from ..inference.guide_for import NAMES as GUIDES
 from ..model.distributions import DISTRIBUTIONS
 from ..errors import PPLError
 from ..model.functions import FUNCTIONS

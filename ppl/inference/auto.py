@@ -5,7 +5,8 @@ its sds and correlations are from a Gaussian posterior's, and k-hat how far q is
 itself. Where the correction widens an sd by more than 10%, finds a correlation above 0.5, or k-hat
 is above 0.7, a full-rank q is fitted too (from the Laplace approximation, as every fit starts) and
 answers if its ELBO is at least mean-field's. Beyond FULLRANK_LIMIT latent coordinates, full-rank q
-is not tried: mean-field answers, with linear-response sds where they can be computed.
+is not tried; structured q (inference.structured: full-rank over the global latents, mean-field over
+the rest) is, the same way, where the model has global latents.
 """
 from dataclasses import dataclass
 
@@ -56,21 +57,32 @@ def evidence(guide, fit, cov):
     return Evidence(float(np.max(lr_sd / np.asarray(sd))), float(np.max(off)) if off.size else 0.0, khat, gap)
 
 
-def decide(meanfield_guide, meanfield, covariance):
-    """(whether full-rank q is to be fitted, what the evidence says, as a phrase) for a mean-field fit
-    (anything with phi, khat and kl_gap); covariance(): its linear-response covariance or None, asked
-    for only where full-rank q would be tried."""
+def decide(meanfield_guide, meanfield, covariance, global_names):
+    """(the family to fit next, "fullrank", "structured" or None, and what the evidence says, as a
+    phrase) for a mean-field fit (anything with phi, khat and kl_gap); covariance(): its linear-response
+    covariance or None; global_names: the latents structured q would hold in its full-rank block."""
     dim = meanfield_guide.dim
-    if dim > FULLRANK_LIMIT:
-        return False, "%d latent coordinates are more than full-rank q is tried for (%d)" % (dim, FULLRANK_LIMIT)
+    if dim > FULLRANK_LIMIT and not global_names:
+        return None, "%d latent coordinates are more than full-rank q is tried for (%d), and none of the " \
+                     "latents is small enough to be a global one for structured q" % (dim, FULLRANK_LIMIT)
     found = evidence(meanfield_guide, meanfield, covariance())
-    return found.needs_fullrank(), found.describe()
+    if not found.needs_fullrank():
+        return None, found.describe()
+    if dim > FULLRANK_LIMIT:
+        return "structured", "%s; with %d latent coordinates (over %d), structured q is fitted: full-rank over " \
+                             "%s, mean-field over the rest" % (found.describe(), dim, FULLRANK_LIMIT,
+                                                                ", ".join(global_names))
+    return "fullrank", found.describe()
 
 
-def settle(fullrank, meanfield_elbo, meanfield_se, why):
-    """(whether full-rank q answers, the reason to report) once it is fitted: it answers if its ELBO is
-    at least mean-field's, within two standard errors of the difference."""
-    if fullrank.elbo >= meanfield_elbo - 2 * np.hypot(fullrank.elbo_se, meanfield_se):
-        return True, "full-rank: %s" % why
-    return False, "mean-field: %s, but full-rank q's ELBO was lower (%.3f against %.3f)" % (
-        why, fullrank.elbo, meanfield_elbo)
+LABELS = {"fullrank": "full-rank", "structured": "structured"}
+
+
+def settle(fitted, meanfield_elbo, meanfield_se, why):
+    """(whether the richer q (full-rank or structured) answers, the reason to report) once it is
+    fitted: it answers if its ELBO is at least mean-field's, within two standard errors of the difference."""
+    label = LABELS[fitted.guide.name]
+    if fitted.elbo >= meanfield_elbo - 2 * np.hypot(fitted.elbo_se, meanfield_se):
+        return True, "%s: %s" % (label, why)
+    return False, "mean-field: %s, but %s q's ELBO was lower (%.3f against %.3f)" % (
+        why, label, fitted.elbo, meanfield_elbo)

@@ -330,6 +330,20 @@ class WithCounts(Guide):
         return onp.concatenate([self.inner.step_limit(inner), self.counts.step_limit(psi)])
 
 
+def packed_cholesky(factor, full_rank):
+    """The packed parameters (full_rank's layout: the lower triangle by rows, its diagonal as logs) of
+    the Cholesky factor of factor factor^T, taken at unit diagonal (the correlation matrix's factor,
+    rows scaled by the sds) so that sds 1e8 apart do not square into a matrix Cholesky cannot factor.
+    Differentiable: the deterministic method carries its covariance through it."""
+    biggest = np.max(np.abs(factor), axis=1)        # rows of 1e154 and more: their squares overflow
+    sd = biggest * np.sqrt(np.sum((factor / biggest[:, None]) ** 2, axis=1))
+    unit = factor / sd[:, None]
+    L = sd[:, None] * np.linalg.cholesky(np.dot(unit, np.transpose(unit)))
+    rows, cols = full_rank._rows, full_rank._cols
+    packed = L[rows, cols]
+    return np.where(rows == cols, np.log(np.abs(packed) + (rows != cols)), packed)
+
+
 GUIDES = {"meanfield": MeanField, "fullrank": FullRank, "lowrank": LowRank}
 
 

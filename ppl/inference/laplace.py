@@ -33,6 +33,14 @@ class Laplace:
     def log_det(self):
         return float(np.linalg.slogdet(self.root)[1])
 
+    def unit_precision(self):
+        """The precision H scaled to a unit diagonal, from the root R (symmetric, R R^T = H^-1): with D
+        the conditional sds, H = D^-1 (R/D)^-2 D^-1."""
+        unit_root = self.root / self.conditional_sd[:, None]
+        unit_root = 0.5 * (unit_root + unit_root.T)
+        inverse = np.linalg.solve(unit_root, np.eye(len(unit_root)))
+        return inverse @ inverse
+
 
 def find(model, theta0, hold_params=False):
     """The Laplace approximation of the model's posterior over its continuous latents, or None where it

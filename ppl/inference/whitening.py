@@ -20,7 +20,8 @@ from autograd import jacobian
 
 from . import laplace
 
-from .guides import FullRank, Guide, LowRank, MeanField
+from .guides import FullRank, Guide, LowRank, MeanField, packed_cholesky
+from .structured import Structured, WhitenedStructured
 
 START_SCALE = 0.1
 
@@ -34,7 +35,7 @@ class WhitenedMeanField(Guide):
         self.m0, self.L0 = laplace.z, laplace.root
         self.s0 = laplace.conditional_sd
         self.log_s0 = np.log(self.s0)
-        self.unit_precision = _unit_precision(laplace)
+        self.unit_precision = laplace.unit_precision()
 
     @property
     def size(self):
@@ -116,18 +117,9 @@ class WhitenedFullRank(Guide):
 
     def plain(self, phi):
         """The plain full-rank parameters over z: mean m0 + L0 m_u, and the Cholesky factor of
-        (L0 C)(L0 C)^T, taken at unit diagonal (the correlation matrix's factor, rows scaled by the sds)
-        so that sds 1e8 apart do not square into a matrix Cholesky cannot factor. Differentiable: the
-        deterministic method carries its covariance through it."""
+        (L0 C)(L0 C)^T (guides.packed_cholesky)."""
         factor = anp.dot(self.L0, self.inner.cholesky(phi))
-        biggest = anp.max(anp.abs(factor), axis=1)        # rows of 1e154 and more: their squares overflow
-        sd = biggest * anp.sqrt(anp.sum((factor / biggest[:, None]) ** 2, axis=1))
-        unit = factor / sd[:, None]
-        L = sd[:, None] * anp.linalg.cholesky(anp.dot(unit, anp.transpose(unit)))
-        rows, cols = np.tril_indices(self.dim)
-        packed = L[rows, cols]
-        packed = anp.where(rows == cols, anp.log(anp.abs(packed) + (rows != cols)), packed)
-        return anp.concatenate([self.m0 + anp.dot(self.L0, phi[:self.dim]), packed])
+        return anp.concatenate([self.m0 + anp.dot(self.L0, phi[:self.dim]), packed_cholesky(factor, self.inner)])
 
     def sample(self, phi, eps):
         return self.m0 + anp.dot(self.inner.sample(phi, eps), self.L0.T)
@@ -223,20 +215,12 @@ class WhitenedLowRank(Guide):
         return self.inner.step_limit(phi)
 
 
-def _unit_precision(laplace):
-    """The Laplace approximation's precision scaled to a unit diagonal, from its root R (symmetric,
-    R R^T = H^-1): with D the conditional sds, H = D^-1 (R/D)^-2 D^-1."""
-    unit_root = laplace.root / laplace.conditional_sd[:, None]
-    unit_root = 0.5 * (unit_root + unit_root.T)
-    inverse = np.linalg.solve(unit_root, np.eye(len(unit_root)))
-    return inverse @ inverse
-
-
-WHITENED = {MeanField: WhitenedMeanField, FullRank: WhitenedFullRank, LowRank: WhitenedLowRank}
+WHITENED = {MeanField: WhitenedMeanField, FullRank: WhitenedFullRank, LowRank: WhitenedLowRank,
+            Structured: WhitenedStructured}
 
 
 def whitenable(guide):
-    """Is this a plain mean-field, full-rank or low-rank guide over some latents?"""
+    """Is this a plain mean-field, full-rank, low-rank or structured guide over some latents?"""
     return type(guide) in WHITENED and guide.dim > 0
 
 

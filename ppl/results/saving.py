@@ -233,8 +233,8 @@ def auto_stage(meta, path):
     number = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
     fine = isinstance(stage, dict) and (
         stage == {"stage": "meanfield"} or
-        (set(stage) == {"stage", "meanfield_elbo", "meanfield_se", "why"} and stage["stage"] == "fullrank" and
-         number(stage["meanfield_elbo"]) and number(stage["meanfield_se"]) and isinstance(stage["why"], str)))
+        (set(stage) - {"family"} == {"stage", "meanfield_elbo", "meanfield_se", "why"} and stage["stage"] == "fullrank"
+         and stage.get("family", "fullrank") in ("fullrank", "structured") and number(stage["meanfield_elbo"]) and number(stage["meanfield_se"]) and isinstance(stage["why"], str)))
     if not fine:
         raise PPLError("%s is damaged: the guide='auto' stage it records is malformed" % path,
                        hint="start afresh")

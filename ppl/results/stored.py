@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import PPLError
 
-GUIDES = ("meanfield", "fullrank", "lowrank")
+GUIDES = ("meanfield", "fullrank", "lowrank", "structured")
 METHODS = ("stochastic", "dadvi", "em", "advi")
 
 
