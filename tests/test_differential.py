@@ -13,7 +13,7 @@ import scipy.stats as st
 import ppl
 from conjugate import REGRESSION, regression
 
-DEFAULT_CASES = 120
+DEFAULT_CASES = 240
 LONG_CASES = 1000
 
 NORMAL = """
@@ -108,7 +108,7 @@ def _check(seed):
     return None
 
 
-CHUNKS = 4      # the default cases in four tests, so that the suite's workers (pytest -n 2) share them
+CHUNKS = 8      # the default cases in eight tests, so that the suite's workers (pytest -n 2) share them
 
 
 @pytest.mark.parametrize("chunk", range(CHUNKS))
