@@ -335,6 +335,8 @@ def packed_cholesky(factor, full_rank):
     the Cholesky factor of factor factor^T, taken at unit diagonal (the correlation matrix's factor,
     rows scaled by the sds) so that sds 1e8 apart do not square into a matrix Cholesky cannot factor.
     Differentiable: the deterministic method carries its covariance through it."""
+    if factor.shape[0] == 0:            # structured q over a model with no global latents
+        return np.zeros(0)
     biggest = np.max(np.abs(factor), axis=1)        # rows of 1e154 and more: their squares overflow
     sd = biggest * np.sqrt(np.sum((factor / biggest[:, None]) ** 2, axis=1))
     unit = factor / sd[:, None]

@@ -20,11 +20,12 @@ START_SCALE = 0.1          # as whitening's: q starts this much narrower than th
 
 
 def global_latents(latents):
-    """The names of the global latents among these compiler Blocks, in declaration order: none where
-    every latent has the largest size, or the smallest already exceeds GLOBAL_LIMIT."""
+    """The names of the global latents among these compiler Blocks, in declaration order. The largest
+    latents (per row or per group) are never global, unless every latent has one size: then there
+    is no per-row part and all are global. None where the smallest already exceed GLOBAL_LIMIT."""
     sizes = sorted({b.size for b in latents})
     chosen, total = set(), 0
-    for size in sizes[:-1]:
+    for size in sizes[:-1] or sizes:
         group = [b for b in latents if b.size == size]
         if total + size * len(group) > GLOBAL_LIMIT:
             break
