@@ -16,7 +16,7 @@ from ppl.inference import linear_response, psis
     (-3e7, 1e8, 1e8, 2e3),             # far and wide both
 ])
 @pytest.mark.parametrize("guide, method", [("meanfield", "stochastic"), ("fullrank", "stochastic"),
-                                           ("meanfield", "dadvi")])
+                                           ("structured", "stochastic"), ("meanfield", "dadvi")])
 def test_a_posterior_far_from_zero_or_very_narrow_is_found_exactly(y, prior_mean, prior_sd, noise, guide, method):
     mean, sd = normal_posterior(y, prior_mean, prior_sd, noise)
     fit = ppl.compile(SINGLE).fit({"y": [y], "prior_mean": prior_mean, "prior_sd": prior_sd, "noise": noise},
@@ -39,10 +39,11 @@ def test_mean_field_lands_on_its_own_optimum_however_the_posterior_is_conditione
         assert mean_error < 0.1 and sd_error < 0.1, (method, mean_error, sd_error)
 
 
+@pytest.mark.parametrize("guide", ["fullrank", "structured"])   # beta alone is global: structured is full-rank
 @pytest.mark.parametrize("case", list(CASES))
-def test_full_rank_q_is_the_exact_posterior_however_it_is_conditioned(case):
+def test_full_rank_q_is_the_exact_posterior_however_it_is_conditioned(case, guide):
     data, mean, cov, _ = regression(seed=3, **CASES[case])
-    fit = ppl.compile(REGRESSION).fit(data, guide="fullrank", seed=2)
+    fit = ppl.compile(REGRESSION).fit(data, guide=guide, seed=2)
     mean_error, sd_error = errors(fit, "beta", mean, np.sqrt(np.diag(cov)))
     assert mean_error < 0.1 and sd_error < 0.1, (mean_error, sd_error)
     assert fit.khat < 0.5

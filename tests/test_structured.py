@@ -11,7 +11,6 @@ from autograd import grad
 
 import ppl
 from ppl.compiler.compiled import Block
-from ppl.inference.objective import ELBOObjective
 from ppl.inference.start import initial_params
 from ppl.inference.structured import Structured, WhitenedStructured, global_latents
 from ppl.inference.whitening import whitened_start
