@@ -12,6 +12,7 @@ import lark
 from lark import Lark, Transformer, v_args
 
 from . import ast
+from .chains import balance_chains
 from .stan_habits import stan_hint
 from ..errors import PPLSyntaxError, Source, Span
 
@@ -326,7 +327,7 @@ def parse(text, filename="<string>"):
     if not text.endswith("\n"):
         text = text + "\n"
     try:
-        program = _ToAst().transform(_parser().parse(text))
+        program = _ToAst().transform(balance_chains(_parser().parse(text)))
     except lark.exceptions.VisitError as err:
         if isinstance(err.orig_exc, PPLSyntaxError):
             raise err.orig_exc.located(source) from None
