@@ -107,3 +107,11 @@ def test_lowrank_fits():
     s = fit.summary(20000)
     assert fit.converged and fit.guide.rank == 3
     assert max(abs(s[k]["mean"] - v["mean"]) / v["sd"] for k, v in ref.items()) < 0.15
+
+
+def test_the_default_fit_of_eight_schools_names_where_q_misses():
+    """The README quotes this warning: no Gaussian holds tau's funnel, and the fit says where."""
+    fit = ppl.compile(BENCH_MODELS["eight_schools"]).fit(bench_data("eight_schools"), seed=0)
+    said = [w for w in fit.warnings if w.startswith("q's summaries are off by more than 0.1 sd or 10% where it "
+                                                    "misses the posterior (k-hat")]
+    assert said and "the importance weights move q most at tau" in said[0]
