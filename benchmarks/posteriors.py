@@ -1,9 +1,10 @@
 """Every posterior with a reference, model x guide x method, and full-rank q over seeds and orders.
 
     python benchmarks/posteriors.py > benchmarks/posteriors.md
+    python benchmarks/posteriors.py nes eight       # only the posteriors whose names hold these words
 
 The posteriors: the seven benchmark models (references: exact or long NUTS runs), posteriordb's
-sblri-blr (a long Stan run), the logistic regressions of tests/references (long NumPyro NUTS runs) and
+sblri-blr and nes1972/nes1980 (long Stan runs), the logistic regressions of tests/references (long NumPyro NUTS runs) and
 the conjugate ill-conditioned regressions of tests/conjugate.py (exact), and a regression with 150
 group intercepts and 4 correlated coefficients (tests/test_structured.py, exact). For each run: seconds per
 fit (median of 3 seeds), the worst mean error in reference sds and the worst sd ratio against the
@@ -35,7 +36,7 @@ from conftest import BENCH_MODELS  # noqa: E402
 from conditioning import REGRESSIONS  # noqa: E402
 from conjugate import REGRESSION, regression  # noqa: E402
 from speed import load  # noqa: E402
-from test_posteriordb import BLR  # noqa: E402
+from test_posteriordb import BLR, NES  # noqa: E402
 from test_structured import GROUPS, groups_data, structured_optimum  # noqa: E402
 
 RUNS = [("auto", "stochastic"), ("meanfield", "stochastic"), ("meanfield", "dadvi"), ("fullrank", "stochastic"),
@@ -54,6 +55,13 @@ def cases():
         ref = json.load(f)["params"]
     yield "sblri-blr (posteriordb)", BLR, {k: data[k] for k in ("X", "y")}, {
         k: (v["mean"], v["sd"]) for k, v in ref.items()}
+    for name in ("nes1972-nes", "nes1980-nes"):
+        with open(os.path.join(TESTS, "posteriordb", name + ".data.json")) as f:
+            data = json.load(f)
+        with open(os.path.join(TESTS, "posteriordb", name + ".ref.json")) as f:
+            ref = json.load(f)["params"]
+        yield name + " (posteriordb)", NES, {k: v for k, v in data.items() if k not in ("N", "year")}, {
+            k: (v["mean"], v["sd"]) for k, v in ref.items()}
     folder = os.path.join(TESTS, "references")
     for file in sorted(os.listdir(folder)):
         with open(os.path.join(folder, file)) as f:
@@ -155,9 +163,9 @@ def orders_row(name, text, data):
                                                   "; ".join(failures) or "-")
 
 
-def main():
+def main(only):
     warnings.simplefilter("ignore")
-    all_cases = list(cases())
+    all_cases = [case for case in cases() if not only or any(word in case[0] for word in only)]
     print("| posterior | guide | method | seconds | worst mean error (ref sd) | worst sd ratio | k-hat | status "
           "| warnings |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -173,4 +181,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -143,7 +143,7 @@ def test_edge_sizes_end_in_a_fit_or_a_clear_error():
         ppl.compile("data y: real[N]\nmu ~ Normal(0, 1)\nfor i in range(100000000) {\n y[0] ~ Normal(mu, 1)\n}"
                     ).bind({"y": [1.0]})
     with pytest.raises(ppl.PPLSyntaxError, match="nests too deeply"):
-        ppl.compile("mu ~ Normal(0, 1)\nx = " + " + ".join(["mu"] * 5000))
+        ppl.compile("mu ~ Normal(0, 1)\nx = " + "exp(" * 5000 + "mu" + ")" * 5000)
 
 
 def test_sticking_the_landing_has_lower_gradient_variance_near_the_optimum():

@@ -13,6 +13,7 @@ from lark import Lark, Transformer, v_args
 
 from . import ast
 from .chains import balance_chains
+from .repeats import parse_by_shapes
 from .stan_habits import stan_hint
 from ..errors import PPLSyntaxError, Source, Span
 
@@ -62,8 +63,7 @@ def _span(meta_or_token):
 class _ToAst(Transformer):
     def start(self, meta, children):
         stmts = children[0] or []
-        span = _span(meta) if not getattr(meta, "empty", True) else Span(1, 1, 1, 1)
-        return ast.Program(span, stmts)
+        return ast.Program(_program_span(stmts), stmts)
 
     def statements(self, meta, children):
         return list(children)
@@ -214,13 +214,7 @@ class _ToAst(Transformer):
         return c[0]
 
     def number(self, meta, c):
-        text = str(c[0])
-        is_int = not any(ch in text for ch in ".eE")
-        value = int(text) if is_int and len(text) < 20 else float(text)
-        if not math.isfinite(value) or (is_int and abs(value) > 2 ** 53):
-            raise PPLSyntaxError("the number %s is too large" % (text if len(text) < 30 else text[:20] + "..."),
-                                 _span(meta), hint="integers go up to 2^53 and reals up to about 1.8e308")
-        return ast.Number(_span(meta), value, is_int)
+        return _number(str(c[0]), _span(meta))
 
     def name(self, meta, c):
         return ast.Name(_span(meta), str(c[0]))
@@ -254,6 +248,15 @@ _CHARACTER_HINTS = {'"': "the language has no strings; data are passed from Pyth
                     "&": _LOGIC, "|": _LOGIC, "!": _LOGIC}
 _CHARACTER_HINTS["'"] = _CHARACTER_HINTS['"']
 _COMPARISONS = {"_EQ", "_NE", "_LE", "_GE", "LESSTHAN", "MORETHAN"}
+
+
+def _number(text, span):
+    is_int = not any(ch in text for ch in ".eE")
+    value = int(text) if is_int and len(text) < 20 else float(text)
+    if not math.isfinite(value) or (is_int and abs(value) > 2 ** 53):
+        raise PPLSyntaxError("the number %s is too large" % (text if len(text) < 30 else text[:20] + "..."),
+                             span, hint="integers go up to 2^53 and reals up to about 1.8e308")
+    return ast.Number(span, value, is_int)
 
 
 def _describe(expected):
@@ -321,11 +324,15 @@ def _syntax_error(err, source):
     return PPLSyntaxError(str(err), None, source)
 
 
-def parse(text, filename="<string>"):
-    """Parse model text into an ast.Program; raise PPLSyntaxError on bad input."""
+def parse(text, filename="<string>", by_shapes=True):
+    """Parse model text into an ast.Program; raise PPLSyntaxError on bad input. A long text is parsed
+    once per statement shape (language.repeats) unless by_shapes is False."""
     source = Source(text, filename)
     if not text.endswith("\n"):
         text = text + "\n"
+    statements = parse_by_shapes(text, _shape_statements, _number) if by_shapes else None
+    if statements is not None:
+        return ast.Program(_program_span(statements), statements), source
     try:
         program = _ToAst().transform(balance_chains(_parser().parse(text)))
     except lark.exceptions.VisitError as err:
@@ -339,6 +346,22 @@ def parse(text, filename="<string>"):
     except RecursionError:
         raise _too_deep(source) from None
     return program, source
+
+
+def _shape_statements(shape):
+    """One statement shape's statements (language.repeats), or None where it does not simply parse."""
+    try:
+        return _ToAst().transform(balance_chains(_parser().parse(shape))).statements
+    except (lark.LarkError, RecursionError, PPLSyntaxError):
+        return None
+
+
+def _program_span(statements):
+    """From the first statement to the last, whichever way the text was parsed."""
+    if not statements:
+        return Span(1, 1, 1, 1)
+    first, last = statements[0].span, statements[-1].span
+    return Span(first.line, first.column, last.end_line, last.end_column)
 
 
 def _lines(source):
