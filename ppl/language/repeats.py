@@ -9,6 +9,7 @@ Words the parser or the tree-builder tell apart (keywords, types, lower/upper) s
 shape parses exactly as the statements it stands for. Anything unusual (a failure, a line these rules
 do not split) returns None and the whole text is parsed as usual, which also gives the error message.
 """
+import bisect
 import re
 from . import ast
 from ..errors import PPLSyntaxError, Span
@@ -17,7 +18,7 @@ MIN_LINES = 200          # below this the parser is fast enough and every text t
 KEPT_WORDS = {"and", "or", "not", "data", "param", "latent", "for", "in", "range", "if", "else", "target",
               "real", "int", "simplex", "ordered", "positive_ordered", "cholesky_corr", "lower", "upper"}
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
-_SEPARATED = re.compile(r"[A-Za-z0-9_.]")       # what may not touch a name or number in a shape
+_TOUCHING = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.")  # may not touch a word
 _OPEN, _CLOSE = {"(": 1, "[": 1, "{": 1}, {")": 1, "]": 1, "}": 1}
 
 
@@ -27,19 +28,19 @@ def parse_by_shapes(text, parse_shape, make_number):
     builds an ast.Number as the parser does, raising PPLSyntaxError where the parser would."""
     if text.count("\n") < MIN_LINES:
         return None
-    shapes, statements = {}, []
+    recipes, statements = {}, []
     for line, unit in _units(text):
         found = _shape(unit)
         if found is None:
             return None
         shape, words = found
-        if shape not in shapes:
-            shapes[shape] = parse_shape(shape)
-        if shapes[shape] is None:
+        if shape not in recipes:
+            template = parse_shape(shape)
+            recipes[shape] = None if template is None else _Recipe(template, words, make_number)
+        if recipes[shape] is None:
             return None
-        filled = _Filled(words, line, make_number)
         try:
-            statements.extend(filled.node(s) for s in shapes[shape])
+            statements.extend(recipes[shape].statements(words, line))
         except PPLSyntaxError:
             return None
     return statements
@@ -76,7 +77,7 @@ def _shape(unit):
         at, shift = 0, 0
         for match in _WORD.finditer(line):
             text, begin, end = match.group(), match.start(), match.end()
-            if (begin > 0 and _SEPARATED.match(line[begin - 1])) or (end < len(line) and _SEPARATED.match(line[end])):
+            if (begin > 0 and line[begin - 1] in _TOUCHING) or (end < len(line) and line[end] in _TOUCHING):
                 return None
             if text in KEPT_WORDS:
                 continue
@@ -93,45 +94,65 @@ def _shape(unit):
     return "".join(pieces), words
 
 
-class _Filled:
-    """A shape's ast made one statement's: names and numbers back, spans moved to where it stands."""
+class _Recipe:
+    """How to build one statement of a shape from its words: the shape's ast, compiled once into
+    builders that put back the real names and numbers and move every span to where the statement
+    stands (a column moves by the change in length of the stand-ins before it on its line)."""
 
-    def __init__(self, words, first_line, make_number):
-        self.lines, self.make_number = first_line - 1, make_number
-        self.numbers, self.names, self.shifts = {}, {}, {}
-        for line, shape_col, text, stand_in in words:
+    def __init__(self, template, words, make_number):
+        self.make_number = make_number
+        self.first_use, self.numbers, self.on_line = {}, {}, {}
+        for i, (line, column, text, stand_in) in enumerate(words):
             if _is_number(text):
-                self.numbers[(line, shape_col)] = text
+                self.numbers[(line, column)] = i
             else:
-                self.names[stand_in] = text
-            self.shifts.setdefault(line, []).append((shape_col, len(text) - len(stand_in)))
-        self.columns = {}
+                self.first_use.setdefault(stand_in, i)
+            self.on_line.setdefault(line, (i, []))[1].append(column)
+        self.builders = [self._builder(statement) for statement in template]
 
-    def column(self, line, column):
-        """A shape column's place in the statement: moved by every stand-in that starts before it."""
-        key = (line, column)
-        if key not in self.columns:
-            self.columns[key] = column + sum(change for at, change in self.shifts.get(line, ()) if at < column)
-        return self.columns[key]
+    def statements(self, words, first_line):
+        moved = [0]
+        for _, _, text, stand_in in words:
+            moved.append(moved[-1] + len(text) - len(stand_in))
+        statement = ([text for _, _, text, _ in words], moved, first_line - 1)
+        return [build(statement) for build in self.builders]
 
-    def node(self, value):
+    def _before(self, line, column):
+        """The words before this column on its line, as a range of word indices."""
+        first, columns = self.on_line.get(line, (0, []))
+        return first, first + bisect.bisect_left(columns, column)
+
+    def _builder(self, value):
         kind = type(value)
         if kind is Span:
-            return Span(value.line + self.lines, self.column(value.line, value.column),
-                        value.end_line + self.lines, self.column(value.end_line, value.end_column))
-        if kind is str:
-            return self.names.get(value, value)
+            return self._span_builder(value)
+        if kind is str and value in self.first_use:
+            i = self.first_use[value]
+            return lambda statement: statement[0][i]
         if kind is list:
-            return [self.node(v) for v in value]
+            items = [self._builder(v) for v in value]
+            return lambda statement: [build(statement) for build in items]
         if kind is tuple:
-            return tuple(self.node(v) for v in value)
-        if not isinstance(value, ast.Node):
-            return value
-        if kind is ast.Number and value.value != 0:     # 0: a for loop's implicit start, not in the text
-            return self.make_number(self.numbers[(value.span.line, value.span.column)], self.node(value.span))
-        copy = object.__new__(kind)
-        copy.__dict__ = {key: self.node(v) for key, v in value.__dict__.items()}
-        return copy
+            items = [self._builder(v) for v in value]
+            return lambda statement: tuple(build(statement) for build in items)
+        if kind is ast.Number and value.value != 0:      # 0: a for loop's implicit start, not in the text
+            i, span = self.numbers[(value.span.line, value.span.column)], self._span_builder(value.span)
+            return lambda statement: self.make_number(statement[0][i], span(statement))
+        if isinstance(value, ast.Node):
+            fields = [(key, self._builder(v)) for key, v in value.__dict__.items()]
+
+            def build(statement):
+                copy = object.__new__(kind)
+                copy.__dict__ = {key: field(statement) for key, field in fields}
+                return copy
+            return build
+        return lambda statement: value
+
+    def _span_builder(self, span):
+        (a, b), (c, d) = self._before(span.line, span.column), self._before(span.end_line, span.end_column)
+        return lambda statement: Span(span.line + statement[2], span.column + statement[1][b] - statement[1][a],
+                                      span.end_line + statement[2],
+                                      span.end_column + statement[1][d] - statement[1][c])
 
 
 def _is_number(text):

@@ -251,7 +251,7 @@ _COMPARISONS = {"_EQ", "_NE", "_LE", "_GE", "LESSTHAN", "MORETHAN"}
 
 
 def _number(text, span):
-    is_int = not any(ch in text for ch in ".eE")
+    is_int = "." not in text and "e" not in text and "E" not in text
     value = int(text) if is_int and len(text) < 20 else float(text)
     if not math.isfinite(value) or (is_int and abs(value) > 2 ** 53):
         raise PPLSyntaxError("the number %s is too large" % (text if len(text) < 30 else text[:20] + "..."),
