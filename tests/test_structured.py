@@ -58,12 +58,12 @@ def _block(name, size, offset):
 
 
 def test_the_global_latents_are_read_from_sizes_not_order():
-    latents = [_block("theta", 40, 0), _block("mu", 1, 40), _block("tau", 1, 41), _block("beta", 3, 42)]
+    latents = [_block("theta", 60, 0), _block("mu", 1, 60), _block("tau", 1, 61), _block("beta", 3, 62)]
     assert global_latents(latents) == ["mu", "tau", "beta"]
     assert sorted(global_latents(latents[::-1])) == ["beta", "mu", "tau"]
-    # equal sizes go together, and the largest latents are never global, unless all have one size
-    assert global_latents([_block("a", 5, 0), _block("b", 5, 5), _block("c", 9, 10)]) == ["a", "b"]
-    assert global_latents([_block("a", 5, 0), _block("b", 5, 5)]) == ["a", "b"]
+    # equal sizes go together; a model small enough is all global, its largest latent too
+    assert global_latents([_block("a", 5, 0), _block("b", 5, 5), _block("c", 9, 10)]) == ["a", "b", "c"]
+    assert global_latents([_block("a", 5, 0), _block("b", 5, 5), _block("c", 45, 10)]) == ["a", "b"]
     assert global_latents([_block("a", 30, 0), _block("b", 30, 30)]) == []
     # a size whose latents would overflow the block is left out, with every larger one
     many = [_block("c%d" % i, 20, 20 * i) for i in range(3)] + [_block("s", 1, 60), _block("big", 100, 61)]

@@ -20,12 +20,13 @@ START_SCALE = 0.1          # as whitening's: q starts this much narrower than th
 
 
 def global_latents(latents):
-    """The names of the global latents among these compiler Blocks, in declaration order. The largest
-    latents (per row or per group) are never global, unless every latent has one size: then there
-    is no per-row part and all are global. None where the smallest already exceed GLOBAL_LIMIT."""
+    """The names of the global latents among these compiler Blocks, in declaration order: sizes taken
+    smallest first, all latents of a size together, while the block holds GLOBAL_LIMIT coordinates.
+    The per-row or per-group latents, the largest, are left out by the limit; in a model small
+    enough, all are global (a regression's coefficients, the largest latent there, must be)."""
     sizes = sorted({b.size for b in latents})
     chosen, total = set(), 0
-    for size in sizes[:-1] or sizes:
+    for size in sizes:
         group = [b for b in latents if b.size == size]
         if total + size * len(group) > GLOBAL_LIMIT:
             break
