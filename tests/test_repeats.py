@@ -60,10 +60,19 @@ ODD_TEXT = st.lists(st.sampled_from(list("ab1.5e_ ~=+-*/^()[]{}<>,:#\\\n\r\t\f")
     "\u2028", "for", "in", "data", "range", "real", "x1", "2.5e3", "Normal(", "y[0] ~ "])).map("".join)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-@given(st.one_of(programs, wellformed_programs(), mutated_examples().map(lambda case: case[0]), ODD_TEXT))
+TEXTS = st.one_of(programs, wellformed_programs(), mutated_examples().map(lambda case: case[0]), ODD_TEXT)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(TEXTS)
 def test_random_texts_parse_as_the_grammar_parses_them(text):
     _check(text)
+
+
+@pytest.mark.fuzz_long
+def test_many_random_texts_parse_as_the_grammar_parses_them():
+    settings(max_examples=5000, deadline=None, suppress_health_check=list(HealthCheck), database=None)(
+        given(TEXTS)(_check))()
 
 
 def _long_program(rows, broken_at=None, broken="y[0] ~ Normal(mu,, 1)"):
