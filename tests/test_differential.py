@@ -13,7 +13,7 @@ import scipy.stats as st
 import ppl
 from conjugate import REGRESSION, regression
 
-DEFAULT_CASES = 240
+DEFAULT_CASES = 200
 LONG_CASES = 1000
 
 NORMAL = """

@@ -116,18 +116,12 @@ def test_models_without_latents():
     assert "m" in str(fit.summary())
 
 
-@pytest.mark.parametrize("name", ["stochvol", "stochvol_loop"])
-def test_stochastic_volatility_fits(name):
-    path, data = example(name)
-    fit = ppl.load(path).fit(data, seed=0)
-    s = fit.summary()
-    assert fit.converged and -0.99 < s["phi"]["mean"] < 0.99 and s["sigma"]["mean"] > 0
-
-
-def test_loop_and_slices_give_the_same_fit():
-    a = ppl.load(example("stochvol")[0]).fit(example("stochvol")[1], seed=5)
-    b = ppl.load(example("stochvol_loop")[0]).fit(example("stochvol_loop")[1], seed=5)
-    np.testing.assert_allclose(a.phi, b.phi, rtol=1e-4, atol=1e-6)
+def test_stochastic_volatility_fits_and_its_loop_gives_the_same_fit():
+    fits = [ppl.load(example(name)[0]).fit(example(name)[1], seed=0) for name in ("stochvol", "stochvol_loop")]
+    for fit in fits:
+        s = fit.summary()
+        assert fit.converged and -0.99 < s["phi"]["mean"] < 0.99 and s["sigma"]["mean"] > 0
+    np.testing.assert_allclose(fits[0].phi, fits[1].phi, rtol=1e-4, atol=1e-6)
 
 
 def test_edge_sizes_end_in_a_fit_or_a_clear_error():
