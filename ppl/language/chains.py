@@ -11,7 +11,7 @@ from lark import Tree
 from lark.tree import Meta
 
 CHAIN_LIMIT = 64
-_GROUPS = ({"add": "+", "sub": "-"}, {"mul": "*", "div": "/"})
+_GROUPS = (frozenset({"add", "sub"}), frozenset({"mul", "div"}))
 _FLIP = {"add": "sub", "sub": "add", "mul": "div", "div": "mul"}
 _INVERSE = {"sub", "div"}
 
@@ -38,7 +38,7 @@ def _chain(node):
     """(the first term, [(rule, term), ...]) of the chain whose last operation is this node."""
     group = next((g for g in _GROUPS if node.data in g), None)
     rest = []
-    while group is not None and isinstance(node, Tree) and node.data in group:
+    while isinstance(node, Tree) and group is not None and node.data in group:
         rest.append((node.data, node.children[1]))
         node = node.children[0]
     rest.reverse()

@@ -11,6 +11,7 @@ do not split) returns None and the whole text is parsed as usual, which also giv
 """
 import bisect
 import re
+
 from . import ast
 from ..errors import PPLSyntaxError, Span
 
@@ -19,7 +20,6 @@ KEPT_WORDS = {"and", "or", "not", "data", "param", "latent", "for", "in", "range
               "real", "int", "simplex", "ordered", "positive_ordered", "cholesky_corr", "lower", "upper"}
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _TOUCHING = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.")  # may not touch a word
-_OPEN, _CLOSE = {"(": 1, "[": 1, "{": 1}, {")": 1, "]": 1, "}": 1}
 
 
 def parse_by_shapes(text, parse_shape, make_number):
@@ -55,8 +55,8 @@ def _units(text):
         if not unit:
             start = number
         unit.append(line)
-        for ch in line:
-            depth += 1 if ch in _OPEN else -1 if ch in _CLOSE else 0
+        # counted, not scanned: a line that closes before it opens, as `)(`, fails in its shape's parse
+        depth += sum(line.count(c) for c in "([{") - sum(line.count(c) for c in ")]}")
         if depth < 0:
             yield start, None
             return
