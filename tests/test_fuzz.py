@@ -1,6 +1,6 @@
 """Fuzzing: random programs and mutations of the examples. Whatever the text, ppl.compile and
-Model.fit end in a model, a fit or a PPLError, never another exception, and parsing plus checking
-never takes more than 2 s.
+Model.fit end in a model, a fit or a PPLError, never another exception; parsing plus checking never
+takes more than 2 s, and a whole case no more than tests/fuzz_bounds.py allows.
 
 The default run tries 500 programs; `pytest -m fuzz_long` tries 10,000."""
 import json
@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import ppl
+from fuzz_bounds import DEFAULT_SECONDS, LONG_SECONDS, Within, report
 from ppl.model.distributions import DISTRIBUTIONS
 from ppl.model.functions import FUNCTIONS
 
@@ -243,7 +244,12 @@ def mutated_examples(draw):
 
 # ---- the property ---------------------------------------------------------------------------------
 
-def _compile_and_fit(text, data):
+def _compile_and_fit(text, data, seconds=DEFAULT_SECONDS):
+    with Within(seconds, text):
+        _compile_and_fit_once(text, data)
+
+
+def _compile_and_fit_once(text, data):
     start = time.perf_counter()
     try:
         model = ppl.compile(text)
@@ -276,12 +282,12 @@ def random_programs(draw):
     return text, _random_data(text, draw)
 
 
-def _random_program_case(case):
+def _case(case):
     _compile_and_fit(*case)
 
 
-def _mutation_case(case):
-    _compile_and_fit(*case)
+def _long_case(case):
+    _compile_and_fit(*case, seconds=LONG_SECONDS)
 
 
 @st.composite
@@ -290,21 +296,24 @@ def wellformed_cases(draw):
     return text, draw(data_for(text))
 
 
-test_random_programs = _run(given(random_programs())(_random_program_case), SHORT // 2)
-test_wellformed_programs = _run(given(wellformed_cases())(_random_program_case), SHORT // 2)
-test_mutated_examples = _run(given(mutated_examples())(_mutation_case), SHORT)
+test_random_programs = _run(given(random_programs())(_case), SHORT // 2)
+test_wellformed_programs = _run(given(wellformed_cases())(_case), SHORT // 2)
+test_mutated_examples = _run(given(mutated_examples())(_case), SHORT)
 
 
 @pytest.mark.fuzz_long
 def test_random_programs_long():
-    _run(given(random_programs())(_random_program_case), LONG // 2)()
+    _run(given(random_programs())(_long_case), LONG // 2)()
+    report("random programs")
 
 
 @pytest.mark.fuzz_long
 def test_wellformed_programs_long():
-    _run(given(wellformed_cases())(_random_program_case), LONG // 2)()
+    _run(given(wellformed_cases())(_long_case), LONG // 2)()
+    report("well-formed programs")
 
 
 @pytest.mark.fuzz_long
 def test_mutated_examples_long():
-    _run(given(mutated_examples())(_mutation_case), LONG)()
+    _run(given(mutated_examples())(_long_case), LONG)()
+    report("mutated examples")
