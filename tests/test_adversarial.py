@@ -1,6 +1,7 @@
 """The second fuzzer's catalogue: each case that once ended in a traceback, a hang or a silent
 reinterpretation, now a located PPLError, a refusal that says what is ambiguous, or the right answer."""
 import os
+import warnings
 import zipfile
 
 import numpy as np
@@ -342,7 +343,16 @@ def test_a_posterior_far_out_with_quantised_log_weights_warns_instead_of_dividin
     # found by the long conjugate fuzz run: y = 1e13 a hundred times, sd 0.01, under a Normal(0, 1e8) prior;
     # the log weights are quantised by float64 there, the Pareto tail is degenerate (ZeroDivisionError once)
     from ppl.inference import psis
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")       # numpy's warnings are not for the user either
         assert psis.fit_generalised_pareto(np.r_[np.zeros(29), 1.0])[0] == np.inf     # was ZeroDivisionError
+        assert psis.fit_generalised_pareto(np.zeros(30))[0] == np.inf
     fit = ppl.compile("data y: real[N]\nmu ~ Normal(0, 1e8)\ny ~ Normal(mu, 0.01)").fit({"y": [1e13] * 100}, seed=0)
     assert any("float64 resolves" in w or "k-hat" in w for w in fit.warnings), fit.warnings
+
+
+def test_an_averaging_window_shorter_than_its_ten_batches_is_judged_unsettled_without_numpy_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = ppl.compile(TEXT).fit(DATA, seed=0, average_steps=5, max_steps=400)
+    assert np.isfinite(dict(fit.summary())["mu"]["mean"])

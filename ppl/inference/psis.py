@@ -27,18 +27,23 @@ def fit_generalised_pareto(exceedances):
     n = len(x)
     grid = 30 + int(math.sqrt(n))
     quartile = x[int(n / 4 + 0.5) - 1]
+    if not quartile > 0:
+        # a degenerate tail (exceedances mostly equal, as when the log weights are quantised by float64
+        # far from 0): no shape can be estimated from it
+        return math.inf, math.nan
     # candidate values of theta = -k / sigma, spread by the sample's quartile and maximum
     theta = 1.0 / x[-1] + (1.0 - np.sqrt(grid / (np.arange(1, grid + 1) - 0.5))) / (3.0 * quartile)
     k_given_theta = np.mean(np.log1p(-theta[:, None] * x), axis=1)
-    profile = n * (np.log(-theta / k_given_theta) - k_given_theta - 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        profile = n * (np.log(-theta / k_given_theta) - k_given_theta - 1.0)
+    # a candidate so small that theta x vanishes in float64 gives 0/0: it is no candidate
+    theta, profile = theta[np.isfinite(profile)], profile[np.isfinite(profile)]
     with np.errstate(over="ignore"):  # a candidate far below the best gets weight 0
         weights = 1.0 / np.sum(np.exp(profile[None, :] - profile[:, None]), axis=1)
     keep = weights >= 10 * np.finfo(float).eps
     theta, weights = theta[keep], weights[keep] / np.sum(weights[keep])
     theta_hat = float(np.sum(theta * weights))
-    if not np.isfinite(theta_hat) or theta_hat == 0:
-        # a degenerate tail (exceedances all but equal, as when the log weights are quantised by float64
-        # far from 0): no shape can be estimated from it
+    if not np.isfinite(theta_hat) or theta_hat == 0:     # degenerate too
         return math.inf, math.nan
     k = float(np.mean(np.log1p(-theta_hat * x)))
     sigma = -k / theta_hat

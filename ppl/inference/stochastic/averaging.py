@@ -51,6 +51,8 @@ def iterates_settled(iterates, guide, average):
     estimates, from 10 batch means and from the iterates' lag-1 autocorrelation (as an AR(1) process;
     small steps make neighbouring iterates close, and batches of a short window are not independent)."""
     n = len(iterates)
+    if guide.dim and n < 10:        # a window shorter than the 10 batches it is judged in
+        return False, "only %d iterates, too few to judge" % n
     _, sd = guide.mean_sd(average)
     scale = np.asarray(sd, dtype=float)
     scale = np.where(np.isfinite(scale) & (scale > 0), scale, np.inf)
