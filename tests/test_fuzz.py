@@ -1,6 +1,6 @@
 """Fuzzing: random programs and mutations of the examples. Whatever the text, ppl.compile and
 Model.fit end in a model, a fit or a PPLError, never another exception; parsing plus checking never
-takes more than 2 s, and a whole case no more than tests/fuzz_bounds.py allows.
+takes more than 2 s, and a whole case no more than tests/fuzzing.py allows.
 
 The default run tries 500 programs; `pytest -m fuzz_long` tries 10,000."""
 import json
@@ -9,18 +9,14 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 import ppl
-from fuzz_bounds import DEFAULT_SECONDS, LONG_SECONDS, Within, report
+from fuzzing import DEFAULT_SECONDS, LONG_SECONDS, WARNINGS_FAIL, Within, examples, report
 from ppl.model.distributions import DISTRIBUTIONS
 from ppl.model.functions import FUNCTIONS
 
-# ppl speaks through PPLErrors and fit warnings, never Python's warnings: one from numpy, scipy or autograd
-# reaching the user is a leak, and fails the case (autograd's constant-gradient note ppl silences itself, in
-# ppl/model/__init__.py; pytest's filters would otherwise take precedence over that one)
-pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning", "error::UserWarning",
-                                        "ignore:Output seems independent of input:UserWarning")
+pytestmark = WARNINGS_FAIL
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 SHORT, LONG = 200, 5000          # per test: two tests, so 400 and 10,000 in all
@@ -277,11 +273,6 @@ def _compile_and_fit_once(text, data):
             assert np.isfinite(row["mean"]), (label, row)
 
 
-def _run(test, n):
-    return settings(max_examples=n, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=list(HealthCheck))(test)
-
-
 @st.composite
 def random_programs(draw):
     text = draw(programs)
@@ -302,24 +293,24 @@ def wellformed_cases(draw):
     return text, draw(data_for(text))
 
 
-test_random_programs = _run(given(random_programs())(_case), SHORT // 2)
-test_wellformed_programs = _run(given(wellformed_cases())(_case), SHORT // 2)
-test_mutated_examples = _run(given(mutated_examples())(_case), SHORT)
+test_random_programs = examples(given(random_programs())(_case), SHORT // 2)
+test_wellformed_programs = examples(given(wellformed_cases())(_case), SHORT // 2)
+test_mutated_examples = examples(given(mutated_examples())(_case), SHORT)
 
 
 @pytest.mark.fuzz_long
 def test_random_programs_long():
-    _run(given(random_programs())(_long_case), LONG // 2)()
+    examples(given(random_programs())(_long_case), LONG // 2)()
     report("random programs")
 
 
 @pytest.mark.fuzz_long
 def test_wellformed_programs_long():
-    _run(given(wellformed_cases())(_long_case), LONG // 2)()
+    examples(given(wellformed_cases())(_long_case), LONG // 2)()
     report("well-formed programs")
 
 
 @pytest.mark.fuzz_long
 def test_mutated_examples_long():
-    _run(given(mutated_examples())(_long_case), LONG)()
+    examples(given(mutated_examples())(_long_case), LONG)()
     report("mutated examples")

@@ -1,6 +1,6 @@
 """Fuzzing what ppl reads besides the program: data (Python values, JSON, CSV and .npz files) at its edges,
 and saved fits and checkpoints tampered with field by field and byte by byte. Whatever comes in, reading
-and fitting end in a PPLError or in a fit whose summary is finite, within tests/fuzz_bounds.py's time.
+and fitting end in a PPLError or in a fit whose summary is finite, within tests/fuzzing.py's time.
 
 The cases are built from parts (cells, keys, nestings, dtypes, shapes, masks, metadata paths and values of
 every JSON type), so the long run's cases are distinct, not a catalogue replayed.
@@ -10,28 +10,18 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import ppl
-from fuzz_bounds import DEFAULT_SECONDS, LONG_SECONDS, Within, report
+from fuzzing import DEFAULT_SECONDS, LONG_SECONDS, SHORT_FIT, WARNINGS_FAIL, Within, examples, report
 from ppl.model import data as datafiles
 from ppl.results import saving
 
-# ppl speaks through PPLErrors and fit warnings, never Python's warnings: one from numpy, scipy or autograd
-# reaching the user is a leak, and fails the case (autograd's constant-gradient note ppl silences itself, in
-# ppl/model/__init__.py; pytest's filters would otherwise take precedence over that one)
-pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning", "error::UserWarning",
-                                        "ignore:Output seems independent of input:UserWarning")
+pytestmark = WARNINGS_FAIL
 
 SHORT, LONG = 100, 6000          # per test: with tests/test_fuzz.py's 10,000 and tests/test_fuzz_values.py's
                                  # 8,000, 30,000 cases under -m fuzz_long
-TINY_FIT = dict(max_steps=30, warmup_iters=6, final_draws=200, final_min_draws=200, average_steps=10, window=5)
-
-
-def _run(test, n):
-    return settings(max_examples=n, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=list(HealthCheck))(test)
 
 
 def _finite_fit_or_error(make_fit):
@@ -148,16 +138,16 @@ def _data_edge_case(folder, case, seconds):
             except ppl.PPLError as err:
                 str(err)
                 return
-        _finite_fit_or_error(lambda: ppl.compile(text).fit(data, seed=0, **TINY_FIT))
+        _finite_fit_or_error(lambda: ppl.compile(text).fit(data, seed=0, **SHORT_FIT))
 
 
 def test_data_edge_cases(tmp_path):
-    _run(given(data_edge_cases())(lambda case: _data_edge_case(tmp_path, case, DEFAULT_SECONDS)), SHORT)()
+    examples(given(data_edge_cases())(lambda case: _data_edge_case(tmp_path, case, DEFAULT_SECONDS)), SHORT)()
 
 
 @pytest.mark.fuzz_long
 def test_data_edge_cases_long(tmp_path):
-    _run(given(data_edge_cases())(lambda case: _data_edge_case(tmp_path, case, LONG_SECONDS)), LONG)()
+    examples(given(data_edge_cases())(lambda case: _data_edge_case(tmp_path, case, LONG_SECONDS)), LONG)()
     report("data edge cases")
 
 
@@ -256,11 +246,11 @@ def _tampered_case(saved, case, seconds):
 
 
 def test_tampered_saved_files(saved_files):
-    _run(given(tamperings(saved_files[2]))(lambda case: _tampered_case(saved_files, case, DEFAULT_SECONDS)),
+    examples(given(tamperings(saved_files[2]))(lambda case: _tampered_case(saved_files, case, DEFAULT_SECONDS)),
          SHORT)()
 
 
 @pytest.mark.fuzz_long
 def test_tampered_saved_files_long(saved_files):
-    _run(given(tamperings(saved_files[2]))(lambda case: _tampered_case(saved_files, case, LONG_SECONDS)), LONG)()
+    examples(given(tamperings(saved_files[2]))(lambda case: _tampered_case(saved_files, case, LONG_SECONDS)), LONG)()
     report("tampered saved files")

@@ -8,19 +8,14 @@ The default run tries 150 cases; `pytest -m fuzz_long` tries 8,000."""
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 import ppl
-from fuzz_bounds import DEFAULT_SECONDS, LONG_SECONDS, Within, report
+from fuzzing import DEFAULT_SECONDS, LONG_SECONDS, SHORT_FIT, WARNINGS_FAIL, Within, examples, report
 
-# ppl speaks through PPLErrors and fit warnings, never Python's warnings: one from numpy, scipy or autograd
-# reaching the user is a leak, and fails the case (autograd's constant-gradient note ppl silences itself, in
-# ppl/model/__init__.py; pytest's filters would otherwise take precedence over that one)
-pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning", "error::UserWarning",
-                                        "ignore:Output seems independent of input:UserWarning")
+pytestmark = WARNINGS_FAIL
 
 SHORT, LONG = 100, 6000     # odd values; the conjugate cases, fitted at the default settings, are a third as many
-TINY_FIT = dict(max_steps=30, warmup_iters=6, final_draws=200, final_min_draws=200, average_steps=10, window=5)
 
 ODD = ["0", "1", "-1", "0.5", "1e308", "-1e308", "1.7976931348623157e308", "1e-308", "5e-324", "1e-320",
        "1e154", "1e-154", "2 ^ -1", "10 ^ -3", "(-2) ^ -2", "0 ^ 2", "2 ^ 1023", "2 ^ 1024", "-0.0", "1e15",
@@ -60,7 +55,7 @@ def odd_value_programs(draw):
     return "\n".join(lines), data
 
 
-def _fit_property(text, data, options=TINY_FIT):
+def _fit_property(text, data, options=SHORT_FIT):
     """A PPLError, or a fit whose summary is finite (summary() raises rather than return inf or NaN)."""
     try:
         fit = ppl.compile(text).fit(data, seed=0, **options)
@@ -104,23 +99,18 @@ def _conjugate_case(case, seconds):
     assert landed or fit.warnings or not fit.converged, (text, row, mean, sd)
 
 
-def _run(test, n):
-    return settings(max_examples=n, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=list(HealthCheck))(test)
-
-
-test_odd_values = _run(given(odd_value_programs())(lambda case: _odd_value_case(case, DEFAULT_SECONDS)), SHORT)
-test_conjugate_numbers = _run(given(conjugate_cases())(lambda case: _conjugate_case(case, DEFAULT_SECONDS)),
+test_odd_values = examples(given(odd_value_programs())(lambda case: _odd_value_case(case, DEFAULT_SECONDS)), SHORT)
+test_conjugate_numbers = examples(given(conjugate_cases())(lambda case: _conjugate_case(case, DEFAULT_SECONDS)),
                               SHORT // 2)
 
 
 @pytest.mark.fuzz_long
 def test_odd_values_long():
-    _run(given(odd_value_programs())(lambda case: _odd_value_case(case, LONG_SECONDS)), LONG)()
+    examples(given(odd_value_programs())(lambda case: _odd_value_case(case, LONG_SECONDS)), LONG)()
     report("odd values")
 
 
 @pytest.mark.fuzz_long
 def test_conjugate_numbers_long():
-    _run(given(conjugate_cases())(lambda case: _conjugate_case(case, LONG_SECONDS)), LONG // 3)()
+    examples(given(conjugate_cases())(lambda case: _conjugate_case(case, LONG_SECONDS)), LONG // 3)()
     report("conjugate numbers")
