@@ -106,3 +106,27 @@ def test_log_joint_total_with_more_terms_than_one_call_takes():
     np.testing.assert_allclose(compiled.log_joint_total(z, theta), np.sum(compiled.log_joint(z, theta)), rtol=1e-12)
     np.testing.assert_allclose(grad(lambda zz: compiled.log_joint_total(zz, theta))(z),
                                grad(lambda zz: anp.sum(compiled.log_joint(zz, theta)))(z), rtol=1e-10)
+
+
+def test_bernoulli_logit_sum_in_blocks_matches_logaddexp_at_extreme_logits():
+    """Over more columns than one block holds, with logits from -800 to 800 (where exp overflows),
+    the blocked sum and its gradient are np.logaddexp's formula and scipy's expit."""
+    from scipy.special import expit
+    from ppl.model import fused
+    n = 2 * fused.COLUMNS + 3
+    x = RNG.integers(0, 2, n).astype(float)
+    logit = np.concatenate([np.linspace(-800, 800, n)[None], RNG.normal(0, 5, (2, n))])
+    want = np.sum(x * logit - np.logaddexp(0.0, logit), axis=1)
+    np.testing.assert_allclose(fused.bernoulli_logit_sum(x, logit), want, rtol=1e-13)
+    weights = np.array([1.0, -2.0, 0.5])
+    got = grad(lambda l: anp.sum(weights * fused.bernoulli_logit_sum(x, l)))(logit)
+    np.testing.assert_allclose(got, weights[:, None] * (x - expit(logit)), rtol=1e-13, atol=1e-300)
+    assert fused.bernoulli_logit_sum(np.zeros(0), np.zeros((2, 0))).tolist() == [0.0, 0.0]
+
+
+def test_softplus_is_logaddexp_and_its_derivative_expit():
+    from scipy.special import expit
+    from ppl.model.special import softplus
+    x = np.concatenate([np.linspace(-800, 800, 1001), [-np.inf, np.inf, 0.0, 1e-300]])
+    np.testing.assert_allclose(softplus(x), np.logaddexp(0.0, x), rtol=1e-15, atol=0)
+    np.testing.assert_allclose(grad(lambda v: anp.sum(softplus(v)))(x[:-4]), expit(x[:-4]), rtol=1e-15)

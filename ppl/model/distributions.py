@@ -18,7 +18,7 @@ from .log_pmfs import (bernoulli_logit_lpmf, bernoulli_lpmf, beta_binomial_lpmf,
                        zero_inflated_neg_binomial_lpmf, zero_inflated_poisson_lpmf)
 from .samplers import (expit, sample_beta_binomial, sample_categorical, sample_dirichlet, sample_lkj,
                        sample_multinomial, sample_mvn, sample_ordered_logistic, sample_zero_inflated, softmax)
-from .special import betaln, gammaln
+from .special import betaln, gammaln, softplus
 
 LOG_2PI = math.log(2 * math.pi)
 LOG_2 = math.log(2.0)
@@ -83,10 +83,6 @@ class Distribution:
         return None
 
 
-def _softplus(x):
-    return np.logaddexp(0.0, x)
-
-
 # ---- continuous ----------------------------------------------------------------
 
 def normal_lpdf(x, mu, sigma):
@@ -123,7 +119,7 @@ def laplace_lpdf(x, mu, sigma):
 
 def logistic_lpdf(x, mu, sigma):
     z = (x - mu) / sigma
-    return -z - np.log(sigma) - 2.0 * _softplus(-z)
+    return -z - np.log(sigma) - 2.0 * softplus(-z)
 
 
 def lognormal_lpdf(x, mu, sigma):

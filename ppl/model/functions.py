@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import autograd.numpy as np
 from .linear_algebra import LINEAR_ALGEBRA
 from .logic import where
-from .special import exp, expit, gammaln, logit, logsumexp
+from .special import exp, expit, gammaln, logit, logsumexp, softplus
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,6 @@ def _softmax(x, axis=-1):
     return np.exp(_log_softmax(x, axis))
 
 
-def _log_inv_logit(x):
-    return -np.logaddexp(0.0, -x)
-
-
 def _log_mix(theta, lp1, lp2):
     return np.logaddexp(np.log(theta) + lp1, np.log1p(-theta) + lp2)
 
@@ -56,8 +52,8 @@ FUNCTIONS = {f.name: f for f in [
     Function("abs", (1, 1), _E, np.abs, "absolute value", (0,)),
     Function("inv_logit", (1, 1), _E, expit, "1 / (1 + exp(-x))"),
     Function("logit", (1, 1), _E, logit, "log(p / (1 - p))"),
-    Function("log_inv_logit", (1, 1), _E, _log_inv_logit, "log(inv_logit(x)), stable"),
-    Function("softplus", (1, 1), _E, lambda x: np.logaddexp(0.0, x), "log(1 + exp(x)), stable"),
+    Function("log_inv_logit", (1, 1), _E, lambda x: -softplus(-x), "log(inv_logit(x)), stable"),
+    Function("softplus", (1, 1), _E, softplus, "log(1 + exp(x)), stable"),
     Function("tanh", (1, 1), _E, np.tanh, "hyperbolic tangent"),
     Function("sin", (1, 1), _E, np.sin, "sine"),
     Function("cos", (1, 1), _E, np.cos, "cosine"),

@@ -2,11 +2,7 @@
 axes like the densities in model.distributions, whose table uses them)."""
 import autograd.numpy as np
 
-from .special import betaln, gammaln, logsumexp
-
-
-def _softplus(x):
-    return np.logaddexp(0.0, x)
+from .special import betaln, gammaln, logsumexp, softplus
 
 
 def _log_choose(n, x):
@@ -18,7 +14,7 @@ def bernoulli_lpmf(x, p):
 
 
 def bernoulli_logit_lpmf(x, logit):
-    return x * logit - _softplus(logit)
+    return x * logit - softplus(logit)
 
 
 def binomial_lpmf(x, n, p):
@@ -26,7 +22,7 @@ def binomial_lpmf(x, n, p):
 
 
 def binomial_logit_lpmf(x, n, logit):
-    return _log_choose(n, x) + x * logit - n * _softplus(logit)
+    return _log_choose(n, x) + x * logit - n * softplus(logit)
 
 
 def poisson_lpmf(x, rate):
@@ -87,10 +83,10 @@ def ordered_logistic_log_probs(eta, cutpoints):
     inv_logit(cutpoints[k] - eta), and log(inv_logit(a) - inv_logit(b)) for a > b is
     a + log1p(-exp(b - a)) - softplus(a) - softplus(b), which stays finite far in the tails."""
     d = np.expand_dims(eta, -1) - cutpoints                 # eta - c_k, decreasing in k
-    first = -_softplus(d[..., :1])                          # log(1 - inv_logit(eta - c_0))
-    last = -_softplus(-d[..., -1:])                         # log inv_logit(eta - c_{K-1})
+    first = -softplus(d[..., :1])                          # log(1 - inv_logit(eta - c_0))
+    last = -softplus(-d[..., -1:])                         # log inv_logit(eta - c_{K-1})
     a, b = d[..., :-1], d[..., 1:]
-    middle = a + np.log1p(-np.exp(b - a)) - _softplus(a) - _softplus(b)
+    middle = a + np.log1p(-np.exp(b - a)) - softplus(a) - softplus(b)
     return np.concatenate([first, middle, last], axis=-1)
 
 

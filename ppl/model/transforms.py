@@ -8,7 +8,7 @@ density on the constrained value plus this term is a normalised density on u.
 import math
 
 import autograd.numpy as np
-from .special import expit, logit
+from .special import expit, logit, softplus
 
 
 def _sum_per_draw(a):
@@ -22,7 +22,7 @@ def _sum_per_draw(a):
 
 
 def log_sigmoid(u):
-    return -np.logaddexp(0.0, -u)
+    return -softplus(-u)
 
 
 def _exclusive_cumsum(a, axis=-1):
