@@ -1,18 +1,25 @@
 """The final ELBO and the log weights behind k-hat and the evidence estimates: fresh draws of q, as many
-as the settings' budget allows for the model's size (decided from sizes alone, so a seed always gives
-the same fit)."""
+as the settings' budget allows for the model's size, and more where k-hat is higher than so few can
+judge (decided from sizes and draws alone, so a seed always gives the same fit)."""
 import math
 
 import numpy as np
 
+from . import psis
 from .diagnostics import explain_nonfinite
 
 
 def final_elbo(model, guide, phi, theta, rng, s, strict=True):
     """The log weights behind the reported ELBO and k-hat, the ELBO and its Monte Carlo s.e. strict: a
-    non-finite ELBO is a PPLRuntimeError naming the statement, found at the draws that gave it."""
+    non-finite ELBO is a PPLRuntimeError naming the statement, found at the draws that gave it.
+    The draws are final_draws' number; where k-hat from them is above what that many draws can
+    judge (khat_judged_up_to), more are drawn, up to as many as it needs, within extra_draws."""
     failed = []
-    log_w = log_weights(model, guide, phi, theta, rng, final_draws(model, guide, s), failed=failed)
+    n = final_draws(model, guide, s)
+    log_w = log_weights(model, guide, phi, theta, rng, n, failed=failed)
+    needed = min(extra_draws(model, guide, s), draws_to_judge(psis.khat(log_w)))
+    if needed > n:
+        log_w = np.concatenate([log_w, log_weights(model, guide, phi, theta, rng, needed - n, failed=failed)])
     value = float(np.mean(log_w))
     if strict and not np.isfinite(value):
         raise explain_nonfinite(model, guide, phi, theta, failed[0] if failed else rng.standard_normal((64, guide.noise_dim)))
@@ -20,10 +27,32 @@ def final_elbo(model, guide, phi, theta, rng, s, strict=True):
 
 
 def final_draws(model, guide, s):
-    """How many draws the final ELBO and k-hat use: many for a small model (k-hat needs them), fewer
-    as each draw touches more data, decided from sizes alone so a seed always gives the same fit."""
-    per_draw = model.data_size + guide.dim + 1
-    return int(min(s.final_draws, max(s.final_min_draws, s.final_budget // per_draw)))
+    """How many draws the final ELBO and k-hat use: many for a small model, as many as the budget
+    (data elements in all) allows for a large one, but at least final_min_draws; decided from sizes
+    alone, so a seed always gives the same fit."""
+    return int(min(s.final_draws, max(s.final_min_draws, s.final_budget // _per_draw(model, guide))))
+
+
+def extra_draws(model, guide, s):
+    """The most draws a k-hat that its first draws cannot judge may take: ten times the budget."""
+    return int(min(s.final_draws, max(s.final_min_draws, 10 * s.final_budget // _per_draw(model, guide))))
+
+
+def _per_draw(model, guide):
+    return model.data_size + guide.dim + 1
+
+
+def khat_judged_up_to(n):
+    """The largest k-hat that n draws estimate reliably: PSIS needs about 10^(1 / (1 - k)) draws to
+    judge a k-hat of k (Vehtari et al. 2024), so n draws judge up to 1 - 1 / log10(n)."""
+    return 1.0 - 1.0 / math.log10(n) if n > 10 else 0.0
+
+
+def draws_to_judge(k):
+    """The draws a k-hat of k needs to be judged (k above 0.7 is judged as soon as 0.7 is)."""
+    if not np.isfinite(k):
+        return 0
+    return int(math.ceil(10 ** (1.0 / (1.0 - min(max(k, 0.0), 0.7)))))
 
 
 CHUNK_ELEMENTS = 2 ** 21    # an (S, N) array of the log joint holds at most this many, S at least 64

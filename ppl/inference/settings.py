@@ -22,8 +22,9 @@ class Settings:
     max_steps: int = 10000         # cap on stochastic steps
     max_seconds: float = 0.0       # stochastic method: stop after this long, with the best answer so far (0: no limit)
     final_draws: int = 50000       # draws for the final ELBO and k-hat, at most, and fewer for
-    final_budget: float = 2e8      # large models: about this many data elements in all,
-    final_min_draws: int = 2000    # but never fewer than this (a count, not a time: reproducible)
+    final_budget: float = 5e7      # large models: about this many data elements in all (up to ten times
+                                   # as many where k-hat needs them to be judged),
+    final_min_draws: int = 100     # but never fewer than this (a count, not a time: reproducible)
     estimator: str = "reparam"     # gradient estimator of the stochastic stage: reparam or stl
     control: bool = True           # stochastic stage: the Laplace approximation's gradient as a control variate
     dadvi_draws: int = 64          # fixed draws of the deterministic method

@@ -2,7 +2,7 @@
 import numpy as np
 
 from . import evidence
-from ..inference.final import final_elbo, log_weights, log_weights_at
+from ..inference.final import final_elbo, khat_judged_up_to, log_weights, log_weights_at
 from ..inference.result import Result
 from ..inference.settings import Settings
 from ..inference.stochastic.run import optimise
@@ -249,7 +249,8 @@ class Fit:
         the bound, the status."""
         lines = [(summary or self.summary()).format(max_rows), ""]
         if self.sampled:
-            lines.append("ELBO %.3f (Monte Carlo s.e. %.3f): %s" % (self.elbo, self.elbo_se, self._bound_on()))
+            lines.append("ELBO %.3f (Monte Carlo s.e. %.3f, from %d draws of q): %s" % (
+                self.elbo, self.elbo_se, len(self._log_weights), self._bound_on()))
         else:
             lines.append("ELBO %.3f = log p(data%s): with no continuous latents the bound is exact" % (
                 self.elbo, " | params" if self.compiled.params else ""))
@@ -268,7 +269,8 @@ class Fit:
             lines.append("minibatches of %d rows: the ELBO and its s.e. are estimated on them; no k-hat (fit.evidence() "
                          "reads all rows)" % self.batch_size)
         elif khat_shown:
-            lines.append("k-hat %.2f: %s" % (self.khat, psis.verdict(self.khat, self.kl_gap, self.guide.name)))
+            lines.append("k-hat %.2f: %s%s" % (self.khat, psis.verdict(self.khat, self.kl_gap, self.guide.name),
+                                                _judged(len(self._log_weights))))
             if self._miss_line:
                 lines.append("where q misses: " + self.missed)
         for site in self.compiled.discrete:
@@ -319,3 +321,10 @@ class Fit:
     def __repr__(self):
         return "<Fit %s: ELBO %.3f ± %.3f, %d latent dims, %s>" % (
             self.model.name, self.elbo, self.elbo_se, self.guide.dim, self.status)
+
+
+def _judged(n):
+    """What so few draws mean for k-hat, where they cannot judge the 0.7 that matters."""
+    if not n or khat_judged_up_to(n) >= 0.7:
+        return ""
+    return " (from %d draws, which judge a k-hat up to %.2f)" % (n, khat_judged_up_to(n))
