@@ -49,6 +49,19 @@ def test_normal_normal_matches_the_closed_form(seed):
     assert fit.elbo <= log_evidence + 3 * fit.elbo_se
 
 
+def test_a_monitor_sees_q_in_the_fits_own_coordinates():
+    """The fit works in coordinates whitened by the Laplace approximation; a monitor is shown q's plain
+    parameters [mean, log sd], as fit.phi is, at every iterate it sees."""
+    data = bench_data("normal_normal")
+    mean, sd, _ = normal_normal_truth(np.array(data["y"]))
+    seen = []
+    fit = ppl.compile(BENCH_MODELS["normal_normal"]).fit(data, seed=0, monitor=lambda x, evals: seen.append(x))
+    assert len(seen) > 10
+    last = seen[-1]
+    assert last[0] == pytest.approx(mean, abs=0.05 * sd) and math.exp(last[1]) == pytest.approx(sd, rel=0.05)
+    assert np.allclose(last[:2], fit.phi, atol=0.05 * sd)
+
+
 def test_same_seed_same_answer_other_seed_other_draws():
     path, data = example("eight_schools")
     model = ppl.load(path)

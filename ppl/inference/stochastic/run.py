@@ -119,7 +119,14 @@ class _Run:
         if self.progress:
             self.progress(len(self.trace), -value)
         if self.s.monitor:
-            self.s.monitor(x, self.f.evals)
+            self.s.monitor(self.answer(x), self.f.evals)
+
+    def answer(self, x):
+        """x as the fit would give it back: q's plain parameters (not whitened ones), then the params."""
+        if not hasattr(self.guide, "plain"):
+            return x
+        n_phi = self.f.n_phi
+        return np.concatenate([np.asarray(self.guide.plain(x[:n_phi]), dtype=float), x[n_phi:]])
 
     def save(self):
         if self.checkpoint is not None:
@@ -164,7 +171,7 @@ class _Run:
             if self.progress:
                 self.progress(len(self.trace), elbo)
             if s.monitor and step % 10 == 0:
-                s.monitor(st.averaged(), self.f.evals)
+                s.monitor(self.answer(st.averaged()), self.f.evals)
             st, done, warning = averaging.judge(st, s, self.guide, self.f.n_phi, self.f.epoch_steps, first_window)
             self.state = self.state.with_refine(st)
             if not done:
