@@ -187,6 +187,39 @@ def test_integers_beyond_2_to_the_53_are_refused_whatever_their_sign(value):
         model.fit({"k": np.int64(value)})
 
 
+@pytest.mark.parametrize("value", [(2 ** 53 + 1, 0), [2 ** 53 + 1], np.array([2 ** 64 - 1], dtype=np.uint64)])
+def test_integers_just_beyond_2_to_the_53_are_refused_though_a_float_rounds_them_down(value):
+    model = ppl.compile("data k: int[N]\nmu ~ Normal(0, 1)\nk ~ Poisson(exp(mu))")
+    with pytest.raises(ppl.PPLDataError, match="integer too large: %d at \\[0\\]" % np.asarray(value)[0]):
+        model.fit({"k": value})
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_float16_data_for_an_int_is_checked_in_float64():
+    model = ppl.compile("data k: int[N]\nmu ~ Normal(0, 1)\nk ~ Poisson(exp(mu))")
+    fit = model.fit({"k": np.array([1, 2, 3], dtype=np.float16)}, seed=0)
+    assert np.isfinite(fit.elbo)
+
+
+@pytest.mark.parametrize("text", ["mu ~ Normal(0, 1)\nparam v: real<lower=1e15, upper=0.5> = 1",
+                                  "data a: real\nv: real<lower=a, upper=1> ~ Normal(0, 1)",
+                                  "v: real<lower=[0, 2], upper=1>[2] ~ Normal(0, 1)"])
+def test_bounds_with_no_value_between_them_are_a_located_error(text):
+    with pytest.raises(ppl.PPLError, match="lower bound is not below its upper bound") as info:
+        ppl.compile(text).bind({"a": 2.0} if "data a" in text else {})
+    assert info.value.line == text.count("\n") + 1
+
+
+def test_a_saved_fit_whose_q_has_no_finite_sd_is_refused(tmp_path):
+    model = ppl.compile("data y: real[N]\nmu ~ Normal(0, 1)\nsigma ~ HalfNormal(1)\ny ~ Normal(mu, sigma)")
+    model.fit({"y": [0.1, 0.5, -0.3, 1.2]}, guide="fullrank", seed=0, max_steps=50).save(tmp_path / "fit.npz")
+    arrays = dict(np.load(tmp_path / "fit.npz"))
+    arrays["phi"] = np.full(arrays["phi"].shape, 1e308)
+    np.savez(tmp_path / "tampered.npz", **arrays)
+    with pytest.raises(ppl.PPLError, match="damaged: q's parameters give means or sds that are not finite"):
+        ppl.load_fit(str(tmp_path / "tampered.npz"))
+
+
 def test_a_python_integer_too_large_for_a_float_is_named_by_its_digits():
     model = ppl.compile("data k: real[2]\nmu ~ Normal(0, 1)\nk ~ Normal(mu, 1)")
     with pytest.raises(ppl.PPLDataError, match="an integer of 401 digits"):

@@ -6,7 +6,7 @@ import pytest
 import autograd.numpy as anp
 from autograd import grad, hessian
 
-__import__("ppl.model.indexing")     # registers the derivative under test
+__import__("ppl.model")     # registers the derivative under test (ppl.model.indexing)
 
 RNG = np.random.default_rng(0)
 G = np.array([0, 2, 2, -1, 1, 0, 3])
@@ -40,3 +40,12 @@ def test_second_derivative_through_a_gather():
         d[k] = eps
         numeric[:, k] = (f(a + d) - f(a - d)) / (2 * eps)
     np.testing.assert_allclose(h, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_importing_ppl_makes_this_autograds_derivative_of_indexing():
+    from autograd.core import primitive_vjps
+    from autograd.numpy.numpy_boxes import ArrayBox
+    a = np.zeros(3)
+    back = primitive_vjps[ArrayBox.__getitem__]((0,), a[1:], (a, slice(1, None)), {})
+    sparse = next(iter(back(np.ones(2))))
+    assert sparse.mut_add.__module__ == "ppl.model.indexing"

@@ -56,6 +56,10 @@ def type_transform(c, t, scope, shape, constant_bounds, per_row=False):
         return transforms.CHOLESKY_CORR, None, None
     lower = bound_value(c, t.lower, scope, shape, constant_bounds, per_row)
     upper = bound_value(c, t.upper, scope, shape, constant_bounds, per_row)
+    known = [b if constant_bounds else (b.const if b is not None and b.is_const else None) for b in (lower, upper)]
+    if known[0] is not None and known[1] is not None and onp.any(onp.asarray(known[0]) >= onp.asarray(known[1])):
+        raise c.error("the lower bound is not below its upper bound", t.span,
+                      hint="a value between them must exist: lower < upper, element by element")
     return transforms.for_bounds(lower is not None, upper is not None), lower, upper
 
 

@@ -144,8 +144,11 @@ def _convert(name, decl, arr, source):
             if np.any(frac):
                 raise fail("declared int, found %s%s" % (_first_bad_value(arr, frac), _where(frac)),
                            hint="declare it real, or pass whole numbers")
-        if arr.size and (np.max(arr) > 2 ** 53 or np.min(arr) < -2 ** 53):     # not np.abs: -2**63 overflows
-            huge = np.abs(arr.astype(float)) > 2 ** 53
+        # compared as integers where they are (2^53 + 1 as a float is 2^53), as float64 where they are not
+        # (2^53 is inf in float16); not np.abs: -2^63 overflows
+        values = arr.astype(np.float64) if arr.dtype.kind == "f" else arr
+        huge = (values > 2 ** 53) | (values < -2 ** 53)
+        if np.any(huge):
             raise fail("integer too large: %s%s is beyond 2^53" % (_first_bad_value(arr, huge), _where(huge)),
                        hint="integers go up to 2^53 exactly; declare it real for larger values")
         return arr.astype(np.int64, copy=False)

@@ -68,4 +68,8 @@ def untake(g, idx, vs):
 
 
 defvjp(untake, lambda ans, g, idx, vs: lambda h: h[idx])
-defvjp(ArrayBox.__getitem__, lambda ans, a, idx: lambda g: untake(g, idx, vspace(getval(a))))
+
+
+def register():
+    """Make this autograd's derivative of a[idx] (model/__init__ does, before any gradient is taken)."""
+    defvjp(ArrayBox.__getitem__, lambda ans, a, idx: lambda g: untake(g, idx, vspace(getval(a))))

@@ -183,12 +183,23 @@ def stored_result(meta, arrays, guide, n_theta, path):
             if have != want:
                 raise PPLError("%s holds %d numbers for %s; this model's %s guide needs %d" % (
                     path, have, name, guide.name, want), hint="the file does not match its model")
+        _check_q(guide, phi, path)
         return Result(phi, theta, float(meta["elbo"]), float(meta["elbo_se"]), list(arrays["trace"]),
                       meta["status"], meta["message"], int(meta["grad_evals"]), float(meta["seconds"]),
                       list(meta["warnings"]), arrays["log_weights"], arrays.get("mc_error"),
                       int(meta["warmup_steps"]), int(meta.get("batch_size", 0)))
     except (KeyError, TypeError, ValueError) as err:
         raise PPLError("%s is damaged: %s is missing or malformed" % (path, err)) from None
+
+
+def _check_q(guide, phi, path):
+    """q's parameters must give finite means and positive, finite sds: a file whose numbers do not (1e308
+    for a log sd) would summarise as inf or NaN."""
+    with np.errstate(all="ignore"):
+        mean, sd = (np.asarray(v, dtype=float) for v in guide.mean_sd(phi))
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(sd)) and np.all(sd > 0)):
+        raise PPLError("%s is damaged: q's parameters give means or sds that are not finite" % path,
+                       hint="fit the model again; the numbers in this file cannot describe a distribution")
 
 
 class Checkpointer:
