@@ -59,9 +59,11 @@ CHUNK_ELEMENTS = 2 ** 21    # an (S, N) array of the log joint holds at most thi
 
 
 def draws_per_chunk(model):
-    """How many draws of z the log joint is evaluated on at once: as many as keep its arrays to 16 MB.
-    A loop run as a scan costs about the same per step for 64 draws as for 2,048, so few chunks matter."""
-    return int(np.clip(CHUNK_ELEMENTS // max(1, model.data_size), 64, 2048))
+    """How many draws of z the log joint is evaluated on at once: as many as keep its arrays to 16 MB
+    (but 64 at least, unless the data are over 2^18 elements: a million rows take 2 at a time). A loop
+    run as a scan costs about the same per step for 64 draws as for 2,048, so few chunks matter."""
+    fit = CHUNK_ELEMENTS // max(1, model.data_size)
+    return int(np.clip(fit, 64 if model.data_size <= 2 ** 18 else 1, 2048))
 
 
 def log_weights(model, guide, phi, theta, rng, n, chunk=None, failed=None):

@@ -21,6 +21,7 @@ DRAWS = 256        # quasi-random draws for the Hessian, at most,
 WORK = 2 ** 22     # ... and fewer where a draw reads much data: draws x (data elements + D) up to about this
 MIN_DRAWS = 32     # RQMC's error falls fast enough that 32 draws hold the Hessian of a data-rich model
 LIMIT = 200        # latent coordinates up to which the correction is computed (its Hessian is dense)
+CHUNK = 2 ** 23    # draws x (data elements + D) per pass of the Hessian, at most (a draw at least)
 
 
 def draws_for(model, dim):
@@ -28,6 +29,12 @@ def draws_for(model, dim):
     joint reads 20,000 rows gets fewer (it is also the model whose posterior is nearest Gaussian)."""
     fit = WORK // (model.data_size + dim + 1)
     return int(np.clip(2 ** int(np.log2(max(fit, 1))), MIN_DRAWS, DRAWS))     # a power of 2, as Sobol's points want
+
+
+def chunk_draws(model, dim, n):
+    """Draws per Hessian pass: the second-order trace holds a dozen arrays of (draws, data elements), so
+    a million rows are taken a few draws at a time (the time is the same; the memory is bounded)."""
+    return int(max(1, min(n, CHUNK // (model.data_size + dim + 1))))
 
 
 def covariance(model, guide, phi, theta, seed=0):
@@ -42,10 +49,15 @@ def covariance(model, guide, phi, theta, seed=0):
     m, log_s = np.asarray(phi[:dim], dtype=float), np.asarray(phi[dim:], dtype=float)
     s = np.exp(log_s)
     # [m, log s] = [m + s * a, log s + b]: coordinates in q's own units, so the Hessian is about unit-scaled
+    per = chunk_draws(model, dim, len(eps))
+    h = np.zeros((2 * dim, 2 * dim))
     with np.errstate(all="ignore"), python_warnings.catch_warnings():
         python_warnings.simplefilter("ignore")
-        h = hessian(lambda ab: -elbo(model, guide, _shifted(ab, m, log_s, s), theta, eps))(np.zeros(2 * dim))
-    h = 0.5 * (np.asarray(h, dtype=float) + np.asarray(h, dtype=float).T)
+        for i in range(0, len(eps), per):     # the ELBO is a mean over draws: so is its Hessian, chunk by chunk
+            part = eps[i:i + per]
+            h += np.asarray(hessian(lambda ab: -elbo(model, guide, _shifted(ab, m, log_s, s), theta, part))(
+                np.zeros(2 * dim)), dtype=float) * (len(part) / len(eps))
+    h = 0.5 * (h + h.T)
     if not np.all(np.isfinite(h)):
         return None
     values, vectors = np.linalg.eigh(h)
