@@ -19,7 +19,8 @@ from .guides import MeanField
 
 DRAWS = 256        # quasi-random draws for the Hessian, at most,
 WORK = 2 ** 22     # ... and fewer where a draw reads much data: draws x (data elements + D) up to about this
-MIN_DRAWS = 32     # RQMC's error falls fast enough that 32 draws hold the Hessian of a data-rich model
+MIN_DRAWS = 8      # RQMC's error falls fast, and a data-rich posterior is near Gaussian (its Hessian
+                   # nearly the same at every draw): 8 draws hold it
 LIMIT = 200        # latent coordinates up to which the correction is computed (its Hessian is dense)
 CHUNK = 2 ** 23    # draws x (data elements + D) per pass of the Hessian, at most (a draw at least)
 

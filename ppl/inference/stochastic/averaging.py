@@ -18,14 +18,14 @@ def accumulate(st, guide, n_phi):
                    kept=st.kept + (np.asarray(guide.mean_sd(st.x[:n_phi])[0]),))
 
 
-def judge(st, s, guide, n_phi, epoch_steps, first_window):
-    """After a step: (the state, whether the fit is done, a warning or None). Before averaging, a full
-    window of ELBO values that is no better than the one before starts averaging with smaller steps;
-    while averaging, the average is judged after first_window steps and the window extended by a
-    factor GROWTH up to MAX_EXTENSIONS times while it has not settled. A finished fit's x is the
-    average."""
+def judge(st, s, guide, n_phi, epoch_steps, plan):
+    """After a step: (the state, whether the fit is done, a warning or None). Before averaging, the
+    plan's burn-in steps, or where it has none a full window of ELBO values that is no better than the
+    one before, start averaging with smaller steps; while averaging, the average is judged after the
+    plan's first window of steps and the window extended by a factor GROWTH up to MAX_EXTENSIONS times
+    while it has not settled. A finished fit's x is the average."""
     if st.averaging:
-        if st.avg_n < round(first_window * GROWTH ** st.extensions):
+        if st.avg_n < round(plan.first_window * GROWTH ** st.extensions):
             return st, False, None
         average = st.avg_sum / st.avg_n
         settled, why = iterates_settled(np.array(st.kept), guide, st.avg_sum[:n_phi] / st.avg_n)
@@ -34,6 +34,10 @@ def judge(st, s, guide, n_phi, epoch_steps, first_window):
                 "the averaged iterates had not settled (%s); the answer may be noisier than usual" % why
             return replace(st, x=average), True, warning
         return replace(st, extensions=st.extensions + 1), False, None
+    if plan.burn_in is not None:
+        if len(st.current) >= plan.burn_in:
+            st = replace(st, averaging=True, avg_sum=np.zeros_like(st.x), lr=min(st.lr, s.average_step_size))
+        return st, False, None
     if len(st.current) < max(s.window, epoch_steps):
         return st, False, None
     windows = st.windows + (np.array(st.current),)

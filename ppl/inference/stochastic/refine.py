@@ -1,7 +1,9 @@
 """Stage 2, refinement: steps with fresh draws. q's parameters move by natural-gradient steps (the
 gradient scaled by q's inverse Fisher information, so a step is measured in q's own standard
 deviations) clipped to one of them; the params move by Adam steps."""
+import math
 import zlib
+from typing import NamedTuple
 from dataclasses import replace
 
 import numpy as np
@@ -10,6 +12,23 @@ from . import averaging, recovery
 from .state import RefineState
 
 NEAR_MODE = 2.0      # whitened distance from the mode beyond which the curvature control is not used
+
+
+class Plan(NamedTuple):
+    """How refinement goes, decided once where it begins: whether the curvature control is used, how
+    many steps are averaged before the first judgement, and the steps before averaging begins (None:
+    until the ELBO stops improving across windows)."""
+    control: bool
+    first_window: int
+    burn_in: object
+
+
+def burn_in(step_size):
+    """Steps before averaging where the Laplace approximation describes the posterior (the control's
+    variance test says so): there a natural-gradient step of size r takes a fraction r of the way to
+    the optimum, so 4 / r steps leave e^-4 (2%) of the warm-up's offset (its fixed draws' bias),
+    which is too little to move the average. No window of ELBO values needs to show it."""
+    return int(math.ceil(4.0 / step_size)) if step_size > 0 else None
 
 
 class Refinement:
@@ -37,13 +56,14 @@ class Refinement:
         tails of the gradient's noise, which a short window then averages too little. The draws
         come from a generator seeded by that point: a resumed fit decides the same."""
         if self._plan is None:
-            self._plan = (False, self.s.average_steps)
+            self._plan = Plan(False, self.s.average_steps, None)
             near = np.max(np.abs(st.restart[:self.guide.dim]), initial=0.0) <= NEAR_MODE
             if self.s.control and near and self.f.controllable and hasattr(self.guide, "curvature_control"):
                 left = self._variance_left(st.restart)
                 if left < 0.25:
-                    self._plan = (True, max(self.s.average_steps // 5, round(4 * left * self.s.average_steps)))
-        self.f.control = self._plan[0]
+                    window = max(self.s.average_steps // 10, round(4 * left * self.s.average_steps))
+                    self._plan = Plan(True, window, burn_in(self.s.step_size))
+        self.f.control = self._plan.control
         return self._plan
 
     def _variance_left(self, x, batches=16, draws=8):

@@ -156,7 +156,7 @@ class _Run:
     def refine(self, refinement):
         """Refinement steps until the averaging rule says the fit is done, or the step cap."""
         s, st = self.s, self.state.refine
-        _, first_window = refinement.plan(st)
+        plan = refinement.plan(st)
         for step in range(st.step + 1, s.max_steps + 1):
             self.guard()       # here, between steps, the state is whole: a checkpoint resumes exactly
             if self.checkpoint is not None and s.checkpoint_every and step > 1 and (step - 1) % s.checkpoint_every == 0:
@@ -172,7 +172,7 @@ class _Run:
                 self.progress(len(self.trace), elbo)
             if s.monitor and step % 10 == 0:
                 s.monitor(self.answer(st.averaged()), self.f.evals)
-            st, done, warning = averaging.judge(st, s, self.guide, self.f.n_phi, self.f.epoch_steps, first_window)
+            st, done, warning = averaging.judge(st, s, self.guide, self.f.n_phi, self.f.epoch_steps, plan)
             self.state = self.state.with_refine(st)
             if not done:
                 continue
