@@ -133,7 +133,7 @@ def answer(name):
 
     def monitor(x, evals):
         t0 = time.time()
-        if not reached:
+        if not reached and len(x) == q.size + compiled.param_dim:      # mean-field q's [m, log s], then params
             with np.errstate(all="ignore"):
                 draws = compiled.values(np.asarray(q.sample(x[:q.size], eps)), x[q.size:])
             if meets_bar(draws, goal):

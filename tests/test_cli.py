@@ -81,7 +81,7 @@ def test_interrupt_prints_the_best_fit_so_far_and_exits_130(tmp_path):
     model = tmp_path / "slow.ppl"
     model.write_text("data y: real[N]\nmu ~ Normal(0, 1)\ns ~ HalfNormal(1)\nfor t in range(N) {\n"
                      "  y[t:t+1] ~ Normal(mu, s)\n}\n")
-    (tmp_path / "slow.json").write_text('{"y": [%s]}' % ", ".join(["0.3", "-1.2", "0.8"] * 100))
+    (tmp_path / "slow.json").write_text('{"y": [%s]}' % ", ".join(["0.3", "-1.2", "0.8"] * 1000))
     env = dict(os.environ, PYTHONPATH=ROOT)
     proc = subprocess.Popen([sys.executable, "-m", "ppl", "fit", str(model), "--steps", "100000"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

@@ -7,7 +7,7 @@ import numpy as onp
 
 from ..language import ast
 from ..language.printer import expr_source, type_source
-from ..model import transforms
+from ..model import glm, transforms
 from ..model.expressions import MAX_ELEMENTS, Value, constant, fmt_shape, lift
 from ..model.values import discrete_of
 from ..model.fused import draw_sums
@@ -252,7 +252,10 @@ def add_sample(c, span, kind, value, d, form, args, write):
         lp = lambda env: total
     elif any(v.batched for v in values):
         pointwise = _unsummed(logpdf, fvalue, fargs)
-        if form.summed is not None:
+        regression = glm.density(form.summed, {n: args[n][0] for n in names}, value)
+        if regression is not None:
+            lp = regression     # one pass over the data matrix in blocks of rows (model.glm)
+        elif form.summed is not None:
             def lp(env):  # one primitive (model.fused)
                 return form.summed(fvalue(env), *[f(env) for f in fargs])
         else:

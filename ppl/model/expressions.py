@@ -8,6 +8,8 @@ not. Before an elementwise operation, a batched operand of lower rank gets
 axes inserted after the draw axis so that NumPy's right-aligned broadcasting
 lines up event axes and never the draw axis.
 """
+import dataclasses
+
 import autograd.numpy as anp
 import numpy as onp
 
@@ -100,6 +102,18 @@ def _zero_to_negative(a, b):
             onp.any((onp.asarray(a.const) == 0) & (onp.asarray(b.const) < 0)))
 
 
+def _with_intercept(v, a, b, op):
+    """v = a + b, marked as a linear predictor X @ beta + c where one side is X @ beta (Value.linear)
+    and the other one number per draw, which a fused regression density (model.glm) can take whole."""
+    if op != "+":
+        return v
+    for lin, other in ((a, b), (b, a)):
+        if lin.linear is not None and lin.linear[2] is None and other.shape == () and not other.rows \
+                and not other.discrete and not lin.discrete:
+            return dataclasses.replace(v, linear=(lin.linear[0], lin.linear[1], other.evaluator()))
+    return v
+
+
 class ExprCompiler:
     """Compiles expressions against a scope: name -> Value."""
 
@@ -144,7 +158,7 @@ class ExprCompiler:
         op = _BINOPS[e.op]
         if e.op == "*" and not (a.is_const or b.is_const):
             op = special.multiply   # 0 * inf is 0 in its derivative; a product with data (the hot path) needs no care
-        return elementwise(op, [a, b], e.span, self.source, is_int)
+        return _with_intercept(elementwise(op, [a, b], e.span, self.source, is_int), a, b, e.op)
 
     def _not(self, e, scope):
         return elementwise(logical_not, [self.compile(e.operand, scope)], e.span, self.source, True)
@@ -169,6 +183,8 @@ class ExprCompiler:
             # transposed once; see _transposed
             at = _transposed(a.const)
             fn = lambda env: times_data(fb(env), at())
+            return Value(shape, a.is_int and b.is_int, fn=fn, batched=True, linear=(a.const, fb, None),
+                         **deps([a, b]))
         elif not a.batched and rb == 1 and b.batched and ra == 2:
             # a matrix (a param) times a batch of vectors: one matrix product for all draws
             fn = lambda env: anp.dot(fb(env), anp.transpose(fa(env)))

@@ -16,6 +16,8 @@ class Value:
     batched: bool = False       # has a leading draw axis (depends on latents)
     discrete: frozenset = frozenset()   # the discrete latents it depends on (they are enumerated)
     rows: bool = False          # depends on the rows a minibatch subsamples (row data, local latents)
+    linear: object = None       # (X, b, c): the value is X @ b + c for a data matrix X, b and c evaluators
+                                # of a batch of vectors and a per-draw scalar (or None); model.glm reads it
 
     @property
     def is_const(self):
