@@ -389,3 +389,18 @@ def test_an_averaging_window_shorter_than_its_ten_batches_is_judged_unsettled_wi
         warnings.simplefilter("error")
         fit = ppl.compile(TEXT).fit(DATA, seed=0, average_steps=5, max_steps=400)
     assert np.isfinite(dict(fit.summary())["mu"]["mean"])
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_a_q_with_an_enormous_sd_summarises_without_numpy_warnings():
+    """A Cauchy prior of scale 1e8 and no data: full-rank q's intermediate products overflow when it is
+    drawn from; the summary is finite, or an error that names the latent, never a numpy warning."""
+    model = ppl.compile("data y: real[N]\nv0 ~ Cauchy(1, 1)\nv1 ~ Cauchy(1, 1e8)\ny ~ Normal(v0, 1)")
+    fit = model.fit({"y": []}, seed=0, max_steps=30, warmup_iters=6, final_draws=200, final_min_draws=200,
+                    average_steps=10, window=5)
+    try:
+        summary = fit.summary()
+    except ppl.PPLError as err:
+        assert "v1" in str(err)
+    else:
+        assert np.isfinite(summary["v0"]["mean"]) and np.isfinite(summary["v1"]["sd"])

@@ -203,6 +203,27 @@ def test_a_checkpoint_whose_auto_stage_is_malformed_is_refused_as_damaged(school
         model.fit(data, resume=tmp_path / "bad.npz")
 
 
+@pytest.mark.parametrize("change", ["texts for Adam's moments", "averaging without its sum"])
+def test_a_checkpoint_whose_refinement_state_is_malformed_is_refused_as_damaged(schools, tmp_path, change):
+    import json
+    from ppl.results.saving import META
+    model, data = schools
+    ckpt = tmp_path / "ckpt.npz"
+    model.fit(data, seed=3, checkpoint=ckpt, checkpoint_every=30, max_steps=60, guide="meanfield")
+    with np.load(ckpt) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    if change.startswith("texts"):
+        arrays["refine/adam_m"] = np.array([], dtype="<U1")
+    else:
+        meta = json.loads(arrays[META].tobytes())
+        meta["state"]["refine"]["averaging"] = True
+        arrays[META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+        arrays.pop("refine/avg_sum", None)
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ppl.PPLError, match="damaged"):
+        model.fit(data, resume=tmp_path / "bad.npz")
+
+
 SMALL = "data y: real[N]\nmu ~ Normal(0, 5)\nsigma ~ HalfNormal(2)\ny ~ Normal(mu, sigma)\n"
 SMALL_DATA = {"y": [0.3, -1.2, 0.8, 2.1, 0.4, -0.3, 1.7, 0.9, -0.8, 1.1]}
 
