@@ -33,10 +33,13 @@ def test_the_shortfall_is_half_the_squared_offset_in_posterior_sds(offset):
 
 
 def test_stan_style_advi_stopping_early_is_not_called_converged():
+    # ADVI's relative-ELBO rule stops these runs 1 to 10 nats short (a run that happens to stop within
+    # 0.05 nats of the optimum is rightly called converged: seed 0 did once its gradient's rounding changed)
     data, *_ = regression(seed=3, n=200, center=np.array([5.0, -2.0]), scale=1.0, correlation=0.9)
-    fit = ppl.compile(REGRESSION).fit(data, guide="meanfield", method="advi", seed=0)
-    assert fit.status == "not converged"
-    assert any("gradient at the answer is not zero" in w and "ADVI" in w for w in fit.warnings)
+    for seed in (1, 2, 3):
+        fit = ppl.compile(REGRESSION).fit(data, guide="meanfield", method="advi", seed=seed)
+        assert fit.status == "not converged"
+        assert any("gradient at the answer is not zero" in w and "ADVI" in w for w in fit.warnings)
 
 
 def test_the_deterministic_method_with_too_few_draws_says_so():
