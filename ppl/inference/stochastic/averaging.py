@@ -19,32 +19,37 @@ def accumulate(st, guide, n_phi):
 
 
 def judge(st, s, guide, n_phi, epoch_steps, plan):
-    """After a step: (the state, whether the fit is done, a warning or None). Before averaging, the
+    """After a step: (the state, whether the fit is done, a warning or None, whether the iterates were
+    still drifting when it ended: not converged). Before averaging, the
     plan's burn-in steps, or where it has none a full window of ELBO values that is no better than the
     one before, start averaging with smaller steps; while averaging, the average is judged after the
     plan's first window of steps and the window extended by a factor GROWTH up to MAX_EXTENSIONS times
     while it has not settled. A finished fit's x is the average."""
     if st.averaging:
         if st.avg_n < round(plan.first_window * GROWTH ** st.extensions):
-            return st, False, None
+            return st, False, None, False
         average = st.avg_sum / st.avg_n
         settled, why = iterates_settled(np.array(st.kept), guide, st.avg_sum[:n_phi] / st.avg_n)
         if settled or st.extensions >= MAX_EXTENSIONS:
-            warning = None if settled else \
-                "the averaged iterates had not settled (%s); the answer may be noisier than usual" % why
-            return replace(st, x=average), True, warning
-        return replace(st, extensions=st.extensions + 1), False, None
+            if settled:
+                return replace(st, x=average), True, None, False
+            if why.startswith("the two halves"):
+                return replace(st, x=average), True, "the averaged iterates were still drifting (%s): the answer " \
+                    "is not at the optimum (raise max_steps, or try method='dadvi')" % why, True
+            return replace(st, x=average), True, "the averaged iterates had not settled (%s); the answer may " \
+                "be noisier than usual" % why, False
+        return replace(st, extensions=st.extensions + 1), False, None, False
     if plan.burn_in is not None:
         if len(st.current) >= plan.burn_in:
             st = replace(st, averaging=True, avg_sum=np.zeros_like(st.x), lr=min(st.lr, s.average_step_size))
-        return st, False, None
+        return st, False, None, False
     if len(st.current) < max(s.window, epoch_steps):
-        return st, False, None
+        return st, False, None, False
     windows = st.windows + (np.array(st.current),)
     st = replace(st, windows=windows, current=())
     if len(windows) >= 2 and not improving(windows[-2], windows[-1]):
         st = replace(st, averaging=True, avg_sum=np.zeros_like(st.x), lr=min(st.lr, s.average_step_size))
-    return st, False, None
+    return st, False, None, False
 
 
 def iterates_settled(iterates, guide, average):

@@ -172,12 +172,12 @@ class _Run:
                 self.progress(len(self.trace), elbo)
             if s.monitor and step % 10 == 0:
                 s.monitor(self.answer(st.averaged()), self.f.evals)
-            st, done, warning = averaging.judge(st, s, self.guide, self.f.n_phi, self.f.epoch_steps, plan)
+            st, done, warning, drifting = averaging.judge(st, s, self.guide, self.f.n_phi, self.f.epoch_steps, plan)
             self.state = self.state.with_refine(st)
             if not done:
                 continue
-            short = optimality.short_of(self.f, st.x, s.draws_per_step)
-            if short is not None and st.continued < MAX_CONTINUATIONS:
+            short = None if drifting else optimality.short_of(self.f, st.x, s.draws_per_step)
+            if (short is not None or drifting) and st.continued < MAX_CONTINUATIONS:
                 # averaging again from the average, with the same small steps, settles what is still drifting
                 st = replace(st, avg_sum=np.zeros_like(st.x), avg_n=0, kept=(), extensions=0,
                              continued=st.continued + 1)
@@ -188,6 +188,8 @@ class _Run:
             if short is not None:
                 self.warnings.append(short + "; the answer may be off (raise max_steps, or try method='dadvi')")
                 return "not converged", short, st.x
+            if drifting:
+                return "not converged", "the averaged iterates were still drifting when the window ended", st.x
             return "converged", "the ELBO stopped improving", st.x
         message = "the step cap (%d) was reached before the ELBO stopped improving" % s.max_steps
         self.warnings.append(message + "; the answer may be inaccurate (raise max_steps)")
