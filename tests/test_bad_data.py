@@ -148,3 +148,13 @@ def test_json_round_trip_of_the_good_data_binds(tmp_path):
     path = tmp_path / "good.json"
     path.write_text(json.dumps({k: np.asarray(v).tolist() for k, v in GOOD.items()}))
     assert ppl.compile(MODEL).bind(datafiles.read(str(path))).dim == 5
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("cell, kind", [("9223372036854775296", "i"), ("9223372036854775807", "i"),
+                                        ("9223372036854775808", "f"), ("9007199254740993", "i"), ("1e3", "f")])
+def test_csv_integers_are_read_exactly_where_int64_holds_them(tmp_path, cell, kind):
+    path = tmp_path / "d.csv"
+    path.write_text("y\n%s\n" % cell)
+    y = datafiles.read(str(path))["y"]
+    assert y.dtype.kind == kind and (kind == "f" or int(y[0]) == int(cell))

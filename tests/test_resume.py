@@ -203,7 +203,7 @@ def test_a_checkpoint_whose_auto_stage_is_malformed_is_refused_as_damaged(school
         model.fit(data, resume=tmp_path / "bad.npz")
 
 
-@pytest.mark.parametrize("change", ["texts for Adam's moments", "averaging without its sum"])
+@pytest.mark.parametrize("change", ["texts for Adam's moments", "averaging without its sum", "a singular root"])
 def test_a_checkpoint_whose_refinement_state_is_malformed_is_refused_as_damaged(schools, tmp_path, change):
     import json
     from ppl.results.saving import META
@@ -214,6 +214,8 @@ def test_a_checkpoint_whose_refinement_state_is_malformed_is_refused_as_damaged(
         arrays = {k: archive[k] for k in archive.files}
     if change.startswith("texts"):
         arrays["refine/adam_m"] = np.array([], dtype="<U1")
+    elif change == "a singular root":
+        arrays["laplace/root"] = np.zeros_like(arrays["laplace/root"])
     else:
         meta = json.loads(arrays[META].tobytes())
         meta["state"]["refine"]["averaging"] = True

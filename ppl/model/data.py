@@ -116,11 +116,12 @@ def _csv_column(cells, name, path):
             what = "is empty" if c == "" else "holds %r, which is not a number" % c
             raise PPLDataError("data file %s, line %d, column '%s' %s" % (path, i, name, what),
                                hint="missing values are not supported" if c == "" else None)
-    arr = np.array([float(c) for c in cells])
-    if np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)) and \
-            all("." not in c and "e" not in c.lower() for c in cells):
-        arr = arr.astype(np.int64)
-    return arr
+    if all("." not in c and "e" not in c.lower() and c.lower().lstrip("+-") not in ("nan", "inf", "infinity")
+           for c in cells):
+        whole = [int(c) for c in cells]       # exactly: 2^53 + 1 as a float would be 2^53
+        if all(-2 ** 63 <= v < 2 ** 63 for v in whole):
+            return np.array(whole, dtype=np.int64)
+    return np.array([float(c) for c in cells])
 
 
 def _named_columns(columns, path):

@@ -99,6 +99,9 @@ def laplace_mismatch(laplace, dim, n_theta):
         a = np.asarray(getattr(laplace, name))
         if a.shape != shape or a.dtype.kind not in "fiu" or not np.all(np.isfinite(a)):
             return "its Laplace approximation's %s" % name
+    sign, log_det = np.linalg.slogdet(np.asarray(laplace.root, dtype=float)) if dim else (1.0, 0.0)
+    if sign == 0 or not np.isfinite(log_det):       # q's coordinates are whitened by it: it must be invertible
+        return "its Laplace approximation's root (singular)"
     return None
 
 
