@@ -185,3 +185,19 @@ def test_the_repl_names_its_own_options_in_errors(tmp_path):
                          env=environment(tmp_path), capture_output=True, text=True)
     assert "fit option draws=-3 is not valid" in run.stderr and "fit option steps=-1 is not valid" in run.stderr
     assert "dadvi_draws" not in run.stderr and "max_steps" not in run.stderr
+
+
+def test_ctrl_c_abandons_a_line_even_when_the_repl_was_started_with_it_ignored(tmp_path):
+    """A shell's background job (`cmd &` in a script) starts with SIGINT ignored; at its own terminal the
+    REPL still hears Ctrl-C."""
+    import signal
+    child = pexpect.spawn(sys.executable, ["-m", "ppl", "repl"], cwd=str(tmp_path), env=environment(tmp_path),
+                          encoding="utf-8", timeout=30, dimensions=(50, 250),
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    child.expect(PROMPT)
+    child.send("half-typed line")
+    child.expect_exact("half-typed line")
+    child.sendintr()
+    child.expect(PROMPT)
+    child.sendline(":quit")
+    child.expect(pexpect.EOF)

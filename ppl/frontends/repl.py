@@ -11,7 +11,9 @@ status is 1 if any input failed.
 import glob
 import os
 import shlex
+import signal
 import sys
+import threading
 
 from ..version import __version__
 from .options import METHODS
@@ -194,6 +196,8 @@ class _Terminal:
 
     def loop(self):
         """Inputs until Ctrl-D, :quit or the end of the input."""
+        if self.interactive:
+            _hear_ctrl_c()
         source = inputs(self.read_line)
         while True:
             try:
@@ -212,3 +216,11 @@ class _Terminal:
                 break
             except KeyboardInterrupt:      # between the end of a command and the next prompt
                 self.stdout.write("\n")
+
+
+def _hear_ctrl_c():
+    """A person at the terminal is promised that Ctrl-C abandons a line or stops a fit. A shell's
+    background job (`ppl repl &`, a script's `cmd &`) starts with SIGINT ignored, and Python then
+    installs no handler of its own: Ctrl-C would do nothing at all. Put Python's own back."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
