@@ -1,4 +1,5 @@
 """What a Stan user types first gets a located error that shows the ppl spelling."""
+import numpy as np
 import pytest
 
 import ppl
@@ -38,3 +39,16 @@ def test_the_readme_shows_what_a_stan_declaration_gets():
         ppl.compile("vector[N] y;", filename="model.ppl")
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
     assert "\n".join("    " + line for line in str(info.value).split("\n")) in readme
+
+
+def test_a_vector_declared_as_stan_declares_parameters_is_told_to_be_a_latent():
+    """Stan declares `vector[T] x;` and gives x[1] and x[2:T] priors; in ppl `x: real[T]` alone is a local,
+    so the first `x[0] ~` reads an element nothing has set: the hint says to write `latent x: ...`."""
+    text = ("data y: real[T]\nsigma: real<lower=0> ~ Normal(0, 1)\nx: real[T]\nx[0] ~ Normal(0, sigma)\n"
+            "x[1:] ~ Normal(x[:-1], sigma)\ny ~ Normal(x, 1)")
+    with pytest.raises(ppl.PPLError, match="read before it is set") as info:
+        ppl.compile(text).bind({"y": [1.0, 2.0, 3.0]})
+    assert info.value.line == 4 and "declare it `latent x: ...`" in info.value.hint
+    fit = ppl.compile(text.replace("\nx: real[T]", "\nlatent x: real[T]")).fit({"y": [1.0, 2.0, 3.0]}, seed=0,
+                                                                                max_steps=50)
+    assert np.isfinite(fit.elbo)

@@ -5,6 +5,7 @@ axis, where there is one, comes first; constant data are checked against the dis
 import autograd.numpy as anp
 import numpy as onp
 
+from ..errors import PPLCheckError
 from ..language import ast
 from ..language.printer import expr_source, type_source
 from ..model import glm, transforms
@@ -22,12 +23,27 @@ def dist_args(c, call, scope):
     return distribution_args(c.exprs, call, scope)
 
 
+def _target_value(c, s, scope):
+    """The value on the left of `~`. A local set nowhere yet there (`x: real[T]`, then `x[0] ~ ...`, as
+    Stan declares a parameter vector) is meant as a latent: say how to declare one."""
+    base = _base_name(s.target)
+    local = scope.get(base) if base is not None else None
+    try:
+        return c.exprs.compile(s.target, scope)
+    except PPLCheckError as err:
+        if local is None or not hasattr(local, "read") or "read before it is set" not in err.message:
+            raise
+        raise c.error(err.message, s.target.span, hint="'%s' was declared without `~` or `latent`, so it is a "
+                      "value the model computes; to give its elements distributions one statement at a time, "
+                      "declare it `latent %s: ...`" % (base, base)) from None
+
+
 def sample(c, s, scope, top):
     kind = c.kinds[id(s)]
     d, form, args = dist_args(c, s.dist, scope)
     if kind == "latent":
         return new_latent(c, s, scope, d, form, args)
-    value = c.exprs.compile(s.target, scope)
+    value = _target_value(c, s, scope)
     write = None
     if kind == "prior":
         name, pos = positions(c, s.target, scope)
