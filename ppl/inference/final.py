@@ -30,12 +30,17 @@ def final_draws(model, guide, s):
     """How many draws the final ELBO and k-hat use: many for a small model, as many as the budget
     (data elements in all) allows for a large one, but at least final_min_draws; decided from sizes
     alone, so a seed always gives the same fit."""
-    return int(min(s.final_draws, max(s.final_min_draws, s.final_budget // _per_draw(model, guide))))
+    return within_budget(_per_draw(model, guide), s)
+
+
+def within_budget(per_draw, s, times=1):
+    """Draws of `per_draw` elements each that `times` the settings' budget holds, within their bounds."""
+    return int(min(s.final_draws, max(s.final_min_draws, times * s.final_budget // per_draw)))
 
 
 def extra_draws(model, guide, s):
     """The most draws a k-hat that its first draws cannot judge may take: ten times the budget."""
-    return int(min(s.final_draws, max(s.final_min_draws, 10 * s.final_budget // _per_draw(model, guide))))
+    return within_budget(_per_draw(model, guide), s, times=10)
 
 
 def _per_draw(model, guide):

@@ -17,6 +17,7 @@ import numpy as np
 from ..compiler.compile import compile_model
 from ..errors import PPLCheckError, PPLError
 from ..language import ast
+from .final import within_budget
 from .guides import MeanField
 from .objective import ELBOObjective
 
@@ -208,7 +209,7 @@ class MinibatchObjective(ELBOObjective):
         how well q fits (k-hat)."""
         x = np.concatenate([phi, theta])
         per_draw = sum(v[:self.rows.size].size for v in self.data.values()) + self.batch_guide.dim + 1
-        n, means = int(min(s.final_draws, max(s.final_min_draws, s.final_budget // per_draw))), []
+        n, means = within_budget(per_draw, s), []
         for _ in range(max(2, n // chunk)):
             eps, rows = self.draw(rng, chunk)
             xb, _ = self._batch(x, rows)

@@ -15,6 +15,8 @@ from autograd import make_vjp
 from autograd.extend import Box, defvjp, primitive
 from scipy.special import digamma, gammaln
 
+from .special import expit_from_tail, softplus_from_tail
+
 LOG_2PI = math.log(2 * math.pi)
 LOG_2 = math.log(2.0)
 LOG_PI = math.log(math.pi)
@@ -292,9 +294,7 @@ def bernoulli_logit_sum(x, logit):
     for b in blocks:
         l = flat_logit[:, b]
         total += onp.einsum("ij,ij->i", onp.broadcast_to(flat_x[:, b], l.shape), l)
-        softplus = onp.log1p(onp.exp(-onp.abs(l)))
-        softplus += onp.maximum(l, 0.0)
-        total -= softplus.sum(axis=1)
+        total -= softplus_from_tail(l, onp.exp(-onp.abs(l))).sum(axis=1)
     return total
 
 
@@ -307,9 +307,7 @@ def _bernoulli_logit_vjp_logit(ans, x, logit):
         scale = onp.asarray(g, dtype=float).reshape(-1, 1)
         for b in blocks:
             l, out = flat_logit[:, b], d[:, b]
-            tail = onp.exp(-onp.abs(l))
-            onp.divide(onp.where(l >= 0, 1.0, tail), 1.0 + tail, out=out)      # expit(l), stably
-            onp.subtract(flat_x[:, b], out, out=out)
+            onp.subtract(flat_x[:, b], expit_from_tail(l, onp.exp(-onp.abs(l))), out=out)
             out *= scale
         return unbroadcast(d.reshape(shape), onp.shape(logit))
     return back

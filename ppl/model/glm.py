@@ -17,6 +17,7 @@ from autograd import make_vjp
 from autograd.extend import defvjp, primitive
 
 from .fused import _boxed, _remembered, unbroadcast
+from .special import expit_from_tail, softplus_from_tail
 from .log_pmfs import bernoulli_logit_lpmf
 from .distributions import normal_lpdf
 
@@ -38,8 +39,8 @@ def _bernoulli_pass(y, X, b, c):
         eta = b @ rows.T
         eta += c
         tail = onp.exp(-onp.abs(eta))
-        value += eta @ yr - (onp.maximum(eta, 0.0) + onp.log1p(tail)).sum(axis=1)
-        d = yr - onp.where(eta >= 0, 1.0, tail) / (1.0 + tail)         # y - expit(eta), stably
+        value += eta @ yr - softplus_from_tail(eta, tail).sum(axis=1)
+        d = yr - expit_from_tail(eta, tail)
         grad_b += d @ rows
         grad_c += d.sum(axis=1)
     return value, grad_b, grad_c

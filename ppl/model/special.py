@@ -49,10 +49,20 @@ def expit(x):
 defvjp(expit, lambda ans, x: lambda g: g * ans * (1.0 - ans))
 
 
+def softplus_from_tail(logit, tail):
+    """softplus(logit) from tail = exp(-|logit|): stable, and a third of np.logaddexp(0, logit)'s time."""
+    return np.maximum(logit, 0.0) + np.log1p(tail)
+
+
+def expit_from_tail(logit, tail):
+    """expit(logit) from tail = exp(-|logit|), stably: the same exp serves the value and the gradient."""
+    return np.where(logit >= 0, 1.0, tail) / (1.0 + tail)
+
+
 @primitive
 def softplus(x):
     """log(1 + exp(x)), stable: a third of the time of np.logaddexp(0, x), to 1e-15."""
-    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+    return softplus_from_tail(x, np.exp(-np.abs(x)))
 
 
 defvjp(softplus, lambda ans, x: lambda g: g * expit(x))

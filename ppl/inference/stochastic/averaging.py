@@ -8,6 +8,7 @@ import numpy as np
 
 MAX_EXTENSIONS = 4      # the averaging window is extended this many times at most before the fit ends
 GROWTH = 1.5            # ... each time by this factor: from 500 steps, 2,531 at most
+DRIFT_PREFIX = "the two halves of the window differ"    # iterates_settled's reason when they drift
 
 
 def accumulate(st, guide, n_phi):
@@ -33,7 +34,7 @@ def judge(st, s, guide, n_phi, epoch_steps, plan):
         if settled or st.extensions >= MAX_EXTENSIONS:
             if settled:
                 return replace(st, x=average), True, None, False
-            if why.startswith("the two halves"):
+            if why.startswith(DRIFT_PREFIX):
                 return replace(st, x=average), True, "the averaged iterates were still drifting (%s): the answer " \
                     "is not at the optimum (raise max_steps, or try method='dadvi')" % why, True
             return replace(st, x=average), True, "the averaged iterates had not settled (%s); the answer may " \
@@ -72,7 +73,7 @@ def iterates_settled(iterates, guide, average):
     mcse = np.max(np.maximum(batches.std(axis=0, ddof=1) / math.sqrt(10), _ar1_mcse(iterates[:, cols]))
                   / scale[cols]) if guide.dim else 0.0
     if drift > 0.1:
-        return False, "the two halves of the window differ by %.2f sd" % drift
+        return False, DRIFT_PREFIX + " by %.2f sd" % drift
     if mcse > 0.02:
         return False, "Monte Carlo s.e. of the average %.3f sd" % mcse
     return True, ""

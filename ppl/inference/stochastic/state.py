@@ -128,4 +128,4 @@ def refine_mismatch(st, fresh, mean_shape):
 def _finite_numbers(a):
     """Numbers, all finite (an array of texts or objects is no state of a fit)."""
     a = np.asarray(a)
-    return a.dtype.kind in "fiu" and bool(np.all(np.isfinite(a))) if a.size else a.dtype.kind in "fiub"
+    return a.dtype.kind in "fiu" and bool(np.all(np.isfinite(a)))
