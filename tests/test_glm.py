@@ -5,7 +5,7 @@ compiler's use of them: a model whose linear predictor is written so that no fus
 import numpy as np
 import pytest
 import autograd.numpy as anp
-from autograd import elementwise_grad, grad
+from autograd import elementwise_grad, grad, hessian
 
 import ppl
 from ppl.model import glm
@@ -32,6 +32,34 @@ def test_fused_regression_matches_the_plain_formula(family, intercept):
         want = grad(lambda a: anp.sum(weights * plain(*(args[:i] + (a,) + args[i + 1:]))))(args[i])
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9, err_msg="argument %d" % i)
 
+
+
+@pytest.mark.parametrize("intercept", ["per draw", "one number"])
+@pytest.mark.parametrize("family", ["bernoulli", "normal"])
+def test_fused_regression_has_the_plain_formulas_hessian_and_value(family, intercept):
+    """Second derivatives (DADVI's Newton steps, linear response) come from the per-draw curvature, not
+    from tracing the plain formula; a value alone (nothing traced) from a pass without gradients."""
+    y = RNG.integers(0, 2, N).astype(float) if family == "bernoulli" else RNG.normal(size=N)
+    b = RNG.normal(0, 0.5, size=(S, D))
+    c = RNG.normal(size=S) if intercept == "per draw" else np.array(0.3)
+    sigma = np.exp(RNG.normal(size=S)) if family == "normal" else None
+    fused, plain = (glm.bernoulli_logit_glm, glm.plain_bernoulli) if family == "bernoulli" else \
+        (glm.normal_glm, glm.plain_normal)
+    weights = RNG.normal(size=S)
+    rest = (sigma,) if family == "normal" else ()
+    np.testing.assert_allclose(fused(y, X, b, c, *rest), plain(y, X, b, c, *rest), rtol=1e-12)
+    sizes = [b.size, c.size] + ([S] if family == "normal" else [])
+
+    def total(f, flat):
+        cut = np.cumsum(sizes)
+        bb = anp.reshape(flat[:cut[0]], b.shape)
+        cc = flat[cut[0]:cut[1]] if c.ndim else flat[cut[0]]
+        ss = (flat[cut[1]:cut[2]],) if family == "normal" else ()
+        return anp.sum(weights * f(y, X, bb, cc, *ss))
+
+    flat = np.concatenate([b.ravel(), np.atleast_1d(c)] + list(rest))
+    got, want = (hessian(lambda v, f=f: total(f, v))(flat) for f in (fused, plain))
+    np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-8 * np.abs(want).max())
 
 MODELS = {
     "logistic": ("alpha ~ Normal(0, 2)\nbeta: real[D] ~ Normal(0, 1)\ny ~ Bernoulli(logit = %s)",

@@ -17,8 +17,8 @@ from . import evidence
 from .display import element_labels
 
 NAMED = 3              # coordinates named at most
-DRAWS = 10000          # at most (the weighted means' own noise is then about 0.03 sd at k-hat 0.6),
-MIN_DRAWS = 1000       # and as many as the fit's final ELBO took, which its data size already budgeted
+DRAWS = 10000          # at most (the weighted means' own noise is then about 0.03 sd at k-hat 0.6), and
+                       # no more than the fit's final ELBO took, which the budget set for its data size
 WIDENED = 1.1          # a linear-response sd this many times q's, or more, is named
 SHIFT, STRETCH = 0.1, 1.1   # the accuracy bar: beyond it, q's summaries are off and the fit warns
 
@@ -93,7 +93,7 @@ def misses(fit):
 
 def _weighted_misses(fit, labels, sd):
     """Name the coordinates whose importance-weighted moments move furthest from q's."""
-    n = int(min(DRAWS, max(MIN_DRAWS, len(fit._log_weights))))
+    n = int(min(DRAWS, len(fit._log_weights)))
     z = fit.unconstrained_draws(n, 11)
     log_w = log_weights_at(fit.compiled, fit.guide, fit.phi, fit.theta, z)
     z = z[:, :fit.guide.dim]
@@ -111,11 +111,14 @@ def _weighted_misses(fit, labels, sd):
     badness = shift + np.abs(stretch)
     if not np.all(np.isfinite(badness)):
         return None
+    # the weighted moments' own Monte Carlo error, in q's sds: about 1 / sqrt(ESS) for a mean and
+    # 1 / sqrt(2 ESS) for a log sd; q is called off only where a move is beyond the bar by twice that
+    se = 1.0 / np.sqrt(1.0 / np.sum(w * w))
     worst = np.argsort(-badness)[:NAMED]
-    text = "the importance weights move q most at %s" % ", ".join(
-        "%s (mean by %.2g sd, sd x%.2f)" % (labels[i], shift[i], np.exp(stretch[i])) for i in worst)
-    return Miss(text, bool(np.max(shift) > SHIFT or np.max(np.abs(stretch)) > np.log(STRETCH)), True)
-
+    text = "the importance weights move q most at %s (Monte Carlo s.e. %.2g sd, from %d draws)" % (", ".join(
+        "%s (mean by %.2g sd, sd x%.2f)" % (labels[i], shift[i], np.exp(stretch[i])) for i in worst), se, n)
+    off = np.max(shift) > SHIFT + 2 * se or np.max(np.abs(stretch)) > np.log(STRETCH) + 2 * se / np.sqrt(2)
+    return Miss(text, bool(off), True)
 
 RESOLVED = 16          # float64 steps per sd: fewer, and q's draws (and the summaries) are visibly quantised
 
