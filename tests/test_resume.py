@@ -255,6 +255,41 @@ def test_ctrl_c_anywhere_then_resume_is_the_uninterrupted_fit_bit_for_bit(tmp_pa
         assert np.array_equal(resumed.elbo_trace, whole.elbo_trace) and resumed.grad_evals == whole.grad_evals
 
 
+def test_ctrl_c_in_the_polish_then_resume_is_the_uninterrupted_fit_bit_for_bit(tmp_path):
+    """The polish (stage 3) is L-BFGS whose state is not kept: the checkpoint is its beginning, and the
+    resumed fit polishes again from refinement's answer, as the uninterrupted one did."""
+    model = ppl.compile(SMALL)
+    monitor, seen = _counting()
+    whole = model.fit(SMALL_DATA, seed=5, guide="meanfield", monitor=monitor)
+    assert "quasi-random draws" in whole.result.message        # the polish ran, and its L-BFGS steps
+    path = tmp_path / "polish.npz"                              # are the monitor's last calls
+    part = model.fit(SMALL_DATA, seed=5, guide="meanfield", checkpoint=path, monitor=_interrupt_after(seen[0] - 1))
+    assert part.status == "interrupted"
+    resumed = model.fit(SMALL_DATA, resume=path)
+    assert np.array_equal(resumed.phi, whole.phi) and resumed.elbo == whole.elbo
+    assert np.array_equal(resumed.elbo_trace, whole.elbo_trace) and resumed.grad_evals == whole.grad_evals
+
+
+@pytest.mark.parametrize("verdict", [[], ["converged"], ["converged", 3]])
+def test_a_polish_checkpoint_whose_verdict_is_malformed_is_refused_as_damaged(tmp_path, verdict):
+    import json
+    from ppl.results.saving import META
+    model = ppl.compile(SMALL)
+    monitor, seen = _counting()
+    model.fit(SMALL_DATA, seed=5, guide="meanfield", monitor=monitor)
+    path = tmp_path / "polish.npz"
+    model.fit(SMALL_DATA, seed=5, guide="meanfield", checkpoint=path, monitor=_interrupt_after(seen[0] - 1))
+    with np.load(path) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    meta = json.loads(arrays[META].tobytes())
+    assert meta["state"]["stage"] == 3
+    meta["state"]["verdict"] = verdict
+    arrays[META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ppl.PPLError, match="damaged"):
+        model.fit(SMALL_DATA, resume=tmp_path / "bad.npz")
+
+
 def test_a_fit_resumed_after_its_time_limit_gets_the_time_limit_again(tmp_path):
     model = ppl.compile(SMALL)
     path = tmp_path / "timed.npz"

@@ -44,7 +44,7 @@ def start(fun, x0):
     return LBFGSState(x, f, g, status="running" if finite else "stuck")
 
 
-def iterate(fun, state, memory=20, max_change=2.0, rel_tol=1e-10, patience=3):
+def iterate(fun, state, memory=20, max_change=2.0, rel_tol=1e-10, patience=3, resolution=0.0):
     """One iteration: a quasi-Newton direction, a backtracking line search along it, the curvature
     history updated. Returns the next state."""
     x, f, g = state.x, state.f, state.g
@@ -63,7 +63,7 @@ def iterate(fun, state, memory=20, max_change=2.0, rel_tol=1e-10, patience=3):
         step = min(step, 1.0 / max(np.sqrt(-slope), 1e-12))
     if np.array_equal(x + step * d, x):     # the step is below the resolution of x: optimal to working precision
         return replace(state, s_hist=s_hist, y_hist=y_hist, iteration=it, moved=False, status="converged")
-    found = line_search(fun, x, f, d, slope, step)
+    found = line_search(fun, x, f, d, slope, step, resolution)
     if found is None:
         return replace(state, s_hist=s_hist, y_hist=y_hist, iteration=it, moved=False, status="stuck")
     xn, fn, gn = found
@@ -74,14 +74,14 @@ def iterate(fun, state, memory=20, max_change=2.0, rel_tol=1e-10, patience=3):
     return LBFGSState(xn, fn, gn, s_hist, y_hist, quiet, it, True, "converged" if quiet >= patience else "running")
 
 
-def line_search(fun, x, f, d, slope, step):
+def line_search(fun, x, f, d, slope, step, resolution=0.0):
     """The first step along d, halving (or cutting tenfold past a non-finite value), that lowers f
     enough (Armijo's condition): (x, f, gradient) there, or None when a step no longer moves x or
     MAX_TRIALS steps have not done (2^-60 of the first: a direction that does not descend)."""
     for _ in range(MAX_TRIALS):
         xn = x + step * d
-        if np.array_equal(xn, x):
-            return None
+        if np.array_equal(xn, x) or -step * slope < resolution * max(1.0, abs(f)):
+            return None      # a decrease this small (relative to f) is below what f's rounding shows
         fn, gn = fun(xn)
         if np.isfinite(fn) and np.all(np.isfinite(gn)) and fn <= f + 1e-4 * step * slope:
             return xn, fn, gn
@@ -89,14 +89,15 @@ def line_search(fun, x, f, d, slope, step):
     return None
 
 
-def minimise(fun, x0, max_iter=300, memory=20, max_change=2.0, rel_tol=1e-10, patience=3, callback=None):
+def minimise(fun, x0, max_iter=300, memory=20, max_change=2.0, rel_tol=1e-10, patience=3, callback=None,
+             resolution=0.0):
     """Minimise fun(x) -> (value, gradient) from x0. Returns (x, value, iterations, converged).
     callback(x, value) is called after every step; raising Stop in it ends the run."""
     state = start(fun, x0)
     if state.done:
         return state.x, state.f, 0, False
     while state.iteration < max_iter:
-        state = iterate(fun, state, memory, max_change, rel_tol, patience)
+        state = iterate(fun, state, memory, max_change, rel_tol, patience, resolution)
         if state.moved and callback is not None:
             try:
                 callback(state.x, state.f)

@@ -36,7 +36,7 @@ _KINDS = {
     "a whole number >= 0 or null": lambda v: v is None or _count(v),
     "one of " + ", ".join(GUIDES): lambda v: v in GUIDES,
     "one of " + ", ".join(METHODS): lambda v: v in METHODS,
-    "1 or 2": lambda v: _count(v) and v in (1, 2),
+    "1, 2 or 3": lambda v: _count(v) and v in (1, 2, 3),
     "a mapping": lambda v: isinstance(v, dict),
 }
 _G, _M = "one of " + ", ".join(GUIDES), "one of " + ", ".join(METHODS)
@@ -48,8 +48,9 @@ FIT = {"elbo": "a finite number", "elbo_se": "a finite number >= 0", "status": "
        "grad_evals": "a whole number >= 0", "seconds": "a finite number >= 0", "warnings": "a list of texts",
        "warmup_steps": "a whole number >= 0", "batch_size": "a whole number >= 0 or null"}
 CHECKPOINT = {"settings": "a mapping", "state": "a mapping"}
-STATE = {"stage": "1 or 2", "evals": "a whole number >= 0", "seconds": "a finite number >= 0",
-         "warnings": "a list of texts", "warmup_steps": "a whole number >= 0", "rng": "a mapping"}
+STATE = {"stage": "1, 2 or 3", "evals": "a whole number >= 0", "seconds": "a finite number >= 0",
+         "warnings": "a list of texts", "warmup_steps": "a whole number >= 0", "rng": "a mapping",
+         "verdict": "a list of texts"}
 REFINE = {"lr": "a positive number", "reference": "a finite number or -inf", "step": "a whole number >= 0",
           "failures": "a whole number >= 0", "far_below": "a whole number >= 0", "restarts": "a whole number >= 0",
           "averaging": "true or false", "avg_n": "a whole number >= 0", "extensions": "a whole number >= 0",
@@ -76,7 +77,10 @@ def check_meta(meta, path, kind):
         return
     _check(meta, CHECKPOINT, path)
     state = meta["state"]
-    _check(state, STATE, path, "state's ")
+    _check(state, STATE, path, "state's ", optional=("verdict",))
+    if state["stage"] == 3 and len(state.get("verdict") or ()) < 2:
+        raise PPLError("%s is damaged: its state is the polish's, without refinement's verdict" % path,
+                       hint="start afresh")
     _check_rng(state["rng"], path)
     if state.get("refine") is not None:
         if not isinstance(state["refine"], dict):

@@ -18,7 +18,7 @@ from ..result import Result
 from ..settings import Settings
 from ..start import initial_params
 from ..whitening import whitened, whitened_start
-from . import averaging
+from . import averaging, polish
 from .refine import Refinement
 from .state import FitState, laplace_mismatch, refine_mismatch
 from .warmup import WarmUp
@@ -102,7 +102,7 @@ class _Run:
         self.state = replace(resume, x=np.array(resume.x))
         self.trace, self.warnings = list(resume.trace), list(resume.warnings)
         self.clock -= resume.seconds
-        self.warmup_begins = self.state
+        self.warmup_begins = self.polish_begins = self.state
 
     def seconds(self):
         return time.perf_counter() - self.clock
@@ -128,17 +128,22 @@ class _Run:
         n_phi = self.f.n_phi
         return np.concatenate([np.asarray(self.guide.plain(x[:n_phi]), dtype=float), x[n_phi:]])
 
+    def snapshot(self):
+        return replace(self.state, rng=self.rng.bit_generator.state, trace=tuple(self.trace), evals=self.f.evals,
+                       seconds=self.seconds(), warnings=tuple(self.warnings))
+
     def save(self):
         if self.checkpoint is not None:
-            self.checkpoint(replace(self.state, rng=self.rng.bit_generator.state, trace=tuple(self.trace),
-                                    evals=self.f.evals, seconds=self.seconds(), warnings=tuple(self.warnings)))
+            self.checkpoint(self.snapshot())
 
     def run(self, held):
         """The stages from the current state: (status, message, the answer x)."""
         warm = WarmUp(self.f, self.guide, held, self.s)
         try:
             refinement = Refinement(self.f, self.guide, held, self.s)
-            if self.state.stage == 2:       # resumed there: the checkpoint's state must be this fit's kind
+            if self.state.stage not in (1, 2, 3):
+                _refuse("its stage (%r)" % (self.state.stage,))
+            if self.state.stage in (2, 3):  # resumed there: the checkpoint's state must be this fit's kind
                 mean_shape = np.shape(self.guide.mean_sd(self.state.x[:self.f.n_phi])[0])
                 _refuse(refine_mismatch(self.state.refine, refinement.begin(self.state.x, 0.0), mean_shape))
             if self.state.stage == 1:
@@ -149,7 +154,17 @@ class _Run:
                 self.state = self.state.with_refine(refinement.begin(x, best_value))
                 self.save()
             self.f.estimator = self.s.estimator
-            return self.refine(refinement)
+            if self.state.stage == 2:
+                status, message, x, pending = self.refine(refinement)
+                if status == "step cap" or not polish.applies(self.f, self.guide, held):
+                    self.warnings.extend(pending)
+                    return status, message, x
+                self.state = replace(self.state, stage=3, x=x, verdict=(status, message) + pending)
+                self.polish_begins = self.snapshot()      # L-BFGS keeps no state: stopped, the polish begins again
+                self.save()
+            elif not (len(self.state.verdict) >= 2 and all(isinstance(v, str) for v in self.state.verdict)):
+                _refuse("its refinement verdict")
+            return self.polished()
         except (KeyboardInterrupt, OutOfTime) as reason:
             return self.interrupted(reason, warm)
 
@@ -183,17 +198,36 @@ class _Run:
                              continued=st.continued + 1)
                 self.state = self.state.with_refine(st)
                 continue
-            if warning:
-                self.warnings.append(warning)
+            pending = tuple(w for w in (warning, short and short + "; the answer may be off (raise max_steps, or "
+                                        "try method='dadvi')") if w)
             if short is not None:
-                self.warnings.append(short + "; the answer may be off (raise max_steps, or try method='dadvi')")
-                return "not converged", short, st.x
+                return "not converged", short, st.x, pending
             if drifting:
-                return "not converged", "the averaged iterates were still drifting when the window ended", st.x
-            return "converged", "the ELBO stopped improving", st.x
+                return "not converged", "the averaged iterates were still drifting when the window ended", st.x, pending
+            return "converged", "the ELBO stopped improving", st.x, pending
         message = "the step cap (%d) was reached before the ELBO stopped improving" % s.max_steps
         self.warnings.append(message + "; the answer may be inaccurate (raise max_steps)")
-        return "step cap", message, st.averaged()
+        return "step cap", message, st.averaged(), ()
+
+    def polished(self):
+        """Stage 3 from refinement's answer (state.x) and verdict: the polish (polish.polish) and the
+        optimality test on its answer, or refinement's verdict where it did not settle. Returns
+        (status, message, answer)."""
+        x, (status, message, *pending) = self.state.x, self.state.verdict
+        answer, (draws, before), change = polish.polish(self.f, self.guide, x, self.s, self.guard, self.record)
+        if change is not None and change <= polish.SETTLED:
+            short = optimality.short_of(self.f, answer, self.s.draws_per_step)
+            if short is None:
+                return "converged", ("%s; L-BFGS on %d quasi-random draws agreed" % (message, draws) if before is None
+                                     else "L-BFGS on %d quasi-random draws settled refinement's answer" % draws), answer
+        elif change is not None:
+            between = "refinement's answer and L-BFGS on %d" % draws if before is None else \
+                "L-BFGS runs on %d and %d" % (before, draws)
+            pending.append("the answer moved by %.2g of q's sds between %s quasi-random draws (a polish that did "
+                           "not settle): q's means may be off by about as much (try method='dadvi' with more "
+                           "dadvi_draws)" % (change, between))
+        self.warnings.extend(pending)
+        return status, message, x
 
     def interrupted(self, reason, warm):
         """Ctrl-C or the time limit: the checkpoint to resume from, and the best answer so far. Stopped in
@@ -207,6 +241,9 @@ class _Run:
             best = warm.best if warm.best is not None else warm.start
             if best is not None:
                 self.state = replace(self.state, x=best)
+        elif self.state.stage == 3:
+            if self.checkpoint is not None:
+                self.checkpoint(replace(self.polish_begins, seconds=self.seconds()))
         else:
             self.save()       # the state to resume from, before x becomes the answer so far
         status, message = "interrupted", "the fit was interrupted; this is the best q so far"
@@ -216,7 +253,7 @@ class _Run:
         if self.checkpoint is not None:
             message += " (checkpoint written: resume from it to carry on)"
         self.warnings.append(message)
-        x = self.state.x if self.state.stage == 1 else self.state.refine.averaged()
+        x = self.state.x if self.state.stage in (1, 3) else self.state.refine.averaged()
         return status, message, x
 
 

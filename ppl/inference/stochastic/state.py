@@ -40,7 +40,8 @@ class RefineState:
 
 @dataclass(frozen=True)
 class FitState:
-    stage: int                     # 1: the warm-up (x: where it starts, or its best point so far), 2: refinement
+    stage: int                     # 1: the warm-up (x: where it starts, or its best point so far), 2: refinement,
+                                   # 3: the polish (x: refinement's answer)
     x: np.ndarray
     rng: dict                      # the generator's state
     trace: tuple                   # the ELBO estimate at every step so far
@@ -50,11 +51,12 @@ class FitState:
     warmup_steps: int = 0          # the trace's first entries that are the warm-up's
     refine: RefineState = None     # stage 2's state
     laplace: object = None         # the Laplace approximation (inference.laplace) q is whitened by, or None
+    verdict: tuple = ()            # stage 3's: refinement's (status, message, warnings to add ...)
 
     def to_files(self):
         """(JSON-able scalars, arrays) for results.saving."""
         meta = {"stage": self.stage, "rng": self.rng, "evals": self.evals, "seconds": self.seconds,
-                "warnings": list(self.warnings), "warmup_steps": self.warmup_steps}
+                "warnings": list(self.warnings), "warmup_steps": self.warmup_steps, "verdict": list(self.verdict)}
         arrays = {"state/x": np.asarray(self.x, dtype=float), "state/trace": np.asarray(self.trace, dtype=float)}
         if self.laplace is not None:
             for f in fields(Laplace):
@@ -85,7 +87,7 @@ class FitState:
             laplace = Laplace(**{f.name: arrays["laplace/" + f.name] for f in fields(Laplace)})
         return cls(int(meta["stage"]), arrays["state/x"], meta["rng"], tuple(float(v) for v in arrays["state/trace"]),
                    int(meta["evals"]), float(meta["seconds"]), tuple(meta["warnings"]), int(meta["warmup_steps"]),
-                   refine, laplace)
+                   refine, laplace, tuple(meta.get("verdict") or ()))
 
     def with_refine(self, refine):
         return replace(self, x=refine.x, refine=refine)

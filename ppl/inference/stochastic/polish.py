@@ -1,0 +1,87 @@
+"""Stage 3, the polish: once refinement's averaged iterates are judged converged, L-BFGS on the ELBO
+averaged over M scrambled-Sobol draws (as the deterministic method does), from the refined answer,
+for M = FIRST_DRAWS, then four times as many, ..., until two M's answers agree within SETTLED of
+q's sds.
+
+Why: along a direction where the ELBO is nearly flat (a state-space model's observation noise
+against all its states, linear-response sds six times q's), averaged stochastic steps wander and
+converge slowly, and their average stopped 0.8 of q's sd from the optimum at an ELBO within 0.02
+nats of it, where no test of the gradient's size can tell. Quasi-Newton steps are not slowed by a
+flat direction, and the fixed draws' own error falls about as 1/M with quasi-random draws: 0.36,
+0.06 and 0.007 sd at M = 256, 1,024 and 4,096 there. Where refinement had it right, the first M's
+answer agrees with it, the polish costs one short L-BFGS run, and refinement's answer stands. Where the moves do not shrink
+(with a thousand states, quasi-random draws are hardly more even than random ones), the polish
+stops and the fit warns by how much its answer moved.
+
+The draws are a budget's worth (settings.polish_budget data elements per gradient): a model whose
+log joint reads a million rows is not polished (its posterior is near Gaussian, where averaged
+steps converge in every direction alike). Count latents (a step function of fixed draws),
+minibatches and params are left to refinement."""
+import zlib
+
+import numpy as np
+
+from .. import lbfgs
+
+FIRST_DRAWS = 64
+GROWTH = 4
+SETTLED = 0.05          # q's sds (means) and log sds: answers this close agree
+MAX_ITER = 500
+RESOLUTION = 1e-15      # relative: a line search asked for a smaller decrease stops (at an optimum
+                        # it would halve its step 60 times, 60 gradients over every draw, for nothing)
+SHRINK = 0.5            # each move at most this fraction of the one before, or the polish gives up
+
+
+def draw_counts(per_draw, guide, budget):
+    """The draw counts to try, FIRST_DRAWS and GROWTH times more, each within the budget."""
+    counts, m = [], max(FIRST_DRAWS, guide.min_fixed_draws)
+    while m * per_draw <= budget:
+        counts.append(m)
+        m *= GROWTH
+    return counts
+
+
+def applies(f, guide, held):
+    """Polish where the objective is the whole data's ELBO, q has no count latents, and nothing is held."""
+    return f.whole_warm_start and f.controllable and guide.counts is None and not np.any(held) and \
+        f.n_phi == len(held)
+
+
+def moved(guide, x, y):
+    """How far y is from x: the largest change of q's means in q's sds, or of its sds' logs."""
+    with np.errstate(all="ignore"):
+        (mx, sx), (my, sy) = [(np.asarray(a, dtype=float) for a in guide.mean_sd(v)) for v in (x, y)]
+        change = np.concatenate([np.abs(my - mx) / sx, np.abs(np.log(sy / sx))])
+    return float(np.max(change)) if np.all(np.isfinite(change)) else np.inf
+
+
+def polish(f, guide, x, settings, guard, record=None):
+    """(the answer, the draws of the last L-BFGS run and of the one before (None where there was none),
+    the last run's move in q's sds from the answer before, refinement's x for the first run, or None
+    where no run was made): the answer is the last run's where its move is SETTLED or less (x where that
+    is the first run's), else x.
+    guard(): called before every evaluation (it raises to stop the fit); record(x, value): after every step."""
+    from ..dadvi import rqmc_normals          # here: scipy.stats is slow to import
+    counts = draw_counts(f.model.data_size + guide.dim + 1, guide, settings.polish_budget)
+    rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(x, dtype=float).tobytes()))
+    previous, change, draws, before = x, None, None, None
+    for m in counts:
+        eps = rqmc_normals(m, guide.noise_dim, rng)
+
+        def fixed(xv):
+            guard()
+            return f(xv, eps)
+        with np.errstate(all="ignore"):
+            y, value, _, _ = lbfgs.minimise(fixed, previous, max_iter=MAX_ITER, callback=record,
+                                            resolution=RESOLUTION)
+        if not np.isfinite(value):
+            break
+        last, change, before, draws = change, moved(guide, previous, y), draws, m
+        if before is not None and moved(guide, x, y) <= SETTLED:
+            return x, (draws, None), moved(guide, x, y)
+        if change <= SETTLED:       # a run agreeing with refinement confirms refinement's answer, the
+            return (x if before is None else y), (draws, before), change   # average of many more draws
+        if last is not None and change > SHRINK * last:
+            break        # the answers do not converge as the draws grow (a q of many coordinates)
+        previous = y
+    return x, (draws, before), change
