@@ -1,7 +1,7 @@
 """The stochastic method's polish (ppl.inference.stochastic.polish): L-BFGS on more and more
 quasi-random draws from refinement's answer. On an AR(1) state-space model, whose ELBO is nearly flat
 along the observation noise against all the states, refinement alone stops most of q's sd from the
-exact mean-field optimum (tests/references/ar1_100.json, from benchmarks/scaling_models.py); polished,
+exact mean-field optimum (tests/exact/ar1_100.json, from benchmarks/scaling_models.py); polished,
 every mean is within 0.1 sd and every sd within 10%. Where refinement had it right, its answer stands."""
 import json
 import os
@@ -30,7 +30,7 @@ def _worst(fit, ref):
 
 
 def test_the_polish_takes_a_flat_direction_to_the_exact_meanfield_optimum():
-    with open(os.path.join(HERE, "references", "ar1_100.json")) as f:
+    with open(os.path.join(HERE, "exact", "ar1_100.json")) as f:
         ref = {k: np.asarray(v) if k != "about" else v for k, v in json.load(f).items()}
     model = ppl.compile(AR1)
     polished = model.fit({"y": ref["y"]}, seed=0, guide="meanfield")
