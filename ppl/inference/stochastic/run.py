@@ -218,8 +218,9 @@ class _Run:
         if change is not None and change <= polish.SETTLED:
             short = optimality.short_of(self.f, answer, self.s.draws_per_step)
             if short is None:
-                return "converged", ("%s; L-BFGS on %d quasi-random draws agreed" % (message, draws) if before is None
-                                     else "L-BFGS on %d quasi-random draws settled refinement's answer" % draws), answer
+                said = "L-BFGS on %d quasi-random draws %s refinement's answer" % (
+                    draws, "settled" if before is not None else "agreed with")
+                return "converged", (message + "; " + said if status == "converged" else said), answer
         elif change is not None:
             between = "refinement's answer and L-BFGS on %d" % draws if before is None else \
                 "L-BFGS runs on %d and %d" % (before, draws)
