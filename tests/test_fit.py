@@ -185,6 +185,10 @@ def test_convergence_is_judged_from_the_iterates_own_noise():
     assert not settled and "halves" in why
     noisy = phi + np.concatenate([rng.normal(0, 1.5, (500, 3)) * [1, 2, 0.5], np.zeros((500, 3))], axis=1)
     assert not iterates_settled(noisy, g, noisy.mean(0))[0]
+    shrinking = steady.copy()
+    shrinking[:, 4] -= np.linspace(0, 0.5, 500)       # q's sd still shrinks by a factor e^0.5 over the window
+    settled, why = iterates_settled(shrinking, g, shrinking.mean(0))
+    assert not settled and "sds by a factor 1.3" in why
 
 
 @pytest.mark.parametrize("options,message", [

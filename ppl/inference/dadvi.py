@@ -13,6 +13,7 @@ from .diagnostics import explain_nonfinite
 from .final import final_elbo
 from .objective import ELBOObjective
 from .record import trace_recorder
+from .scale_guard import scale_guard
 from .result import Result
 from .settings import Settings
 from .start import initial_params
@@ -44,7 +45,8 @@ def optimise_fixed_draws(model, guide, seed=0, settings=None, progress=None, ini
     status, message = "converged", "L-BFGS converged on the fixed-draw ELBO"
     try:
         x, value, iters, converged = lbfgs.minimise(lambda xv: f(xv, eps), x0, max_iter=s.max_steps,
-                                                    rel_tol=1e-12, patience=5, callback=record)
+                                                    rel_tol=1e-12, patience=5, callback=record,
+                                                    project=scale_guard(f))
     except KeyboardInterrupt:
         raise
     if not np.isfinite(value):

@@ -44,13 +44,16 @@ def start(fun, x0):
     return LBFGSState(x, f, g, status="running" if finite else "stuck")
 
 
-def iterate(fun, state, memory=20, max_change=2.0, rel_tol=1e-10, patience=3, resolution=0.0):
+def iterate(fun, state, memory=20, max_change=2.0, rel_tol=1e-10, patience=3, resolution=0.0, project=None):
     """One iteration: a quasi-Newton direction, a backtracking line search along it, the curvature
-    history updated. Returns the next state."""
+    history updated. Returns the next state. project(x, d, g): the caller's correction of each
+    quasi-Newton direction d at x (gradient g), which may only drop components that climb (d_i g_i > 0)."""
     x, f, g = state.x, state.f, state.g
     s_hist, y_hist = state.s_hist, state.y_hist
     it = state.iteration + 1
     d = -_two_loop(g, s_hist, y_hist)
+    if project is not None:
+        d = project(x, d, g)
     slope = float(g @ d)
     if not slope < 0:             # not a descent direction: forget the curvature, go downhill
         s_hist, y_hist = (), ()
@@ -90,14 +93,14 @@ def line_search(fun, x, f, d, slope, step, resolution=0.0):
 
 
 def minimise(fun, x0, max_iter=300, memory=20, max_change=2.0, rel_tol=1e-10, patience=3, callback=None,
-             resolution=0.0):
+             resolution=0.0, project=None):
     """Minimise fun(x) -> (value, gradient) from x0. Returns (x, value, iterations, converged).
     callback(x, value) is called after every step; raising Stop in it ends the run."""
     state = start(fun, x0)
     if state.done:
         return state.x, state.f, 0, False
     while state.iteration < max_iter:
-        state = iterate(fun, state, memory, max_change, rel_tol, patience, resolution)
+        state = iterate(fun, state, memory, max_change, rel_tol, patience, resolution, project)
         if state.moved and callback is not None:
             try:
                 callback(state.x, state.f)

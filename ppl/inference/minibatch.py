@@ -165,6 +165,9 @@ class MinibatchObjective(ELBOObjective):
         half = rng.standard_normal(((n + 1) // 2, self.batch_guide.dim))
         return np.concatenate([half, -half])[:n], rows
 
+    def entropy_gradient(self, x):
+        return None      # a batch's entropy counts its local coordinates N/B times, the rest not at all
+
     def anchor(self, anchor, phi):
         """The warm start fitted one batch's local rows: the others are preconditioned at their current q."""
         return anchor if self.whole_warm_start else np.where(self._local_phi, phi, anchor)

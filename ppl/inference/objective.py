@@ -7,7 +7,7 @@ import abc
 import warnings as python_warnings
 
 import numpy as np
-from autograd import value_and_grad
+from autograd import grad, value_and_grad
 
 from .diagnostics import explain_nonfinite
 from .elbo import elbo
@@ -51,6 +51,11 @@ class Objective(abc.ABC):
         """(log weights, ELBO, its Monte Carlo s.e.) from fresh draws, within s's draw budget; strict: a
         non-finite ELBO is an error."""
 
+    def entropy_gradient(self, x):
+        """The gradient in x of the entropy term of -ELBO as this objective's gradient has it, or None
+        where the objective does not have it on its own (scale_guard needs it)."""
+        return None
+
     def anchor(self, anchor, phi):
         """Where q's preconditioner and step limits are taken, given the warm-up's q (anchor) and the
         current one: the warm-up's, unless the warm-up could not see every coordinate."""
@@ -70,6 +75,7 @@ class ELBOObjective(Objective):
         self._vg = value_and_grad(self._negative_elbo)
         self._vg_joint = value_and_grad(lambda zt: model.log_joint_total(zt[0], zt[1]))
         self._vg_z = value_and_grad(lambda z, theta: model.log_joint_total(z, theta))    # no params
+        self._entropy_grad = grad(guide.entropy)
 
     def draw(self, rng, n):
         return rng.standard_normal((n, self.guide.noise_dim))
@@ -79,6 +85,12 @@ class ELBOObjective(Objective):
 
     def final_elbo(self, phi, theta, rng, s, strict=True):
         return final_elbo(self.model, self.guide, phi, theta, rng, s, strict)
+
+    def entropy_gradient(self, x):
+        if self.estimator != "reparam":     # "stl" replaces the entropy's gradient by a noisy one
+            return None
+        phi, theta = self.split(x)
+        return np.concatenate([-np.asarray(self._entropy_grad(phi), dtype=float), np.zeros(len(theta))])
 
     def _negative_elbo(self, x, eps):
         phi, theta = self.split(x)

@@ -15,8 +15,14 @@ def accumulate(st, guide, n_phi):
     """Add the state's iterate to the average, once averaging has begun."""
     if not st.averaging:
         return st
-    return replace(st, avg_sum=st.avg_sum + st.x, avg_n=st.avg_n + 1,
-                   kept=st.kept + (np.asarray(guide.mean_sd(st.x[:n_phi])[0]),))
+    return replace(st, avg_sum=st.avg_sum + st.x, avg_n=st.avg_n + 1, kept=st.kept + (kept_entry(guide, st.x[:n_phi]),))
+
+
+def kept_entry(guide, phi):
+    """What is kept of an averaged iterate to judge the average by: q's means, then its log sds."""
+    mean, sd = guide.mean_sd(phi)
+    with np.errstate(divide="ignore"):
+        return np.concatenate([np.asarray(mean, dtype=float), np.log(np.asarray(sd, dtype=float))])
 
 
 def judge(st, s, guide, n_phi, epoch_steps, plan):
@@ -55,8 +61,9 @@ def judge(st, s, guide, n_phi, epoch_steps, plan):
 
 def iterates_settled(iterates, guide, average):
     """Judge convergence from the iterates' own noise (after Dhaka et al. 2020): q's means at the
-    iterates (rows of `iterates`), averaged over each half of the averaging window, must agree
-    within 0.1 of q's sd (a split-R-hat-style check that the iterates no longer drift), and the
+    iterates (rows of `iterates`: kept_entry's), averaged over each half of the averaging window, must
+    agree within 0.1 of q's sd and its log sds within 0.1 (a split-R-hat-style check that the iterates
+    no longer drift), and the
     Monte Carlo standard error of their average must be below 0.02 of q's sd: the larger of two
     estimates, from 10 batch means and from the iterates' lag-1 autocorrelation (as an AR(1) process;
     small steps make neighbouring iterates close, and batches of a short window are not independent)."""
@@ -72,8 +79,15 @@ def iterates_settled(iterates, guide, average):
     batches = iterates[: n - n % 10, cols].reshape(10, -1, guide.dim).mean(axis=1) if guide.dim else None
     mcse = np.max(np.maximum(batches.std(axis=0, ddof=1) / math.sqrt(10), _ar1_mcse(iterates[:, cols]))
                   / scale[cols]) if guide.dim else 0.0
+    # a log sd that drifts is a scale still being fitted, which moves the means too little to show (a
+    # scale far too small lets them move by no more than itself in a step)
+    log_sd = slice(guide.dim, 2 * guide.dim)
+    with np.errstate(invalid="ignore"):
+        sd_drift = np.max(np.abs(iterates[: n // 2, log_sd].mean(0) - iterates[n // 2:, log_sd].mean(0)), initial=0.0)
     if drift > 0.1:
         return False, DRIFT_PREFIX + " by %.2f sd" % drift
+    if not sd_drift <= 0.1:
+        return False, DRIFT_PREFIX + " in q's sds by a factor %.2g" % math.exp(min(sd_drift, 700.0))
     if mcse > 0.02:
         return False, "Monte Carlo s.e. of the average %.3f sd" % mcse
     return True, ""

@@ -22,6 +22,7 @@ import zlib
 import numpy as np
 
 from .. import lbfgs
+from ..scale_guard import scale_guard
 
 FIRST_DRAWS = 64
 GROWTH = 4
@@ -29,7 +30,6 @@ SETTLED = 0.05          # q's sds (means) and log sds: answers this close agree
 MAX_ITER = 500
 RESOLUTION = 1e-15      # relative: a line search asked for a smaller decrease stops (at an optimum
                         # it would halve its step 60 times, 60 gradients over every draw, for nothing)
-SHRINK = 0.5            # each move at most this fraction of the one before, or the polish gives up
 
 
 def draw_counts(per_draw, guide, budget):
@@ -65,7 +65,7 @@ def polish(f, guide, x, settings, guard, record=None):
     counts = draw_counts(f.model.data_size + guide.dim + 1, guide, settings.polish_budget)
     rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(x, dtype=float).tobytes()))
     previous, change, draws, before = x, None, None, None
-    for m in counts:
+    for run, m in enumerate(counts):
         eps = rqmc_normals(m, guide.noise_dim, rng)
 
         def fixed(xv):
@@ -73,7 +73,7 @@ def polish(f, guide, x, settings, guard, record=None):
             return f(xv, eps)
         with np.errstate(all="ignore"):
             y, value, _, _ = lbfgs.minimise(fixed, previous, max_iter=MAX_ITER, callback=record,
-                                            resolution=RESOLUTION)
+                                            resolution=RESOLUTION, project=scale_guard(f))
         if not np.isfinite(value):
             break
         last, change, before, draws = change, moved(guide, previous, y), draws, m
@@ -81,7 +81,8 @@ def polish(f, guide, x, settings, guard, record=None):
             return x, (draws, None), moved(guide, x, y)
         if change <= SETTLED:       # a run agreeing with refinement confirms refinement's answer, the
             return (x if before is None else y), (draws, before), change   # average of many more draws
-        if last is not None and change > SHRINK * last:
-            break        # the answers do not converge as the draws grow (a q of many coordinates)
+        if run >= 2 and change >= last:
+            break        # the answers do not converge as the draws grow (a q of many coordinates); the
+            # first move is not compared: it holds refinement's own error besides the first M's
         previous = y
     return x, (draws, before), change

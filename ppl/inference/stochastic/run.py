@@ -144,8 +144,8 @@ class _Run:
             if self.state.stage not in (1, 2, 3):
                 _refuse("its stage (%r)" % (self.state.stage,))
             if self.state.stage in (2, 3):  # resumed there: the checkpoint's state must be this fit's kind
-                mean_shape = np.shape(self.guide.mean_sd(self.state.x[:self.f.n_phi])[0])
-                _refuse(refine_mismatch(self.state.refine, refinement.begin(self.state.x, 0.0), mean_shape))
+                kept_shape = np.shape(averaging.kept_entry(self.guide, self.state.x[:self.f.n_phi]))
+                _refuse(refine_mismatch(self.state.refine, refinement.begin(self.state.x, 0.0), kept_shape))
             if self.state.stage == 1:
                 x, best_value = warm.run(self.state.x, self.rng, self.guard, self.record)
                 if warm.note:

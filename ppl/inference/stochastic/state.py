@@ -27,7 +27,7 @@ class RefineState:
     averaging: bool = False
     avg_sum: np.ndarray = None     # the sum of the iterates averaged so far, and how many
     avg_n: int = 0
-    kept: tuple = ()               # q's means at each averaged iterate, to judge the average by
+    kept: tuple = ()               # q's means and log sds at each averaged iterate, to judge the average by
     extensions: int = 0            # times the averaging window was extended
     continued: int = 0             # times averaging began again because the answer was short of the optimum
 
@@ -107,7 +107,7 @@ def laplace_mismatch(laplace, dim, n_theta):
     return None
 
 
-def refine_mismatch(st, fresh, mean_shape):
+def refine_mismatch(st, fresh, kept_shape):
     """The field of a resumed refinement state unlike the one this model and guide begin with (fresh),
     or None: arrays of the same shapes, finite, averaged iterates and windows of the right shapes."""
     if st is None:
@@ -122,8 +122,8 @@ def refine_mismatch(st, fresh, mean_shape):
         return "its refinement's current window"
     if not all(np.ndim(w) == 1 and _finite_numbers(w) for w in st.windows):
         return "its refinement's windows"
-    if not all(np.shape(k) == mean_shape and _finite_numbers(k) for k in st.kept):
-        return "its refinement's kept means"
+    if not all(np.shape(k) == kept_shape and _finite_numbers(k) for k in st.kept):
+        return "its refinement's kept iterates"
     return None
 
 

@@ -5,6 +5,7 @@ the answer a little, which the refinement stage removes."""
 import numpy as np
 
 from .. import lbfgs
+from ..scale_guard import scale_guard
 from ..start import finite_start
 
 VALIDATION_DRAWS = 64     # fresh draws to check the warm-up's point against its start
@@ -43,7 +44,7 @@ class WarmUp:
         x, self.note = finite_start(f, x, eps_fixed, self.guide, self.held, rng)
         self.start = x
         if self.s.warmup_iters > 0:
-            lbfgs.minimise(fixed, x, max_iter=self.s.warmup_iters, callback=record)
+            lbfgs.minimise(fixed, x, max_iter=self.s.warmup_iters, callback=record, project=scale_guard(f))
         else:
             fixed(x)
         if self.best is None:
