@@ -3,14 +3,16 @@ the accuracy bar, over logistic regression (N = 1e3 ... 1e6, D = 20), varying in
 10,000 groups of 20 rows) and an AR(1) state-space model (T = 100 ... 10,000).
 
     python -m venv PEERS && PEERS/bin/pip install numpyro jax
-    python benchmarks/scaling.py --peers PEERS/bin/python [--repeats 3] [KIND[:SIZE] ...] > benchmarks/scaling.md
+    python benchmarks/scaling.py --peers PEERS/bin/python [--repeats 3] [--peer-repeats N] [KIND[:SIZE] ...] \
+        > benchmarks/scaling.md
 
 For every size: microseconds per ELBO gradient at S = 1 and 8 draws for ppl (mean-field q), the floor
 (benchmarks/scaling_floor.py) and NumPyro (a jitted SVI step); and seconds from starting a fresh
 process (imports, compilation and JIT included) to the bar, every mean within 0.1 sd and every sd
 within 10% of the exact mean-field optimum (benchmarks/scaling_models.py), for ppl's default fit and
 for NumPyro as documented and as tuned. ppl's time to the bar is read by a monitor that subtracts
-its own time; its time to the end of the fit, what a person waits, is given beside it. Medians of
+its own time; its time to the end of the fit, what a person waits, is given beside it, and its peak
+resident memory (the process's, Python and the data included) over the data's bytes. Medians of
 `repeats` fresh processes; then each column's log-log slope against size. A NumPyro run that has not
 met the bar by 10 times ppl's time (at least 60 s, at most 120 s) is stopped and reported as never.
 """
@@ -85,8 +87,11 @@ def ppl_fit(kind, path, ref_path):
     worst = _bar_worst(mean, sd, ref["mean"], ref["sd"])
     if not reached and max(worst) <= BAR:
         reached.update(seconds=done, evals=fit.grad_evals)
+    from bigdata import peak_mb
+    data_mb = sum(np.asarray(v).nbytes for v in data.values()) / 2 ** 20
     print(json.dumps({"to_bar": reached.get("seconds"), "to_end": done, "evals": fit.grad_evals,
-                      "guide": fit.guide.name, "status": fit.status, "worst": worst}))
+                      "guide": fit.guide.name, "status": fit.status, "worst": worst,
+                      "peak_per_data": peak_mb() / data_mb}))
 
 
 def _child(args, python=None):
@@ -96,7 +101,7 @@ def _child(args, python=None):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(kind, size, peers, repeats, scratch):
+def measure(kind, size, peers, repeats, peer_repeats, scratch):
     data = make_data(kind, size)
     path = os.path.join(scratch, "%s_%d.npz" % (kind, size))
     np.savez(path, **data)
@@ -112,10 +117,11 @@ def measure(kind, size, peers, repeats, scratch):
         peer = os.path.join(HERE, "scaling_numpyro.py")
         for S in (1, 8):
             row["numpyro_%d" % S] = float(np.median([_child([peer, "gradient", kind, path, str(S)], peers)["us"]
-                                                      for _ in range(repeats)]))
+                                                      for _ in range(peer_repeats)]))
         budget = str(min(120.0, max(60.0, 10 * max(f["to_end"] for f in fits))))
         for setup in ("documented", "tuned"):
-            row[setup] = [_child([peer, "fit", kind, path, ref_path, setup, budget], peers) for _ in range(repeats)]
+            row[setup] = [_child([peer, "fit", kind, path, ref_path, setup, budget], peers)
+                          for _ in range(peer_repeats)]
     return row
 
 
@@ -155,13 +161,16 @@ def tables(rows):
         lines.append("| %s | %d | %s |" % (kind, size, " | ".join(cells)))
     lines += ["", "## Seconds from process start to the bar", "",
               "| model | size | ppl to the bar | ppl to its end | ppl's guide, status, worst (mean sd, sd ratio) "
-              "| NumPyro documented | NumPyro tuned | ppl / tuned |", "|---|---|---|---|---|---|---|---|"]
+              "| ppl's peak memory / data | NumPyro documented | NumPyro tuned | ppl / tuned |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for (kind, size), r in rows.items():
         ppl_bar, ppl_end = _seconds(r["ppl"], "to_bar"), _median([f["to_end"] for f in r["ppl"]])
         last = r["ppl"][0]
         doc, tuned = _seconds(r.get("documented", [])), _seconds(r.get("tuned", []))
-        lines.append("| %s | %d | %s | %.2f | %s, %s, %.3f / %.3f | %s | %s | %s |" % (
+        peak = _median([f["peak_per_data"] for f in r["ppl"]])
+        lines.append("| %s | %d | %s | %.2f | %s, %s, %.3f / %.3f | %.1f | %s | %s | %s |" % (
             kind, size, _cell(ppl_bar), ppl_end, last["guide"], last["status"], last["worst"][0], last["worst"][1],
+            peak,
             _cell(doc) if "documented" in r else "-", _cell(tuned) if "tuned" in r else "-",
             "-" if tuned is None or ppl_bar is None else "%.2f" % (ppl_bar / tuned)))
     lines += ["", "## Log-log slopes against size", "", "| model | ppl µs S=8 | NumPyro µs S=8 | ppl to the bar "
@@ -182,6 +191,7 @@ def main():
     parser.add_argument("which", nargs="*", help="KIND or KIND:SIZE (default: every size of every kind)")
     parser.add_argument("--peers", help="the Python of a virtual environment with numpyro and jax")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--peer-repeats", type=int, help="NumPyro's fresh processes per size (default: --repeats)")
     a = parser.parse_args()
     jobs = []
     for item in a.which or list(SIZES):
@@ -190,12 +200,13 @@ def main():
     rows = {}
     with tempfile.TemporaryDirectory() as scratch:
         for kind, size in jobs:
-            rows[(kind, size)] = measure(kind, size, a.peers, a.repeats, scratch)
+            rows[(kind, size)] = measure(kind, size, a.peers, a.repeats, a.peer_repeats or a.repeats, scratch)
             print("measured %s %d" % (kind, size), file=sys.stderr, flush=True)
     print(tables(rows))
     print("\nMachine: %d cores; Python %s; numpy %s. Bar: every mean within %.1f sd and every sd within %d%% of "
-          "the exact mean-field optimum. Medians of %d fresh processes." % (
-              os.cpu_count(), sys.version.split()[0], np.__version__, BAR, 100 * BAR, a.repeats))
+          "the exact mean-field optimum. Medians of %d fresh processes (NumPyro's: %d)." % (
+              os.cpu_count(), sys.version.split()[0], np.__version__, BAR, 100 * BAR, a.repeats,
+              a.peer_repeats or a.repeats))
 
 
 if __name__ == "__main__":
