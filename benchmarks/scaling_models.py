@@ -13,6 +13,8 @@ form or a one-dimensional Gauss-Hermite sum, the per-row or per-step blocks are 
 the rest, and the few remaining numbers by L-BFGS, until nothing moves. They are given as (means,
 sds), each in ppl's coordinate order (latents in declaration order), which is also NumPyro's.
 """
+import os
+
 import numpy as np
 from scipy.linalg import solve_banded
 from scipy.optimize import minimize
@@ -22,6 +24,14 @@ SIZES = {"logistic": [1000, 10000, 100000, 1000000], "intercepts": [10, 100, 100
 D = 20
 ROWS_PER_GROUP = 20
 
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+
+
+def _example(name):
+    with open(os.path.join(EXAMPLES, name + ".ppl")) as f:
+        return f.read()
+
+
 PPL = {
     "logistic": """data X: real[N, D]
 data y: int<lower=0, upper=1>[N]
@@ -29,24 +39,8 @@ alpha ~ Normal(0, 2.5)
 beta: real[D] ~ Normal(0, 2.5)
 y ~ Bernoulli(logit = alpha + X @ beta)
 """,
-    "intercepts": """data J: int
-data g: int<lower=0, upper=J-1>[N]
-data y: real[N]
-mu ~ Normal(0, 5)
-tau: real<lower=0> ~ Normal(0, 2)
-sigma: real<lower=0> ~ Normal(0, 2)
-a: real[J] ~ Normal(mu, tau)
-y ~ Normal(a[g], sigma)
-""",
-    "ar1": """data y: real[T]
-rho ~ Uniform(-1, 1)
-sigma: real<lower=0> ~ Normal(0, 1)
-nu: real<lower=0> ~ Normal(0, 1)
-latent x: real[T]
-x[0] ~ Normal(0, sigma)
-x[1:] ~ Normal(rho * x[:-1], sigma)
-y ~ Normal(x, nu)
-""",
+    "intercepts": _example("varying_intercepts"),
+    "ar1": _example("noisy_ar1"),
 }
 
 

@@ -80,11 +80,28 @@ def garch(rng):
     return {"r": np.round(r, 5).tolist(), "sigma1": round(float(np.std(r[:50])), 5)}
 
 
+def noisy_ar1(rng):
+    T, rho, sigma = 200, 0.8, 0.6
+    x = np.empty(T)
+    x[0] = rng.normal(0, sigma)
+    for t in range(1, T):
+        x[t] = rng.normal(rho * x[t - 1], sigma)
+    return {"y": np.round(x + rng.normal(0, 0.5, T), 4).tolist()}
+
+
+def varying_intercepts(rng):
+    J, rows = 30, 20
+    g = np.repeat(np.arange(J), rows)
+    a = rng.normal(1.0, 0.7, J)
+    return {"J": J, "g": g.tolist(), "y": np.round(a[g] + rng.normal(0, 1.5, g.size), 4).tolist()}
+
+
 if __name__ == "__main__":
     for seed, (name, make) in enumerate([("coin", coin), ("linreg", linreg), ("varying_slopes", varying_slopes),
                                          ("stochvol", stochvol), ("gmm", gmm), ("mixture", mixture),
                                          ("ordinal", ordinal), ("zero_inflated", zero_inflated), ("gp", gp),
-                                         ("garch", garch)]):
+                                         ("garch", garch), ("noisy_ar1", noisy_ar1),
+                                         ("varying_intercepts", varying_intercepts)]):
         data = make(np.random.default_rng(100 + seed))
         targets = [name] + (["stochvol_loop"] if name == "stochvol" else [])
         for target in targets:

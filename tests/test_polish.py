@@ -13,15 +13,8 @@ from ppl.inference.settings import Settings
 from ppl.inference.stochastic import polish
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-AR1 = """data y: real[T]
-rho ~ Uniform(-1, 1)
-sigma: real<lower=0> ~ Normal(0, 1)
-nu: real<lower=0> ~ Normal(0, 1)
-latent x: real[T]
-x[0] ~ Normal(0, sigma)
-x[1:] ~ Normal(rho * x[:-1], sigma)
-y ~ Normal(x, nu)
-"""
+with open(os.path.join(HERE, "..", "examples", "noisy_ar1.ppl")) as _f:
+    AR1 = _f.read()
 
 
 def _worst(fit, ref):

@@ -1,5 +1,7 @@
 """The guard that keeps L-BFGS on an ELBO from shrinking a scale of q along with steps other coordinates
 pay for (inference.scale_guard)."""
+import os
+
 import numpy as np
 
 import ppl
@@ -7,15 +9,8 @@ from ppl.inference import guides
 from ppl.inference.objective import ELBOObjective
 from ppl.inference.scale_guard import scale_guard
 
-INTERCEPTS = """data J: int
-data g: int<lower=0, upper=J-1>[N]
-data y: real[N]
-mu ~ Normal(0, 5)
-tau: real<lower=0> ~ Normal(0, 2)
-sigma: real<lower=0> ~ Normal(0, 2)
-a: real[J] ~ Normal(mu, tau)
-y ~ Normal(a[g], sigma)
-"""
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "varying_intercepts.ppl")) as _f:
+    INTERCEPTS = _f.read()
 
 
 def _intercepts_data(groups, rows=20, seed=0):

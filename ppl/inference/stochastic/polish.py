@@ -9,9 +9,10 @@ converge slowly, and their average stopped 0.8 of q's sd from the optimum at an 
 nats of it, where no test of the gradient's size can tell. Quasi-Newton steps are not slowed by a
 flat direction, and the fixed draws' own error falls about as 1/M with quasi-random draws: 0.36,
 0.06 and 0.007 sd at M = 256, 1,024 and 4,096 there. Where refinement had it right, the first M's
-answer agrees with it, the polish costs one short L-BFGS run, and refinement's answer stands. Where the moves do not shrink
-(with a thousand states, quasi-random draws are hardly more even than random ones), the polish
-stops and the fit warns by how much its answer moved.
+answer agrees with it, the polish costs one short L-BFGS run, and refinement's answer stands.
+Where a move between two runs is no smaller than the one before (with a thousand states,
+quasi-random draws are hardly more even than random ones), the polish stops and the fit warns by how
+much its answer moved; the first move is not compared, since it holds refinement's own error.
 
 The draws are a budget's worth (settings.polish_budget data elements per gradient): a model whose
 log joint reads a million rows is not polished (its posterior is near Gaussian, where averaged
