@@ -28,7 +28,7 @@ EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 
 
 def _example(name):
-    with open(os.path.join(EXAMPLES, name + ".ppl")) as f:
+    with open(os.path.join(EXAMPLES, "scaling", name + ".ppl")) as f:
         return f.read()
 
 

@@ -5,6 +5,7 @@ import os
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SCALING = ("noisy_ar1", "varying_intercepts")     # in scaling/: the scaling benchmark's models, not fuzzed
 
 
 def coin(rng):
@@ -105,6 +106,6 @@ if __name__ == "__main__":
         data = make(np.random.default_rng(100 + seed))
         targets = [name] + (["stochvol_loop"] if name == "stochvol" else [])
         for target in targets:
-            with open(os.path.join(HERE, target + ".json"), "w") as f:
+            with open(os.path.join(HERE, ("scaling" if name in SCALING else ""), target + ".json"), "w") as f:
                 json.dump(data, f)
             print("wrote %s.json" % target)

@@ -13,7 +13,7 @@ from ppl.inference.settings import Settings
 from ppl.inference.stochastic import polish
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-with open(os.path.join(HERE, "..", "examples", "noisy_ar1.ppl")) as _f:
+with open(os.path.join(HERE, "..", "examples", "scaling", "noisy_ar1.ppl")) as _f:
     AR1 = _f.read()
 
 

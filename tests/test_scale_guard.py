@@ -9,7 +9,7 @@ from ppl.inference import guides
 from ppl.inference.objective import ELBOObjective
 from ppl.inference.scale_guard import scale_guard
 
-with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "varying_intercepts.ppl")) as _f:
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "scaling", "varying_intercepts.ppl")) as _f:
     INTERCEPTS = _f.read()
 
 
