@@ -52,3 +52,33 @@ def test_the_draws_stay_within_the_budget():
     assert polish.draw_counts(2 * 10 ** 7, Guide(), 2 ** 23) == []      # a million rows of 20: not polished
     assert polish.draw_counts(100, Guide(), 0) == []
     assert Settings().polish_budget == 2 ** 23
+
+
+class _Shifted:
+    """-ELBO of a q whose means' optimum on fixed draws eps is TRUTH + 40 mean(eps): each run's answer is
+    off by its draws' error, which shrinks as the draws grow (by about 1/M for quasi-random ones)."""
+    TRUTH = np.array([1.0, -2.0])
+
+    class model:
+        data_size = 2 ** 23 // 300 - 3          # within the budget: 64 and 256 draws, not 1,024
+
+    class guide:
+        min_fixed_draws, noise_dim, dim = 2, 2, 2
+
+        @staticmethod
+        def mean_sd(x):
+            return x, np.ones(2)
+
+    def entropy_gradient(self, x):
+        return None
+
+    def __call__(self, x, eps):
+        r = x - self.TRUTH - 40 * eps.mean(axis=0)
+        return 0.5 * float(r @ r), r
+
+
+def test_where_the_budget_ends_while_the_runs_still_move_less_each_time_the_last_run_is_the_answer():
+    f, refined = _Shifted(), _Shifted.TRUTH + 2.0         # refinement's answer 2 sds off (a step-size bias)
+    answer, (draws, before), change = polish.polish(f, f.guide, refined, Settings(), lambda: None)
+    assert (before, draws) == (64, 256) and polish.SETTLED < change < 2.0
+    assert np.max(np.abs(answer - _Shifted.TRUTH)) < 0.1

@@ -13,6 +13,11 @@ import autograd.numpy as np
 import numpy as onp
 
 LOG_2PI = math.log(2 * math.pi)
+# Where q starts when nothing is known of the posterior (no Laplace approximation): sd 1 in the unconstrained
+# space, as Stan's ADVI starts. A narrow q at zero asserts that the latents are near zero, and the scales
+# above them then fit that assertion: a state-space model's 10,000 states started at sd 0.1 collapsed onto
+# zero with their noise, a local optimum 2,666 nats below the one that fits them.
+PLAIN_START_SCALE = 1.0
 
 
 class Guide:
@@ -21,7 +26,7 @@ class Guide:
     counts = None       # CountFactors, when the model has count latents (WithCounts)
     adam_coords = onp.zeros(0, dtype=int)    # coordinates of phi the stochastic stage moves by Adam steps
 
-    def __init__(self, dim, init_scale=0.1):
+    def __init__(self, dim, init_scale=PLAIN_START_SCALE):
         self.dim = dim
         self.init_scale = init_scale
 
@@ -96,7 +101,7 @@ class FullRank(Guide):
     its diagonal stored as logs so it stays positive]."""
     name = "fullrank"
 
-    def __init__(self, dim, init_scale=0.1):
+    def __init__(self, dim, init_scale=PLAIN_START_SCALE):
         super().__init__(dim, init_scale)
         rows, cols = onp.tril_indices(dim)
         self._is_diag = rows == cols
@@ -190,7 +195,7 @@ class LowRank(Guide):
     """q(z) = Normal(m, B B^T + diag(d^2)) with B of shape (D, rank); phi = [m, B, log d]."""
     name = "lowrank"
 
-    def __init__(self, dim, rank=2, init_scale=0.1):
+    def __init__(self, dim, rank=2, init_scale=PLAIN_START_SCALE):
         super().__init__(dim, init_scale)
         self.rank = int(rank)
 

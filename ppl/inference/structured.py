@@ -13,7 +13,7 @@ while the block stays within GLOBAL_LIMIT coordinates.
 import autograd.numpy as anp
 import numpy as np
 
-from .guides import FullRank, Guide, LOG_2PI, packed_cholesky
+from .guides import FullRank, Guide, LOG_2PI, PLAIN_START_SCALE, packed_cholesky
 
 GLOBAL_LIMIT = 50          # coordinates the full-rank block may hold
 START_SCALE = 0.1          # as whitening's: q starts this much narrower than the Laplace approximation
@@ -61,7 +61,7 @@ class Structured(Guide, _Layout):
     over R (r)]."""
     name = "structured"
 
-    def __init__(self, dim, globals_, init_scale=0.1):
+    def __init__(self, dim, globals_, init_scale=PLAIN_START_SCALE):
         Guide.__init__(self, dim, init_scale)
         _Layout.__init__(self, dim, globals_)
         self.block = FullRank(self.g, init_scale)

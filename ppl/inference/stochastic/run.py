@@ -228,7 +228,7 @@ class _Run:
                            "not settle): q's means may be off by about as much (try method='dadvi' with more "
                            "dadvi_draws)" % (change, between))
         self.warnings.extend(pending)
-        return status, message, x
+        return status, message, answer
 
     def interrupted(self, reason, warm):
         """Ctrl-C or the time limit: the checkpoint to resume from, and the best answer so far. Stopped in
