@@ -10,9 +10,10 @@ nats of it, where no test of the gradient's size can tell. Quasi-Newton steps ar
 flat direction, and the fixed draws' own error falls about as 1/M with quasi-random draws: 0.36,
 0.06 and 0.007 sd at M = 256, 1,024 and 4,096 there. Where refinement had it right, the first M's
 answer agrees with it, the polish costs one short L-BFGS run, and refinement's answer stands.
-Where a move between two runs is no smaller than the one before (with a thousand states,
-quasi-random draws are hardly more even than random ones), the polish stops and the fit warns by how
-much its answer moved; the first move is not compared, since it holds refinement's own error.
+Where the moves between runs stop shrinking (STALLS runs in a row no closer than the closest before),
+the polish stops and the fit keeps refinement's answer, warning by how much the polish moved it; the
+first move is not compared, since it holds refinement's own error. Where the budget ends while the
+moves still shrink, the last run's answer is the fit's, with the same warning.
 
 The draws are a budget's worth (settings.polish_budget data elements per gradient): a model whose
 log joint reads a million rows is not polished (its posterior is near Gaussian, where averaged
@@ -29,8 +30,19 @@ FIRST_DRAWS = 64
 GROWTH = 4
 SETTLED = 0.05          # q's sds (means) and log sds: answers this close agree
 MAX_ITER = 500
+STALLS = 2              # runs in a row whose move is no smaller than the smallest before: the polish gives up
+                        # (one alone is the draws' noise: with a thousand states quasi-random draws are about
+                        # as uneven as random ones, and the move from 256 to 1,024 of them was larger than
+                        # the one from 64 to 256, where 4,096 then came within 0.01 sd)
 RESOLUTION = 1e-15      # relative: a line search asked for a smaller decrease stops (at an optimum
                         # it would halve its step 60 times, 60 gradients over every draw, for nothing)
+
+
+def last_run_error(change):
+    """The last run's own error, from its move away from the run before on GROWTH times fewer draws: the
+    fixed draws' error falls as 1/sqrt(M) (faster for quasi-random ones, so this is an upper estimate),
+    and the move holds both runs' errors, which are independent: move^2 = (1 + GROWTH) error^2."""
+    return change / np.sqrt(1.0 + GROWTH)
 
 
 def draw_counts(per_draw, guide, budget):
@@ -65,7 +77,7 @@ def polish(f, guide, x, settings, guard, record=None):
     from ..dadvi import rqmc_normals          # here: scipy.stats is slow to import
     counts = draw_counts(f.model.data_size + guide.dim + 1, guide, settings.polish_budget)
     rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(x, dtype=float).tobytes()))
-    previous, change, draws, before, last = x, None, None, None, None
+    previous, change, draws, before, smallest, stalls = x, None, None, None, np.inf, 0
     for run, m in enumerate(counts):
         eps = rqmc_normals(m, guide.noise_dim, rng)
 
@@ -77,17 +89,18 @@ def polish(f, guide, x, settings, guard, record=None):
                                             resolution=RESOLUTION, project=scale_guard(f))
         if not np.isfinite(value):
             return x, (draws, before), change
-        last, change, before, draws = change, moved(guide, previous, y), draws, m
+        change, before, draws = moved(guide, previous, y), draws, m
         if before is not None and moved(guide, x, y) <= SETTLED:
             return x, (draws, None), moved(guide, x, y)
         if change <= SETTLED:       # a run agreeing with refinement confirms refinement's answer, the
             return (x if before is None else y), (draws, before), change   # average of many more draws
-        if run >= 2 and change >= last:
-            return x, (draws, before), change    # the answers do not converge as the draws grow (a q of
-            # many coordinates); the first move is not compared: it holds refinement's own error
+        if run >= 1:      # the first move is not compared: it holds refinement's own error
+            stalls = stalls + 1 if change >= smallest else 0
+            smallest = min(smallest, change)
+        if stalls >= STALLS:
+            return x, (draws, before), change    # the answers do not converge as the draws grow
         previous = y
     # the budget ended while the moves still shrink: the last run's answer, whose fixed draws' error is
     # below its move, is nearer than refinement's average, which can hold a bias of its step size that
     # no number of steps removes (a whole sd at 1,000 states, at step size 0.05; a quarter at 0.0125)
-    shrinking = last is not None and change < last
-    return (previous if shrinking else x), (draws, before), change
+    return (previous if before is not None and stalls == 0 else x), (draws, before), change

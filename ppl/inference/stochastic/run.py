@@ -215,11 +215,17 @@ class _Run:
         (status, message, answer)."""
         x, (status, message, *pending) = self.state.x, self.state.verdict
         answer, (draws, before), change = polish.polish(self.f, self.guide, x, self.s, self.guard, self.record)
-        if change is not None and change <= polish.SETTLED:
+        settled = change is not None and change <= polish.SETTLED
+        near = change is not None and answer is not x and polish.last_run_error(change) <= polish.SETTLED
+        if settled or near:
             short = optimality.short_of(self.f, answer, self.s.draws_per_step)
             if short is None:
                 said = "L-BFGS on %d quasi-random draws %s refinement's answer" % (
                     draws, "settled" if before is not None else "agreed with")
+                if not settled:
+                    said = "L-BFGS on %d quasi-random draws moved refinement's answer (their own error is about " \
+                           "%.2g of q's sds: runs on %d and %d moved %.2g apart)" % (
+                               draws, polish.last_run_error(change), before, draws, change)
                 return "converged", (message + "; " + said if status == "converged" else said), answer
         elif change is not None:
             between = "refinement's answer and L-BFGS on %d" % draws if before is None else \
