@@ -68,3 +68,36 @@ x ~ Normal(mu[z], sigma[z])
     assert tight.status == "converged"
     assert loose.status == "not converged" and tight.elbo > loose.elbo + 0.05
     assert any("Newton step from its answer would gain" in w for w in loose.warnings)
+
+
+class _NoisyGradient:
+    """An objective whose batch gradients are N(mean, I) in q's means and log sds, with P = I: the
+    shortfall is mean.mean / 2 nats, and each call draws its noise from the test's own generator."""
+
+    class guide:
+        name, dim = "meanfield", 10
+
+        @staticmethod
+        def precondition(phi, g):
+            return g
+
+    n_phi = 20
+
+    def __init__(self, mean):
+        self.mean = mean
+
+    def draw(self, rng, n):
+        return rng.standard_normal((n, self.n_phi))
+
+    def __call__(self, x, eps):
+        return 0.0, -(self.mean + eps.mean(axis=0) * np.sqrt(len(eps)))
+
+
+@pytest.mark.parametrize("mean", [0.0, 0.3, 2.0])
+def test_the_shortfall_s_standard_error_is_the_spread_of_the_estimate_over_fresh_draws(mean):
+    f = _NoisyGradient(mean)
+    runs = [optimality.shortfall(f, np.full(20, float(k)), 4) for k in range(400)]
+    estimates, errors = np.array(runs).T
+    assert abs(np.mean(estimates) - 0.5 * 20 * mean ** 2) < 4 * np.std(estimates) / np.sqrt(400)
+    ratio = np.std(estimates) / np.mean(errors)
+    assert 0.6 < ratio < 1.25        # no longer half the spread: at 3 s.e. a test at the optimum seldom fails

@@ -29,7 +29,8 @@ class LBFGSState:
     quiet: int = 0            # iterations in a row that changed f by less than rel_tol
     iteration: int = 0
     moved: bool = False       # the last iteration took a step
-    status: str = "running"   # running, converged (done), stuck (no step lowers f: done without converging)
+    status: str = "running"   # running, converged (done), stuck (no step lowers f: done without converging),
+                              # stopped (a callback raised Stop)
 
     @property
     def done(self):
@@ -44,10 +45,13 @@ def start(fun, x0):
     return LBFGSState(x, f, g, status="running" if finite else "stuck")
 
 
-def iterate(fun, state, memory=20, max_change=2.0, rel_tol=1e-10, patience=3, resolution=0.0, project=None):
+def iterate(fun, state, memory=20, max_change=2.0, rel_tol=1e-10, patience=3, resolution=0.0, project=None,
+            small=None):
     """One iteration: a quasi-Newton direction, a backtracking line search along it, the curvature
     history updated. Returns the next state. project(x, d, g): the caller's correction of each
-    quasi-Newton direction d at x (gradient g), which may only drop components that climb (d_i g_i > 0)."""
+    quasi-Newton direction d at x (gradient g), which may only drop components that climb (d_i g_i > 0).
+    small(x, step): whether a step taken is too short to matter to the caller; `patience` such steps
+    in a row, or steps that change f by less than rel_tol, end the run."""
     x, f, g = state.x, state.f, state.g
     s_hist, y_hist = state.s_hist, state.y_hist
     it = state.iteration + 1
@@ -73,7 +77,8 @@ def iterate(fun, state, memory=20, max_change=2.0, rel_tol=1e-10, patience=3, re
     sv, yv = xn - x, gn - g
     if sv @ yv > 1e-10 * np.linalg.norm(sv) * np.linalg.norm(yv):      # positive curvature, in any units
         s_hist, y_hist = (s_hist + (sv,))[-memory:], (y_hist + (yv,))[-memory:]
-    quiet = state.quiet + 1 if f - fn <= rel_tol * max(1.0, abs(fn)) else 0
+    still = f - fn <= rel_tol * max(1.0, abs(fn)) or (small is not None and small(x, sv))
+    quiet = state.quiet + 1 if still else 0
     return LBFGSState(xn, fn, gn, s_hist, y_hist, quiet, it, True, "converged" if quiet >= patience else "running")
 
 
@@ -96,19 +101,27 @@ def minimise(fun, x0, max_iter=300, memory=20, max_change=2.0, rel_tol=1e-10, pa
              resolution=0.0, project=None):
     """Minimise fun(x) -> (value, gradient) from x0. Returns (x, value, iterations, converged).
     callback(x, value) is called after every step; raising Stop in it ends the run."""
+    state = run(fun, x0, max_iter, memory, max_change, rel_tol, patience, callback, resolution, project)
+    return state.x, state.f, state.iteration, state.status == "converged"
+
+
+def run(fun, x0, max_iter=300, memory=20, max_change=2.0, rel_tol=1e-10, patience=3, callback=None,
+        resolution=0.0, project=None, pairs=((), ()), small=None):
+    """minimise's loop, returning the last state, whose curvature pairs a caller may keep. pairs: the
+    curvature pairs (steps, gradient changes) to begin with, from a run on a like function: begun near
+    its optimum, a run need not learn a flat direction's curvature again, step by step. small: as
+    iterate's."""
     state = start(fun, x0)
-    if state.done:
-        return state.x, state.f, 0, False
-    while state.iteration < max_iter:
-        state = iterate(fun, state, memory, max_change, rel_tol, patience, resolution, project)
+    if len(pairs[0]):
+        state = replace(state, s_hist=tuple(pairs[0])[-memory:], y_hist=tuple(pairs[1])[-memory:])
+    while not state.done and state.iteration < max_iter:
+        state = iterate(fun, state, memory, max_change, rel_tol, patience, resolution, project, small)
         if state.moved and callback is not None:
             try:
                 callback(state.x, state.f)
             except Stop:
-                return state.x, state.f, state.iteration, False
-        if state.done:
-            return state.x, state.f, state.iteration, state.status == "converged"
-    return state.x, state.f, max_iter, False
+                return replace(state, status="stopped")
+    return state
 
 
 def _two_loop(g, s_hist, y_hist):

@@ -10,7 +10,9 @@ nats of it, where no test of the gradient's size can tell. Quasi-Newton steps ar
 flat direction, and the fixed draws' own error falls about as 1/M with quasi-random draws: 0.36,
 0.06 and 0.007 sd at M = 256, 1,024 and 4,096 there. Where refinement had it right, the first M's
 answer agrees with it, the polish costs one short L-BFGS run, and refinement's answer stands.
-Where the moves between runs stop shrinking (STALLS runs in a row no closer than the closest before),
+Each run begins with the curvature pairs of the run before (their draws differ, their ELBOs little),
+so it does not learn the flat direction again over four times as many draws; it ends when its steps
+are shorter than STILL of q's sds. Where the moves between runs stop shrinking (STALLS runs in a row no closer than the closest before),
 the polish stops and the fit keeps refinement's answer, warning by how much the polish moved it; the
 first move is not compared, since it holds refinement's own error. Where the budget ends while the
 moves still shrink, the last run's answer is the fit's, with the same warning.
@@ -29,6 +31,9 @@ from ..scale_guard import scale_guard
 FIRST_DRAWS = 64
 GROWTH = 4
 SETTLED = 0.05          # q's sds (means) and log sds: answers this close agree
+STILL = SETTLED / 10    # ... and L-BFGS steps this short end a run (patience: three in a row): on an ELBO that
+                        # is flat along a direction, 0.01 sd there is 1e-6 nats, and the relative change of
+                        # the ELBO that ends other runs took 40 more gradients over all the draws to reach
 MAX_ITER = 500
 STALLS = 2              # runs in a row whose move is no smaller than the smallest before: the polish gives up
                         # (one alone is the draws' noise: with a thousand states quasi-random draws are about
@@ -77,7 +82,7 @@ def polish(f, guide, x, settings, guard, record=None):
     from ..dadvi import rqmc_normals          # here: scipy.stats is slow to import
     counts = draw_counts(f.model.data_size + guide.dim + 1, guide, settings.polish_budget)
     rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(x, dtype=float).tobytes()))
-    previous, change, draws, before, smallest, stalls = x, None, None, None, np.inf, 0
+    previous, change, draws, before, smallest, stalls, pairs = x, None, None, None, np.inf, 0, ((), ())
     for run, m in enumerate(counts):
         eps = rqmc_normals(m, guide.noise_dim, rng)
 
@@ -85,8 +90,9 @@ def polish(f, guide, x, settings, guard, record=None):
             guard()
             return f(xv, eps)
         with np.errstate(all="ignore"):
-            y, value, _, _ = lbfgs.minimise(fixed, previous, max_iter=MAX_ITER, callback=record,
-                                            resolution=RESOLUTION, project=scale_guard(f))
+            end = lbfgs.run(fixed, previous, max_iter=MAX_ITER, callback=record, resolution=RESOLUTION,
+                            project=scale_guard(f), pairs=pairs, small=lambda at, d: moved(guide, at, at + d) < STILL)
+        y, value, pairs = end.x, end.f, (end.s_hist, end.y_hist)
         if not np.isfinite(value):
             return x, (draws, before), change
         change, before, draws = moved(guide, previous, y), draws, m
