@@ -12,10 +12,11 @@ flat direction, and the fixed draws' own error falls about as 1/M with quasi-ran
 answer agrees with it, the polish costs one short L-BFGS run, and refinement's answer stands.
 Each run begins with the curvature pairs of the run before (their draws differ, their ELBOs little),
 so it does not learn the flat direction again over four times as many draws; it ends when its steps
-are shorter than STILL of q's sds. Where the moves between runs stop shrinking (STALLS runs in a row no closer than the closest before),
-the polish stops and the fit keeps refinement's answer, warning by how much the polish moved it; the
-first move is not compared, since it holds refinement's own error. Where the budget ends while the
-moves still shrink, the last run's answer is the fit's, with the same warning.
+are shorter than STILL of q's sds. Where the moves between runs stop shrinking (STALLS runs in a row
+no closer than the closest before), the polish stops and the fit keeps refinement's answer, warning
+by how much the polish moved it; the first move is not compared, since it holds refinement's own
+error. Where the budget ends while the moves still shrink, the last run's answer is the fit's, with
+the same warning (or "converged" where the last run's own error, last_run_error, is within SETTLED).
 
 The draws are a budget's worth (settings.polish_budget data elements per gradient): a model whose
 log joint reads a million rows is not polished (its posterior is near Gaussian, where averaged
