@@ -82,3 +82,14 @@ def test_where_the_budget_ends_while_the_runs_still_move_less_each_time_the_last
     answer, (draws, before), change = polish.polish(f, f.guide, refined, Settings(), lambda: None)
     assert (before, draws) == (64, 256) and polish.SETTLED < change < 2.0
     assert np.max(np.abs(answer - _Shifted.TRUTH)) < 0.1
+
+
+def test_beyond_sobol_s_dimensions_the_polish_draws_independent_normals():
+    # a mean-field q over 22,000 latents with little data reached the polish, and the fit ended in an error
+    # about dadvi_rqmc, an option of another method
+    from ppl.inference.dadvi import SOBOL_DIMS
+    rng = np.random.default_rng(0)
+    wide = polish.even_draws(64, SOBOL_DIMS + 1, rng)
+    assert wide.shape == (64, SOBOL_DIMS + 1) and np.all(np.isfinite(wide))
+    assert abs(np.std(wide) - 1) < 0.01
+    assert polish.even_draws(64, 3, rng).shape == (64, 3)

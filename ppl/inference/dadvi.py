@@ -80,13 +80,17 @@ def _check_memory(model, guide, m):
                               "free" % (m, need / 1e9, free / 1e9), hint="use fewer dadvi_draws (the default is 64)")
 
 
+SOBOL_DIMS = 21201      # scipy's Sobol sequence has direction numbers for this many coordinates
+
+
 def rqmc_normals(m, dim, rng):
     """m standard-normal draws from a scrambled Sobol sequence: more even than independent draws, so
     the fixed-draw ELBO is closer to the true one (the sandwich error, which assumes independent
     draws, then overstates the Monte Carlo error)."""
     from scipy.stats import norm, qmc
-    if dim > 21201:
-        raise PPLRuntimeError("randomised quasi-Monte Carlo supports at most 21201 dimensions, this q has %d" % dim,
+    if dim > SOBOL_DIMS:
+        raise PPLRuntimeError("randomised quasi-Monte Carlo supports at most %d dimensions, this q has %d" % (
+                              SOBOL_DIMS, dim),
                               hint="use dadvi_rqmc=False")
     with python_warnings.catch_warnings():
         python_warnings.simplefilter("ignore")      # scipy's note that m is not a power of 2: still more even

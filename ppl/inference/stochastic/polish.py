@@ -74,18 +74,24 @@ def moved(guide, x, y):
     return float(np.max(change)) if np.all(np.isfinite(change)) else np.inf
 
 
+def even_draws(m, dim, rng):
+    """m standard-normal draws, scrambled Sobol where it reaches (SOBOL_DIMS coordinates) and
+    independent beyond, where the polish would otherwise stop the fit with an error."""
+    from ..dadvi import SOBOL_DIMS, rqmc_normals          # here: scipy.stats is slow to import
+    return rqmc_normals(m, dim, rng) if dim <= SOBOL_DIMS else rng.standard_normal((m, dim))
+
+
 def polish(f, guide, x, settings, guard, record=None):
     """(the answer, the draws of the last L-BFGS run and of the one before (None where there was none),
     the last run's move in q's sds from the answer before, refinement's x for the first run, or None
     where no run was made): the answer is the last run's where its move is SETTLED or less (x where that
     is the first run's) or where the budget ends while the moves still shrink, else x.
     guard(): called before every evaluation (it raises to stop the fit); record(x, value): after every step."""
-    from ..dadvi import rqmc_normals          # here: scipy.stats is slow to import
     counts = draw_counts(f.model.data_size + guide.dim + 1, guide, settings.polish_budget)
     rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(x, dtype=float).tobytes()))
     previous, change, draws, before, smallest, stalls, pairs = x, None, None, None, np.inf, 0, ((), ())
     for run, m in enumerate(counts):
-        eps = rqmc_normals(m, guide.noise_dim, rng)
+        eps = even_draws(m, guide.noise_dim, rng)
 
         def fixed(xv):
             guard()
