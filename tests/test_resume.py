@@ -306,8 +306,10 @@ def test_two_fits_writing_one_checkpoint_the_second_is_refused_and_a_dead_writer
     import sys
     import time
     path = tmp_path / "shared.npz"
-    code = ("import ppl\nm = ppl.compile(%r)\nm.fit(%r, seed=0, checkpoint=%r, max_steps=10 ** 6, max_seconds=60, "
-            "guide='meanfield')\n" % (SMALL, SMALL_DATA, str(path)))
+    # The other fit stalls in its first progress report, so it is still writing when this one starts
+    # (a fit left to run ends in well under a second, sometimes before the check below).
+    code = ("import time, ppl\nm = ppl.compile(%r)\nm.fit(%r, seed=0, checkpoint=%r, guide='meanfield', "
+            "progress=lambda *report: time.sleep(600))\n" % (SMALL, SMALL_DATA, str(path)))
     other = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=ROOT))
     try:
         deadline = time.time() + 60
