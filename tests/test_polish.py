@@ -48,22 +48,29 @@ def test_where_refinement_had_it_right_its_answer_stands():
 def test_the_draws_stay_within_the_budget():
     class Guide:
         min_fixed_draws = 1
+    budget = Settings().polish_budget
     assert polish.draw_counts(100, Guide(), 2 ** 23) == [64, 256, 1024, 4096, 16384, 65536]
-    assert polish.draw_counts(2 * 10 ** 7, Guide(), 2 ** 23) == []      # a million rows of 20: not polished
+    assert polish.draw_counts(20004, Guide(), budget) == [64, 256, 1024, 4096]    # 10,000 states
+    assert polish.draw_counts(21 * 10 ** 5, Guide(), budget) == []       # 100,000 rows of 20: not polished
+    assert polish.draw_counts(2 ** 27 // 1024, Guide(), budget) == [64, 256, 1024]
+    assert polish.draw_counts(2 ** 27 // 1024 + 1, Guide(), budget) == []   # two runs: nothing to compare
     assert polish.draw_counts(100, Guide(), 0) == []
-    assert Settings().polish_budget == 2 ** 23
 
 
 class _Shifted:
-    """-ELBO of a q whose means' optimum on fixed draws eps is TRUTH + 40 mean(eps): each run's answer is
+    """-ELBO of a q whose means' optimum on fixed draws eps is TRUTH + 100 mean(eps): each run's answer is
     off by its draws' error, which shrinks as the draws grow (by about 1/M for quasi-random ones)."""
     TRUTH = np.array([1.0, -2.0])
 
     class model:
-        data_size = 2 ** 23 // 300 - 3          # within the budget: 64 and 256 draws, not 1,024
+        data_size = 2 ** 27 // 2000 - 3         # within the budget: 64, 256 and 1,024 draws, not 4,096
 
     class guide:
-        min_fixed_draws, noise_dim, dim = 2, 2, 2
+        min_fixed_draws, noise_dim, dim, size = 2, 2, 2, 2
+
+        @staticmethod
+        def step_limit(x):
+            return np.ones(2)
 
         @staticmethod
         def mean_sd(x):
@@ -73,14 +80,14 @@ class _Shifted:
         return None
 
     def __call__(self, x, eps):
-        r = x - self.TRUTH - 40 * eps.mean(axis=0)
+        r = x - self.TRUTH - 100 * eps.mean(axis=0)
         return 0.5 * float(r @ r), r
 
 
 def test_where_the_budget_ends_while_the_runs_still_move_less_each_time_the_last_run_is_the_answer():
     f, refined = _Shifted(), _Shifted.TRUTH + 2.0         # refinement's answer 2 sds off (a step-size bias)
     answer, (draws, before), change = polish.polish(f, f.guide, refined, Settings(), lambda: None)
-    assert (before, draws) == (64, 256) and polish.SETTLED < change < 2.0
+    assert (before, draws) == (256, 1024) and polish.SETTLED < change < 2.0
     assert np.max(np.abs(answer - _Shifted.TRUTH)) < 0.1
 
 
@@ -93,3 +100,19 @@ def test_beyond_sobol_s_dimensions_the_polish_draws_independent_normals():
     assert wide.shape == (64, SOBOL_DIMS + 1) and np.all(np.isfinite(wide))
     assert abs(np.std(wide) - 1) < 0.01
     assert polish.even_draws(64, 3, rng).shape == (64, 3)
+
+
+def test_draws_taken_in_blocks_give_the_whole_set_s_value_and_gradient():
+    from ppl.inference import guides
+    from ppl.inference.objective import ELBOObjective
+    rng = np.random.default_rng(3)
+    compiled = ppl.compile(AR1).bind({"y": rng.standard_normal(30)})
+    q = guides.make("meanfield", compiled.dim)
+    f = ELBOObjective(compiled, q)
+    x = q.initial() + 0.3 * rng.standard_normal(q.size)
+    eps = rng.standard_normal((10, q.noise_dim))
+    whole_value, whole_grad = f(x, eps)
+    value, grad = polish.blockwise(f, x, eps, per_draw=polish.BLOCK_ELEMENTS // 3)    # blocks of 3, 3, 3, 1
+    assert abs(value - whole_value) <= 1e-12 * abs(whole_value)
+    np.testing.assert_allclose(grad, whole_grad, rtol=1e-12, atol=1e-12 * np.max(np.abs(whole_grad)))
+    assert f.evals == 20

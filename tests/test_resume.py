@@ -261,9 +261,9 @@ def test_ctrl_c_in_the_polish_then_resume_is_the_uninterrupted_fit_bit_for_bit(t
     model = ppl.compile(SMALL)
     monitor, seen = _counting()
     whole = model.fit(SMALL_DATA, seed=5, guide="meanfield", monitor=monitor)
-    assert "quasi-random draws" in whole.result.message        # the polish ran, and its L-BFGS steps
-    path = tmp_path / "polish.npz"                              # are the monitor's last calls
-    part = model.fit(SMALL_DATA, seed=5, guide="meanfield", checkpoint=path, monitor=_interrupt_after(seen[0] - 1))
+    assert "quasi-random draws" in whole.result.message        # the polish ran, and its L-BFGS steps are
+    path = tmp_path / "polish.npz"                              # the monitor's last calls but one (the answer)
+    part = model.fit(SMALL_DATA, seed=5, guide="meanfield", checkpoint=path, monitor=_interrupt_after(seen[0] - 2))
     assert part.status == "interrupted"
     resumed = model.fit(SMALL_DATA, resume=path)
     assert np.array_equal(resumed.phi, whole.phi) and resumed.elbo == whole.elbo
@@ -278,7 +278,7 @@ def test_a_polish_checkpoint_whose_verdict_is_malformed_is_refused_as_damaged(tm
     monitor, seen = _counting()
     model.fit(SMALL_DATA, seed=5, guide="meanfield", monitor=monitor)
     path = tmp_path / "polish.npz"
-    model.fit(SMALL_DATA, seed=5, guide="meanfield", checkpoint=path, monitor=_interrupt_after(seen[0] - 1))
+    model.fit(SMALL_DATA, seed=5, guide="meanfield", checkpoint=path, monitor=_interrupt_after(seen[0] - 2))
     with np.load(path) as archive:
         arrays = {k: archive[k] for k in archive.files}
     meta = json.loads(arrays[META].tobytes())

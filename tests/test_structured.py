@@ -217,3 +217,18 @@ def test_models_of_one_size_are_all_global_and_models_of_one_latent_work(method)
     np.testing.assert_allclose(m, y / 2, atol=0.05 * np.sqrt(0.5))
     # dadvi's sds carry the sampling error of its fixed draws, a few percent over 60 coordinates
     np.testing.assert_allclose(sd, np.sqrt(0.5), rtol=0.02 if method == "stochastic" else 0.1)
+
+
+def test_a_richer_q_whose_fit_did_not_converge_answers_only_where_its_elbo_is_clearly_higher():
+    # a 10,000-state AR(1) model: mean-field q converged, structured q ended "not converged" at an ELBO
+    # within its s.e. of mean-field's, and was the fit's answer, 0.9 sd from its own family's optimum
+    from types import SimpleNamespace
+    from ppl.inference import auto
+
+    def richer(status, elbo):
+        return SimpleNamespace(guide=SimpleNamespace(name="structured"), status=status, elbo=elbo, elbo_se=0.1)
+    use, why = auto.settle(richer("not converged", -100.0), -100.1, 0.1, "the evidence")
+    assert not use and why.startswith("mean-field: the evidence, but structured q's fit ended not converged")
+    assert auto.settle(richer("not converged", -99.0), -100.0, 0.1, "the evidence")[0]      # 7 s.e. higher
+    assert auto.settle(richer("converged", -100.2), -100.0, 0.1, "the evidence")[0]        # within 2 s.e.
+    assert not auto.settle(richer("converged", -101.0), -100.0, 0.1, "the evidence")[0]

@@ -80,9 +80,16 @@ LABELS = {"fullrank": "full-rank", "structured": "structured"}
 
 def settle(fitted, meanfield_elbo, meanfield_se, why):
     """(whether the richer q (full-rank or structured) answers, the reason to report) once it is
-    fitted: it answers if its ELBO is at least mean-field's, within two standard errors of the difference."""
+    fitted: it answers if its ELBO is at least mean-field's, within two standard errors of the difference,
+    and where its fit did not converge, only if its ELBO is higher by more than that."""
     label = LABELS[fitted.guide.name]
-    if fitted.elbo >= meanfield_elbo - 2 * np.hypot(fitted.elbo_se, meanfield_se):
+    margin = 2 * np.hypot(fitted.elbo_se, meanfield_se)
+    if fitted.status != "converged" and not fitted.elbo > meanfield_elbo + margin:
+        # mean-field's fit converged (the evidence is read at its optimum only): a richer q that did not
+        # is no better an answer unless its ELBO says so
+        return False, "mean-field: %s, but %s q's fit ended %s with an ELBO no higher (%.3f against %.3f)" % (
+            why, label, fitted.status, fitted.elbo, meanfield_elbo)
+    if fitted.elbo >= meanfield_elbo - margin:
         return True, "%s: %s" % (label, why)
     return False, "mean-field: %s, but %s q's ELBO was lower (%.3f against %.3f)" % (
         why, label, fitted.elbo, meanfield_elbo)

@@ -25,7 +25,7 @@ class Settings:
     final_budget: float = 5e7      # large models: about this many data elements in all (up to ten times
                                    # as many where k-hat needs them to be judged),
     final_min_draws: int = 100     # but never fewer than this (a count, not a time: reproducible)
-    polish_budget: float = 2 ** 23  # stochastic method: L-BFGS on quasi-random draws after refinement, with
+    polish_budget: float = 2 ** 27  # stochastic method: L-BFGS on quasi-random draws after refinement, with
                                    # draws x data elements per gradient up to this (0: no polish)
     estimator: str = "reparam"     # gradient estimator of the stochastic stage: reparam or stl
     control: bool = True           # stochastic stage: the Laplace approximation's gradient as a control variate

@@ -60,6 +60,8 @@ def optimise(model, guide, seed=0, settings=None, progress=None, init=None, para
     with StopRequest() as stop:
         fit.stop, stop.requested = stop, early.requested
         status, message, x = fit.run(held)
+        if s.monitor:       # the answer last: it may be refinement's, which the polish's runs stepped away from
+            s.monitor(fit.answer(x), fit.f.evals)
         phi, theta = fit.f.split(x)
         log_w, value, se = fit.f.final_elbo(phi, theta, fit.rng, s, strict=status != "interrupted")
     if q is not guide:
@@ -214,18 +216,16 @@ class _Run:
         optimality test on its answer, or refinement's verdict where it did not settle. Returns
         (status, message, answer)."""
         x, (status, message, *pending) = self.state.x, self.state.verdict
-        answer, (draws, before), change = polish.polish(self.f, self.guide, x, self.s, self.guard, self.record)
-        settled = change is not None and change <= polish.SETTLED
-        near = change is not None and answer is not x and polish.last_run_error(change) <= polish.SETTLED
-        if settled or near:
+        control, self.f.control = self.f.control, False     # on fixed draws, L-BFGS needs their own gradient
+        try:
+            answer, (draws, before), change = polish.polish(self.f, self.guide, x, self.s, self.guard, self.record)
+        finally:
+            self.f.control = control
+        if change is not None and change <= polish.SETTLED:
             short = optimality.short_of(self.f, answer, self.s.draws_per_step)
             if short is None:
                 said = "L-BFGS on %d quasi-random draws %s refinement's answer" % (
                     draws, "settled" if before is not None else "agreed with")
-                if not settled:
-                    said = "L-BFGS on %d quasi-random draws moved refinement's answer (their own error is about " \
-                           "%.2g of q's sds: runs on %d and %d moved %.2g apart)" % (
-                               draws, polish.last_run_error(change), before, draws, change)
                 return "converged", (message + "; " + said if status == "converged" else said), answer
             # the polish's answer stands (it is nearer than refinement's), but the fit says what the test found
             pending.append("%s; the answer may be off (try method='dadvi' with more dadvi_draws)" % short)
@@ -233,8 +233,10 @@ class _Run:
             between = "refinement's answer and L-BFGS on %d" % draws if before is None else \
                 "L-BFGS runs on %d and %d" % (before, draws)
             pending.append("the answer moved by %.2g of q's sds between %s quasi-random draws (a polish that did "
-                           "not settle): q's means may be off by about as much (try method='dadvi' with more "
+                           "not settle): q's means may be off by as much or more (try method='dadvi' with more "
                            "dadvi_draws)" % (change, between))
+            if answer is not x:     # refinement's verdict was on its own answer, not on this one
+                status, message = "not converged", "the polish's answers were still moving when its budget ended"
         self.warnings.extend(pending)
         return status, message, answer
 
