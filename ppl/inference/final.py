@@ -30,7 +30,7 @@ def final_draws(model, guide, s):
     """How many draws the final ELBO and k-hat use: many for a small model, as many as the budget
     (data elements in all) allows for a large one, but at least final_min_draws; decided from sizes
     alone, so a seed always gives the same fit."""
-    return within_budget(_per_draw(model, guide), s)
+    return within_budget(elements_per_draw(model, guide), s)
 
 
 def within_budget(per_draw, s, times=1):
@@ -40,10 +40,11 @@ def within_budget(per_draw, s, times=1):
 
 def extra_draws(model, guide, s):
     """The most draws a k-hat that its first draws cannot judge may take: ten times the budget."""
-    return within_budget(_per_draw(model, guide), s, times=10)
+    return within_budget(elements_per_draw(model, guide), s, times=10)
 
 
-def _per_draw(model, guide):
+def elements_per_draw(model, guide):
+    """What one draw of z costs, in numbers read or made: the data's elements and z's."""
     return model.data_size + guide.dim + 1
 
 
