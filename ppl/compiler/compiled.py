@@ -13,6 +13,7 @@ import numpy as onp
 from ..errors import PPLDataError
 from ..model.expressions import fmt_shape
 from . import sums
+from .expected import MOMENTS
 from .steps import ParamStep
 
 
@@ -100,16 +101,46 @@ class CompiledModel:
             init[b.offset:b.stop] = onp.ravel(u)
         return init
 
-    def _env(self, z, theta):
-        return {"__z__": z, "__theta__": theta, **self.rows}
+    def _env(self, z, theta, moments=None):
+        env = {"__z__": z, "__theta__": theta, **self.rows}
+        if moments is not None:
+            mean, sd, coords = moments
+            mean = anp.reshape(mean, (-1, self.dim))     # one row, or one per draw (a gradient per draw)
+            inside = None if coords is None else set(onp.asarray(coords).tolist())
+            env[MOMENTS] = {b.name: (_rows_of(mean, b), _rows_of(anp.reshape(sd, (1, self.dim)), b))
+                            for b in self.latents if b.name in self.expected_names
+                            and (inside is None or inside.issuperset(range(b.offset, b.stop)))}
+        return env
 
-    def log_joint(self, z, theta=None, responsibilities=None, local=None):
+    def read_in_expectation(self, coords):
+        """The latents whose draws the log joint still reads where q holds these coordinates (None: all)
+        independent and the statements that can read q's moments instead do (log_joint_total's
+        moments): found by one evaluation that records what it reads."""
+        env = _Recording(self._env(onp.zeros((1, self.dim + self.count_dim)), onp.zeros(self.param_dim),
+                                   (onp.zeros(self.dim), onp.ones(self.dim), coords)))
+        with onp.errstate(all="ignore"):
+            self._densities(env)
+        return {b.name for b in self.latents if b.name in env.read}
+
+    @property
+    def expected_names(self):
+        """The latents some statement can integrate in closed form (compiler.expected)."""
+        return frozenset().union(*[step.expected.names for step in self.steps
+                                   if getattr(step, "expected", None) is not None])
+
+    @property
+    def has_expected_terms(self):
+        """Some statement has a log density in expectation over a mean-field q (compiler.expected)."""
+        return bool(self.expected_names)
+
+    def log_joint(self, z, theta=None, responsibilities=None, local=None, moments=None):
         """log p(data, latents) for a batch z of shape (S, dim) of unconstrained latents, including
         log |Jacobian| of each constraining transform, so it is a density on z. Returns shape (S,).
         With responsibilities (name -> (S, *shape, K)), each discrete latent's sum over its values is
         replaced by the expectation under them: EM's M-step objective, before their entropy.
-        With a dict `local`, each count latent's terms per element, (S, *shape), are put in it."""
-        env = self._env(z, theta)
+        With a dict `local`, each count latent's terms per element, (S, *shape), are put in it. With
+        moments, as in log_joint_total."""
+        env = self._env(z, theta, moments)
         if responsibilities is not None:
             env["__responsibilities__"] = responsibilities
         if local is not None:
@@ -120,9 +151,12 @@ class CompiledModel:
             return anp.zeros(anp.shape(z)[0]) + total
         return total
 
-    def log_joint_total(self, z, theta=None):
-        """The sum over the batch of log_joint(z, theta), in fewer primitive calls (for gradients)."""
-        terms = [t for _, t in self._densities(self._env(z, theta))]
+    def log_joint_total(self, z, theta=None, moments=None):
+        """The sum over the batch of log_joint(z, theta), in fewer primitive calls (for gradients).
+        With moments (q's means and sds over z and the coordinates where they are independent Normals:
+        Guide.independent), the statements that have one give their log density in expectation over those
+        latents (compiler.expected): the same expectation, less noise."""
+        terms = [t for _, t in self._densities(self._env(z, theta, moments))]
         n = anp.shape(z)[0]
         if not terms or len(terms) > sums.MAX_TERMS:
             return anp.sum(anp.zeros(n) + (_sum_in_chunks(terms) if terms else 0.0))
@@ -196,6 +230,28 @@ class CompiledModel:
             if self.bound.data[k].dtype.kind == "i" and onp.all(onp.isfinite(v)):
                 reps[k] = v.astype(onp.int64)
         return self._collect(env, n), reps
+
+
+def _rows_of(rows, block):
+    """A block's columns of (n, dim) rows, shaped (n, *block.shape)."""
+    part = rows[:, block.offset:block.stop]
+    return part if len(block.shape) == 1 else anp.reshape(part, (anp.shape(rows)[0],) + block.shape)
+
+
+class _Recording(dict):
+    """An environment that records the names read from it."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.read = set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return dict.__getitem__(self, key)
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return dict.get(self, key, default)
 
 
 def _sum_in_chunks(terms):

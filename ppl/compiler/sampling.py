@@ -14,6 +14,7 @@ from ..model.values import discrete_of
 from ..model.fused import draw_sums
 from ..model.log_densities import distribution_args, outcomes, support_problem
 from . import resolve, scan_state, truncation
+from .expected import expected_normal
 from .counts import CountSite
 from .enumeration import DiscreteSite
 from .steps import LatentStep, SampleStep, reader
@@ -56,7 +57,7 @@ def sample(c, s, scope, top):
         base = _base_name(s.target)
         if base is not None and base in c.bound.data:
             write = positions(c, s.target, scope)
-    add_sample(c, s.span, kind, value, d, form, args, write)
+    add_sample(c, s.span, kind, value, d, form, args, write, s.target, scope)
 
 
 def positions(c, target, scope):
@@ -130,7 +131,7 @@ def new_latent(c, s, scope, d, form, args):
     c.batched_keys.add(name)
     value = Value(shape, False, fn=reader(name), batched=True, rows=block.local)
     scope[name] = value
-    add_sample(c, s.span, "latent", value, d, form, args, (name, None))
+    add_sample(c, s.span, "latent", value, d, form, args, (name, None), s.target if cut is None else None, scope)
     if cut is not None:
         truncation.renormalise(c, s, d, args, lower, upper, shape)
         c.steps[-2].sampler = truncation.sample_truncated(d.name, *(None if b is None else b.const
@@ -232,7 +233,9 @@ def finite_site(c, s, d, form, args, shape, lower=None, upper=None):
     return DiscreteSite(s.target.id, shape, size, s.target.span, valid, first, truncated)
 
 
-def add_sample(c, span, kind, value, d, form, args, write):
+def add_sample(c, span, kind, value, d, form, args, write, target=None, scope=None):
+    """target and scope (the value's syntax and the names it is read in): to compile the statement's
+    expected density over q as well, where it has one (compiler.expected)."""
     ev = d.event_rank
     vbatch = _batch_shape(value.shape, ev)
     if len(value.shape) < ev:
@@ -282,16 +285,22 @@ def add_sample(c, span, kind, value, d, form, args, write):
             return anp.sum(logpdf(fvalue(env), *[f(env) for f in fargs]))
     if value.rows:
         lp = _scaled(lp, c.rows.scale)
-    full_shape = None
-    if kind == "observe" and write is not None:
-        full_shape = c.bound.data[write[0]].shape
-    elif kind == "prior":
-        full_shape = next(b for b in c.latents if b.name == write[0]).shape
-    step = SampleStep(span, kind, value, form, aligned, lp, write, full_shape, pointwise=pointwise,
+    step = SampleStep(span, kind, value, form, aligned, lp, write, _full_shape(c, kind, write), pointwise=pointwise,
                       batch_shape=vbatch, discrete=discrete_of(values))
     if d.observed_only and value.is_const:
         step.totals = onp.sum(value.const, axis=-1)
+    if target is not None and d.name == "Normal" and not step.discrete:
+        step.expected = expected_normal(c, target, args, scope, vbatch)
     c.steps.append(step)
+
+
+def _full_shape(c, kind, write):
+    """The shape of the whole array a statement's value is part of, for simulation (or None)."""
+    if kind == "observe" and write is not None:
+        return c.bound.data[write[0]].shape
+    if kind == "prior":
+        return next(b for b in c.latents if b.name == write[0]).shape
+    return None
 
 
 def _unsummed(logpdf, fvalue, fargs):

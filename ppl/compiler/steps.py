@@ -10,6 +10,7 @@ import autograd.numpy as anp
 import numpy as onp
 
 from ..model import transforms
+from .expected import MOMENTS
 
 
 class Step:
@@ -99,8 +100,11 @@ class SampleStep(Step):
         self.full_shape = full_shape  # shape of the whole array `write` names
         self.totals = None            # for Multinomial: the observed counts' totals, which replicas keep
         self.sampler = None           # for a truncated latent: draws inside its bounds (compiler.truncation)
+        self.expected = None          # env -> its log density in expectation over q's moments (compiler.expected)
 
     def density(self, env):
+        if self.expected is not None and MOMENTS in env and self.expected.names <= env[MOMENTS].keys():
+            return self.expected(env)
         return self.lp(env)
 
     def set_values(self, env):

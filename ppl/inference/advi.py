@@ -20,7 +20,7 @@ def optimise_advi(model, guide, seed=0, settings=None, progress=None):
     s = settings or Settings()
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
-    f = ELBOObjective(model, guide)
+    f = ELBOObjective(model, guide, integrate=False)     # Stan's estimator: every statement drawn
     dim = guide.noise_dim
     x0 = np.concatenate([np.zeros(guide.size), initial_params(model, rng)])   # Stan: means 0, log sds 0
     trace = []

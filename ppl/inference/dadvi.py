@@ -37,7 +37,9 @@ def optimise_fixed_draws(model, guide, seed=0, settings=None, progress=None, ini
     plain_guide, theta0 = guide, initial_params(model, rng)
     if init is None:
         guide, theta0, _ = whitened_start(model, guide, theta0)
-    f = ELBOObjective(model, guide)
+    # every statement reads the draws: the sandwich error below is calibrated for that objective (with
+    # statements in expectation over q, eight schools' errors came out 1.4x the reported ones)
+    f = ELBOObjective(model, guide, integrate=False)
     x0 = np.concatenate([guide.initial() if init is None else init, theta0])
     eps = rqmc_normals(m, guide.noise_dim, rng) if s.dadvi_rqmc else rng.standard_normal((m, guide.noise_dim))
     trace, warnings = [], []

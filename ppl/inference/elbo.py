@@ -10,19 +10,32 @@ import numpy as np
 from autograd.tracer import getval
 
 
-def elbo(model, guide, phi, theta, eps, estimator="reparam"):
+def elbo(model, guide, phi, theta, eps, estimator="reparam", integrate=True):
     """ELBO(q) = E_q[log p(x, z)] + H[q], the expectation over the draws z = T_phi(eps).
 
     "reparam": the entropy in closed form. "stl" (sticking the landing, Roeder, Wu & Duvenaud 2017):
     H[q] = -E_q[log q(z)] with q's parameters held constant inside log q, which drops the score term
     (zero in expectation) from the gradient; when q equals the posterior the gradient is then zero
-    for every draw."""
+    for every draw.
+
+    Where q is mean-field over some latents and a statement has its log density in expectation over q in closed form
+    (compiler.expected), "reparam" uses that instead of the draws' values (moments_for), unless not
+    integrate."""
     z = guide.sample(phi, eps)
     if guide.counts is not None:
         return elbo_with_counts(model, guide, phi, theta, z, estimator)
     if estimator == "stl":
         return anp.mean(model.log_joint(z, theta) - guide.log_density(getval(phi), z))
-    return anp.mean(model.log_joint(z, theta)) + guide.entropy(phi)
+    moments = moments_for(model, guide, phi) if integrate else None
+    return anp.mean(model.log_joint(z, theta, moments=moments)) + guide.entropy(phi)
+
+
+def moments_for(model, guide, phi):
+    """(m, s, coords) of q's independent coordinates (Guide.independent) where some statement can use
+    them; otherwise None."""
+    if not model.has_expected_terms:
+        return None
+    return guide.independent(phi)
 
 
 def elbo_with_counts(model, guide, phi, theta, z, estimator="reparam", rao_blackwell=True, baseline=True):

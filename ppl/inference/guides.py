@@ -43,6 +43,13 @@ class Guide:
     def entropy(self, phi):
         return 0.5 * self.log_det_cov(phi) + 0.5 * self.dim * (LOG_2PI + 1.0)
 
+    def independent(self, phi):
+        """(m, s, coords): q's means and sds over z where the coordinates coords (an index array, or None
+        for all) are Normal(m, s^2) each and independent of every other coordinate; None where no
+        coordinate is. A guide that has them takes elbo_gradient's `moments`: (dm, ds), the gradient in
+        m and s of the terms that read them directly (compiler.expected), zero off coords."""
+        return None
+
 
 class MeanField(Guide):
     """q(z) = Normal(m, diag(s^2)), one independent factor per coordinate; phi = [m, log s]."""
@@ -78,12 +85,20 @@ class MeanField(Guide):
         m, log_s = self.split(phi)
         return m, np.exp(log_s)
 
-    def elbo_gradient(self, phi, eps, dz):
+    def independent(self, phi):
+        m, log_s = self.split(phi)
+        return m, np.exp(log_s), None
+
+    def elbo_gradient(self, phi, eps, dz, moments=None):
         """The ELBO's gradient in phi from the mean over draws of d log p / dz (at z = sample(phi, eps)),
-        plus the entropy's, by hand: z = m + s eps, so d/dm = dz and d/dlog s = dz eps s (+1 for H)."""
+        plus the entropy's, by hand: z = m + s eps, so d/dm = dz and d/dlog s = dz eps s (+1 for H).
+        moments: as Guide.independent says."""
         s = onp.exp(phi[self.dim:])
         n = len(eps)
-        return onp.concatenate([dz.sum(axis=0) / n, (dz * eps).sum(axis=0) / n * s + 1.0])
+        d_m, d_s = dz.sum(axis=0) / n, (dz * eps).sum(axis=0) / n
+        if moments is not None:
+            d_m, d_s = d_m + moments[0], d_s + moments[1]
+        return onp.concatenate([d_m, d_s * s + 1.0])
 
     def precondition(self, phi, grad):
         """The inverse Fisher information of q, diagonal here: s^2 for m and 1/2 for log s."""

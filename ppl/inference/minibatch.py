@@ -110,6 +110,9 @@ class BatchFactors(MeanField):
     for N/B rows: its entropy (and log density) counts `weights` times, so that the batch's ELBO
     estimates the whole model's."""
 
+    def independent(self, phi):
+        return None       # its elbo_gradient has no `moments` (a minibatch's model has no expected terms)
+
     def __init__(self, weights):
         super().__init__(len(weights))
         self.weights = weights

@@ -10,7 +10,7 @@ import numpy as np
 from autograd import grad, value_and_grad
 
 from .diagnostics import explain_nonfinite
-from .elbo import elbo
+from .elbo import elbo, moments_for
 from .final import final_elbo
 
 # autograd warns when a gradient does not depend on its input; for a model that is a param no statement
@@ -68,14 +68,19 @@ class ELBOObjective(Objective):
     being batched)."""
     controllable = True
 
-    def __init__(self, model, guide, estimator="reparam"):
-        self.model, self.guide, self.estimator = model, guide, estimator
+    def __init__(self, model, guide, estimator="reparam", integrate=True):
+        """integrate: statements that have one use their log density in expectation over q's independent
+        latents (compiler.expected); False: every statement reads the draws."""
+        self.model, self.guide, self.estimator, self.integrate = model, guide, estimator, integrate
         self.n_phi = guide.size
         self.evals = 0
         self._vg = value_and_grad(self._negative_elbo)
         self._vg_joint = value_and_grad(lambda zt: model.log_joint_total(zt[0], zt[1]))
         self._vg_z = value_and_grad(lambda z, theta: model.log_joint_total(z, theta))    # no params
+        self._vg_moments = value_and_grad(
+            lambda a, coords: model.log_joint_total(a[0], a[1], (a[2], a[3], coords)))
         self._entropy_grad = grad(guide.entropy)
+        self._unread_coords = None
 
     def draw(self, rng, n):
         return rng.standard_normal((n, self.guide.noise_dim))
@@ -94,7 +99,7 @@ class ELBOObjective(Objective):
 
     def _negative_elbo(self, x, eps):
         phi, theta = self.split(x)
-        return -elbo(self.model, self.guide, phi, theta, eps, self.estimator)
+        return -elbo(self.model, self.guide, phi, theta, eps, self.estimator, self.integrate)
 
     def __call__(self, x, eps):
         self.evals += len(eps)
@@ -115,21 +120,73 @@ class ELBOObjective(Objective):
         calls per gradient (most of the cost on small models)."""
         phi, theta = self.split(x)
         z = np.asarray(self.guide.sample(phi, eps))
+        moments = moments_for(self.model, self.guide, phi) if self.integrate else None
+        if moments is not None:
+            return self._by_hand_with_moments(phi, theta, z, eps, moments)
         if len(theta):
             total, (dz, dtheta) = self._vg_joint((z, theta))
         else:
             (total, dz), dtheta = self._vg_z(z, theta), theta
         n = len(eps)
         value = float(total) / n + float(self.guide.entropy(phi))
-        dz = np.asarray(dz)
-        if self.control and n > 2 and hasattr(self.guide, "curvature_control"):
-            c, expected = self.guide.curvature_control(phi, eps)
-            a = leave_one_out_weights(dz, c)
-            grad_phi = self.guide.elbo_gradient(phi, eps, dz - a * c) + expected(a.mean(axis=0))
-        else:
-            grad_phi = self.guide.elbo_gradient(phi, eps, dz)
+        grad_phi = self._draws_gradient(phi, eps, np.asarray(dz))
         grad = np.concatenate([grad_phi, np.asarray(dtheta) / n])
         return -value, -grad
+
+    def _by_hand_with_moments(self, phi, theta, z, eps, moments):
+        """As _by_hand, where some statements read q's means and sds instead of the draws (compiler.expected):
+        their gradient in q's m and s joins the draws' in the guide's chain rule. With the control on, the
+        means are given once per draw, so that their gradient's noise (from the latents still drawn) can
+        be controlled too."""
+        n = len(eps)
+        controlled = self._controlled(eps)
+        mean, sd = (np.asarray(v, dtype=float) for v in moments[:2])
+        if controlled:
+            mean = np.broadcast_to(mean, (n, len(mean)))
+        total, (dz, dtheta, dmean, dsd) = self._vg_moments((z, theta, mean, sd), moments[2])
+        value = float(total) / n + float(self.guide.entropy(phi))
+        dmean = np.asarray(dmean)
+        if controlled:
+            c, _ = self._control(phi, eps, moments)
+            dmean = dmean - leave_one_out_weights(dmean, c) * c     # c has mean zero: nothing to add back
+            dmean = dmean.sum(axis=0)
+        moments = (dmean / n, np.asarray(dsd) / n)
+        return -value, -np.concatenate([self._draws_gradient(phi, eps, np.asarray(dz), moments), np.asarray(dtheta) / n])
+
+    def _controlled(self, eps):
+        return self.control and len(eps) > 2 and hasattr(self.guide, "curvature_control")
+
+    def _control(self, phi, eps, moments=None):
+        """The guide's curvature control (c, expected) on the draws that are read: a coordinate integrated
+        in closed form has no draw of its own in the gradient, so neither has its control."""
+        unread = self._unread() if moments is not None else ()
+        if len(unread):
+            eps = eps.copy()
+            eps[:, unread] = 0.0
+        return self.guide.curvature_control(phi, eps)
+
+    def _unread(self):
+        """z's coordinates no statement reads a draw of when q's moments are read (see _draws_gradient)."""
+        if self._unread_coords is None:
+            coords = self.guide.independent(self.guide.initial())[2]
+            read = self.model.read_in_expectation(coords)
+            self._unread_coords = np.array([i for b in self.model.latents if b.name not in read
+                                            for i in range(b.offset, b.stop)], dtype=int)
+        return self._unread_coords
+
+    def _draws_gradient(self, phi, eps, dz, moments=None):
+        """The guide's gradient from the draws' d log p / dz, less the curvature's control where it is on."""
+        by_hand = self.guide.elbo_gradient
+        if moments is not None:
+            by_hand = lambda phi, eps, dz: self.guide.elbo_gradient(phi, eps, dz, moments)
+        if self._controlled(eps):
+            c, expected = self._control(phi, eps, moments)
+            a = leave_one_out_weights(dz, c)
+            mean_a = a.mean(axis=0)
+            if moments is not None:     # expected's diagonal term per coordinate assumes its own draw in c
+                mean_a[self._unread()] = 0.0
+            return by_hand(phi, eps, dz - a * c) + expected(mean_a)
+        return by_hand(phi, eps, dz)
 
 
 def leave_one_out_weights(dz, c):

@@ -112,15 +112,22 @@ class Structured(Guide, _Layout):
         sd = self.join(anp.sqrt(anp.sum(L * L, axis=1))[None, :], anp.exp(log_s)[None, :])[0]
         return m, sd
 
-    def elbo_gradient(self, phi, eps, dz):
+    def independent(self, phi):
+        """The rest R: mean-field there, independent of the globals."""
+        m, _, log_s = self.split(phi)
+        return m, self.join(anp.zeros((1, self.g)), anp.exp(log_s)[None, :])[0], self.R
+
+    def elbo_gradient(self, phi, eps, dz, moments=None):
         """By hand: z_G = m_G + L eps_G and z_R = m_R + s eps_R; the entropy adds 1 to each log scale."""
         n = len(eps)
         _, packed, log_s = self.split(phi)
         L = np.asarray(self.block.cholesky(self._block_phi(phi)))
         d_L = (dz[:, self.G].T @ eps[:, self.G] / n)[self.block._rows, self.block._cols]
         d_packed = np.where(self.block._is_diag, d_L * L[self.block._rows, self.block._cols] + 1.0, d_L)
-        d_log_s = (dz[:, self.R] * eps[:, self.R]).sum(axis=0) / n * np.exp(log_s) + 1.0
-        return np.concatenate([dz.sum(axis=0) / n, d_packed, d_log_s])
+        d_m, d_s = dz.sum(axis=0) / n, (dz[:, self.R] * eps[:, self.R]).sum(axis=0) / n
+        if moments is not None:
+            d_m, d_s = d_m + moments[0], d_s + moments[1][self.R]
+        return np.concatenate([d_m, d_packed, d_s * np.exp(log_s) + 1.0])
 
     def precondition(self, phi, grad):
         """Full-rank q's on the block (m_G and L), mean-field q's on the rest."""
@@ -207,7 +214,12 @@ class WhitenedStructured(Guide, _Layout):
         sd = self.join(anp.sqrt(anp.sum(factor * factor, axis=1))[None, :], (self.s0_r * anp.exp(b))[None, :])[0]
         return self.m0 + anp.dot(self.L0, a), sd
 
-    def elbo_gradient(self, y, eps, dz):
+    def independent(self, y):
+        a, _, b = self.split(y)
+        sd = self.join(anp.zeros((1, self.g)), (self.s0_r * anp.exp(b))[None, :])[0]
+        return self.m0 + anp.dot(self.L0, a), sd, self.R
+
+    def elbo_gradient(self, y, eps, dz, moments=None):
         """By hand: d/da = L0^T dz; z_G's spread is B C eps_G, so d/dC = (B^T dz_G) eps_G^T; z_R's is
         s0 e^b eps_R; the entropy adds 1 to each log scale."""
         n = len(eps)
@@ -216,8 +228,10 @@ class WhitenedStructured(Guide, _Layout):
         rows, cols, diagonal = self.inner._rows, self.inner._cols, self.inner._is_diag
         d_C = ((dz[:, self.G] @ self.B).T @ eps[:, self.G] / n)[rows, cols]
         d_packed = np.where(diagonal, d_C * C[rows, cols] + 1.0, d_C)
-        d_b = (dz[:, self.R] * eps[:, self.R]).sum(axis=0) / n * self.s0_r * np.exp(b) + 1.0
-        return np.concatenate([dz.sum(axis=0) / n @ self.L0, d_packed, d_b])
+        d_m, d_s = dz.sum(axis=0) / n, (dz[:, self.R] * eps[:, self.R]).sum(axis=0) / n
+        if moments is not None:
+            d_m, d_s = d_m + moments[0], d_s + moments[1][self.R]
+        return np.concatenate([d_m @ self.L0, d_packed, d_s * self.s0_r * np.exp(b) + 1.0])
 
     def curvature_control(self, y, eps):
         """As WhitenedMeanField's: c = -P (z - m), P the approximation's precision. a * c adds

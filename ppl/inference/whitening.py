@@ -65,9 +65,12 @@ class WhitenedMeanField(Guide):
     def mean_sd(self, y):
         return self.plain_guide.mean_sd(self.plain(y))
 
-    def elbo_gradient(self, y, eps, dz):
+    def independent(self, y):
+        return self.plain_guide.independent(self.plain(y))
+
+    def elbo_gradient(self, y, eps, dz, moments=None):
         """The plain guide's gradient by hand, carried to [a, b] by the chain rule (m = m0 + L0 a)."""
-        g = self.plain_guide.elbo_gradient(np.asarray(self.plain(y)), eps, dz)
+        g = self.plain_guide.elbo_gradient(np.asarray(self.plain(y)), eps, dz, moments)
         return np.concatenate([self.L0.T @ g[:self.dim], g[self.dim:]])
 
     def curvature_control(self, y, eps):

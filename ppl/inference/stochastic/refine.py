@@ -48,39 +48,52 @@ class Refinement:
         """(whether the guide's curvature control variate is used, steps averaged before the first
         judgement), decided once at the point refinement began. The Polyak average's Monte Carlo error
         goes as the gradients' variance over the steps averaged, so the window shrinks with the
-        fraction of the variance the control leaves in the steps of q's means (the average's error
-        is judged on them), from average_steps to a fifth of it; a control that leaves a quarter or
-        more is not used. Nor is it where q's means are over NEAR_MODE Laplace sds from the mode (in
-        whitened coordinates, phi's first entries): the approximation describes another place than
-        the one q covers (eight schools' funnel, 4 to 5 sds), and a few draws there miss the heavy
-        tails of the gradient's noise, which a short window then averages too little. The draws
-        come from a generator seeded by that point: a resumed fit decides the same."""
+        fraction of the plain estimator's variance (every statement drawn, no control) that is left in
+        the steps of q's means (the average's error is judged on them), from average_steps to a tenth
+        of it: left by the statements in expectation over q (compiler.expected), with the control or
+        without it. A control that leaves a quarter or more is not used. Nor is it where q's means are
+        over NEAR_MODE Laplace sds from the mode (in whitened coordinates, phi's first entries): the
+        approximation describes another place than the one q covers (eight schools' funnel, 4 to 5
+        sds), and a few draws there miss the heavy tails of the gradient's noise, which a short window
+        then averages too little. The draws come from a generator seeded by that point: a resumed fit
+        decides the same."""
         if self._plan is None:
             self._plan = Plan(False, self.s.average_steps, None)
             near = np.max(np.abs(st.restart[:self.guide.dim]), initial=0.0) <= NEAR_MODE
-            if self.s.control and near and self.f.controllable and hasattr(self.guide, "curvature_control"):
-                left = self._variance_left(st.restart)
-                if left < 0.25:
-                    window = max(self.s.average_steps // 10, round(4 * left * self.s.average_steps))
-                    self._plan = Plan(True, window, burn_in(self.s.step_size))
+            controllable = self.s.control and near and self.f.controllable and \
+                hasattr(self.guide, "curvature_control")
+            integrates = getattr(self.f, "integrate", False) and self.f.model.has_expected_terms
+            if controllable or integrates:
+                without, with_control = self._variance_left(st.restart, controllable, integrates)
+                if with_control < 0.25:
+                    self._plan = Plan(True, self._window(with_control), burn_in(self.s.step_size))
+                elif without < 0.25:
+                    self._plan = Plan(False, self._window(without), None)
         self.f.control = self._plan.control
         return self._plan
 
-    def _variance_left(self, x, batches=16, draws=8):
+    def _window(self, left):
+        return max(self.s.average_steps // 10, round(4 * left * self.s.average_steps))
+
+    def _variance_left(self, x, controllable, integrates, batches=16, draws=8):
+        """(without the control, with it): the fractions of the plain estimator's variance of the steps
+        of q's means that are left (1.0 where not measured)."""
         rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(x, dtype=float).tobytes()))
-        anchor, evals = x[:self.n_phi], self.f.evals
+        anchor, evals, integrate = x[:self.n_phi], self.f.evals, getattr(self.f, "integrate", False)
+        configurations = [(False, False)] + ([(True, False)] if integrates else []) + \
+            ([(integrates, True)] if controllable else [])
         spread = []
-        for control in (False, True):
-            self.f.control = control
+        for self.f.integrate, self.f.control in configurations:
             grads = []
             for _ in range(batches):
                 with np.errstate(all="ignore"):
                     _, g = self.f(x, self.f.draw(rng, draws))
                 grads.append(self.guide.precondition(anchor, g[:self.n_phi])[:self.guide.dim])
             spread.append(float(np.sum(np.var(np.array(grads), axis=0))))
-        self.f.evals = evals        # not counted: a resumed fit makes the same draws again
-        left = spread[1] / spread[0] if spread[0] > 0 else 1.0
-        return left if np.isfinite(left) else 1.0
+        self.f.evals, self.f.integrate = evals, integrate    # not counted: a resumed fit makes the same draws again
+        left = [s / spread[0] if spread[0] > 0 else 1.0 for s in spread]
+        left = [v if np.isfinite(v) else 1.0 for v in left]
+        return (left[1] if integrates else 1.0), (left[-1] if controllable else 1.0)
 
     def begin(self, x, best_value):
         """The first state, at the warm-up's best point x (with -ELBO best_value on its fixed draws).
