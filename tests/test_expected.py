@@ -186,3 +186,20 @@ def test_refinement_alone_lands_on_a_state_space_models_optimum():
     mean, sd = (np.asarray(v, dtype=float) for v in fit.guide.mean_sd(fit.phi))
     assert fit.converged
     assert np.max(np.abs(mean - ref["mean"]) / ref["sd"]) < 0.05 and np.max(np.abs(sd / ref["sd"] - 1)) < 0.05
+
+
+def test_refinement_averages_the_shortest_window_where_no_noise_is_left():
+    """Every statement of this model is integrated under mean-field q: its gradient has no noise, and the
+    averaging window is the shortest (drawn, it is the longest: plain mean-field q has no control)."""
+    from ppl.inference.settings import Settings
+    from ppl.inference.stochastic.refine import Refinement
+    rng = np.random.default_rng(6)
+    cm = _bound(GAUSSIAN, {"y": rng.normal(size=60), "a": rng.normal(size=60)})
+    q, s = MeanField(cm.dim), Settings()
+    windows = []
+    for integrate in (True, False):
+        f = ELBOObjective(cm, q, integrate=integrate)
+        refinement = Refinement(f, q, np.zeros(q.size, dtype=bool), s)
+        windows.append(refinement.plan(refinement.begin(_random_phi(rng, cm.dim), 0.0)).first_window)
+        assert f.evals == 0 and f.integrate == integrate      # the measurement leaves no trace
+    assert windows == [s.average_steps // 10, s.average_steps]
