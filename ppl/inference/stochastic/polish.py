@@ -24,8 +24,9 @@ The draws are a budget's worth (settings.polish_budget data elements per gradien
 run), and a model is polished only where the budget holds FIRST_RUNS runs: one whose log joint reads
 a million rows is not (its posterior is near Gaussian, where averaged steps converge in every
 direction alike), a state-space model of 10,000 states is, up to 4,096 draws (there even these
-leave the noise scale 0.06 to 0.24 sd off: the draws' error in a global grows with the states, and
-such a fit ends "not converged"). Count latents (a step function of fixed draws),
+leave the noise scale 0.06 to 0.24 sd off with the states drawn: the draws' error in a global grows
+with the states, and such a fit ends "not converged"; with them in closed form, compiler.expected,
+refinement lands there itself). Count latents (a step function of fixed draws),
 minibatches and params are left to refinement."""
 import collections
 import zlib
