@@ -106,10 +106,8 @@ class CompiledModel:
         if moments is not None:
             mean, sd, coords = moments
             mean = anp.reshape(mean, (-1, self.dim))     # one row, or one per draw (a gradient per draw)
-            inside = None if coords is None else set(onp.asarray(coords).tolist())
             env[MOMENTS] = {b.name: (_rows_of(mean, b), _rows_of(anp.reshape(sd, (1, self.dim)), b))
-                            for b in self.latents if b.name in self.expected_names
-                            and (inside is None or inside.issuperset(range(b.offset, b.stop)))}
+                            for b in self._integrable(coords)}
         return env
 
     def read_in_expectation(self, coords):
@@ -124,9 +122,21 @@ class CompiledModel:
 
     @property
     def expected_names(self):
-        """The latents some statement can integrate in closed form (compiler.expected)."""
-        return frozenset().union(*[step.expected.names for step in self.steps
-                                   if getattr(step, "expected", None) is not None])
+        """The latents some statement can integrate in closed form (compiler.expected); found once, the
+        steps being fixed once compiled (the ELBO's gradient asks at every step)."""
+        if "_expected_names" not in self.__dict__:
+            self._expected_names = frozenset().union(*[step.expected.names for step in self.steps
+                                                       if getattr(step, "expected", None) is not None])
+        return self._expected_names
+
+    def _integrable(self, coords):
+        """The latents some statement integrates that lie wholly in these independent coordinates (None:
+        all), kept for the last coords asked (a guide gives the same array at every step)."""
+        if self.__dict__.get("_integrable_for", (None,))[0] is not coords or coords is None:
+            inside = None if coords is None else set(onp.asarray(coords).tolist())
+            self._integrable_for = (coords, [b for b in self.latents if b.name in self.expected_names and (
+                inside is None or inside.issuperset(range(b.offset, b.stop)))])
+        return self._integrable_for[1]
 
     @property
     def has_expected_terms(self):
