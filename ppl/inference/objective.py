@@ -145,13 +145,15 @@ class ELBOObjective(Objective):
             mean = np.broadcast_to(mean, (n, len(mean)))
         total, (dz, dtheta, dmean, dsd) = self._vg_moments((z, theta, mean, sd), moments[2])
         value = float(total) / n + float(self.guide.entropy(phi))
-        dmean = np.asarray(dmean)
+        dmean, control = np.asarray(dmean), None
         if controlled:
-            c, _ = self._control(phi, eps, moments)
+            control = self._control(phi, eps, moments)
+            c = control[0]
             dmean = dmean - leave_one_out_weights(dmean, c) * c     # c has mean zero: nothing to add back
             dmean = dmean.sum(axis=0)
         moments = (dmean / n, np.asarray(dsd) / n)
-        return -value, -np.concatenate([self._draws_gradient(phi, eps, np.asarray(dz), moments), np.asarray(dtheta) / n])
+        grad_phi = self._draws_gradient(phi, eps, np.asarray(dz), moments, control)
+        return -value, -np.concatenate([grad_phi, np.asarray(dtheta) / n])
 
     def _controlled(self, eps):
         return self.control and len(eps) > 2 and hasattr(self.guide, "curvature_control")
@@ -174,13 +176,14 @@ class ELBOObjective(Objective):
                                             for i in range(b.offset, b.stop)], dtype=int)
         return self._unread_coords
 
-    def _draws_gradient(self, phi, eps, dz, moments=None):
-        """The guide's gradient from the draws' d log p / dz, less the curvature's control where it is on."""
+    def _draws_gradient(self, phi, eps, dz, moments=None, control=None):
+        """The guide's gradient from the draws' d log p / dz, less the curvature's control where it is on (control: the
+        guide's (c, expected) where the caller has it already)."""
         by_hand = self.guide.elbo_gradient
         if moments is not None:
             by_hand = lambda phi, eps, dz: self.guide.elbo_gradient(phi, eps, dz, moments)
         if self._controlled(eps):
-            c, expected = self._control(phi, eps, moments)
+            c, expected = control if control is not None else self._control(phi, eps, moments)
             a = leave_one_out_weights(dz, c)
             mean_a = a.mean(axis=0)
             if moments is not None:     # expected's diagonal term per coordinate assumes its own draw in c
