@@ -116,8 +116,14 @@ class CompiledModel:
         moments): found by one evaluation that records what it reads."""
         env = _Recording(self._env(onp.zeros((1, self.dim + self.count_dim)), onp.zeros(self.param_dim),
                                    (onp.zeros(self.dim), onp.ones(self.dim), coords)))
-        with onp.errstate(all="ignore"):
-            self._densities(env)
+        try:
+            with onp.errstate(all="ignore"):
+                self._densities(env)
+        except (ArithmeticError, ValueError, onp.linalg.LinAlgError):
+            # at zeros some statement cannot be evaluated (a covariance built from params, singular there):
+            # then every draw counts as read: the control still adds back its own expectation (unbiased),
+            # it only removes less noise
+            return {b.name for b in self.latents}
         return {b.name for b in self.latents if b.name in env.read}
 
     @property
